@@ -1,0 +1,33 @@
+"""grammargen: compile tool lists into llguidance grammars in each model's native format.
+
+The pipeline: :func:`load_tools` -> :func:`compile` -> :class:`Grammar`, proven by
+:func:`validate`, with :func:`render` and :func:`parse` as the other two readings of a
+format profile.
+"""
+
+from .compiler import compile
+from .errors import (
+    GrammarError,
+    GrammarGenError,
+    InputError,
+    OptionsError,
+    OutputParseError,
+    ProfileError,
+    TokenizerError,
+    ToolError,
+    UnsupportedSchemaError,
+)
+from .grammar import Grammar
+from .profiles import Profile, formats, get_profile
+from .render import render
+from .tokenizer import Tokenizer, load_tokenizer
+from .tools import Tool, load_tools
+from .validate import Report, Result, Sample, validate
+
+__all__ = [
+    "Grammar", "GrammarError", "GrammarGenError", "InputError", "OptionsError",
+    "OutputParseError", "Profile", "ProfileError", "Report", "Result", "Sample", "Tokenizer",
+    "TokenizerError", "Tool", "ToolError", "UnsupportedSchemaError", "compile", "formats",
+    "get_profile", "load_tokenizer", "load_tools", "render", "validate",
+]
+__version__ = "0.1.0"

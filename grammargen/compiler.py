@@ -1,0 +1,335 @@
+"""Tool[] x Profile x options -> Grammar: the Lark reading of a profile's layout.
+
+The emitted grammar has one shape for every format::
+
+    start: reasoning? body            // reasoning only when asked for
+    body:  TEXT | calls               // by tool_choice: TEXT, calls, or TEXT? calls
+    calls: BEGIN call (SEP call)* END // one call when parallel_tool_calls is off
+    call:  CALL_PREFIX call_rest      // the layout's tool-independent lead, written once
+    call_rest: rest_0 | rest_1 | ...  // per tool: its name, then its arguments
+    args_0: %json {...}               // identical schemas share one rule
+
+JSON is compact and exact (``", "`` and ``": "``, no other whitespace), so a model can
+never loop on whitespace; free text (TEXT, the reasoning block) is the only open text.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Iterable, Sequence
+
+import llguidance
+
+from .errors import GrammarError, GrammarGenError, OptionsError, ProfileError
+from .grammar import Grammar
+from .lark import MarkerForm, json_text, literal, regex_escape
+from .profiles import Piece, Profile, get_profile
+from .schema import prepare
+from .tokenizer import Tokenizer, builtin_for, load_tokenizer, marker_forms
+from .tools import Tool, load_tools
+
+# How llguidance must write the JSON inside calls: the separators models emit, nothing else.
+JSON_STYLE = {"whitespace_flexible": False, "item_separator": ", ", "key_separator": ": "}
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A raw Lark expression inside a sequence (literal text is a plain ``str``)."""
+
+    expr: str
+
+
+Item = str | Ref
+
+
+def compile(tools: Any, format: str | Profile = "phi4-mini", *, tool_choice: Any = "auto",
+            parallel_tool_calls: bool = True, reasoning: bool | str = False,
+            tokenizer: Any = None, lenient: bool = False, close_objects: bool = True,
+            max_calls: int | None = None, check: bool = True) -> Grammar:
+    """Compile a tool list into an llguidance Lark grammar for one model format.
+
+    ``tool_choice``: ``"auto"`` (text or calls), ``"none"`` (text only), ``"required"``
+    (at least one call), or a tool name / OpenAI ``{"type": "function", ...}`` object
+    (calls of that tool only).  ``parallel_tool_calls=False``: exactly one call.
+    ``reasoning``: ``True`` allows the profile's reasoning block first, ``"required"``
+    demands it.  ``tokenizer``: marker forms follow it (special token, id, or text).
+    ``lenient``: drop unsupported schema keywords with a warning instead of failing.
+    ``close_objects``: objects listing properties get ``additionalProperties: false``
+    unless they say otherwise.  ``max_calls`` bounds the number of parallel calls.
+    ``check``: have llguidance check the grammar before returning it.
+    """
+    tool_list = tools if _all_tools(tools) else load_tools(tools)
+    profile = get_profile(format)
+    tok = load_tokenizer(tokenizer, profile) if tokenizer is not None else None
+    mode, chosen = _tool_choice(tool_choice, tool_list)
+    _check_options(profile, reasoning, max_calls)
+    writer = _Writer(profile, marker_forms(profile, tok), lenient=lenient, close=close_objects)
+    lark = writer.grammar(chosen, mode, parallel=parallel_tool_calls, reasoning=reasoning,
+                          max_calls=max_calls)
+    options = {"tool_choice": tool_choice, "parallel_tool_calls": parallel_tool_calls,
+               "reasoning": reasoning, "lenient": lenient, "close_objects": close_objects}
+    if max_calls is not None:
+        options["max_calls"] = max_calls
+    grammar = Grammar(lark=lark, format=profile.name, tool_names=tuple(t.name for t in chosen),
+                      options=options, markers={m: f.kind for m, f in writer.forms.items()},
+                      warnings=tuple(writer.warnings))
+    if check:
+        check_grammar(grammar, tok or builtin_for(profile), writer)
+    return grammar
+
+
+def _all_tools(tools: Any) -> bool:
+    return isinstance(tools, (list, tuple)) and bool(tools) and all(isinstance(t, Tool) for t in tools)
+
+
+def _tool_choice(choice: Any, tools: Sequence[Tool]) -> tuple[str, list[Tool]]:
+    """Normalize tool_choice to a mode (auto/none/required) and the tools calls may use."""
+    if choice in ("auto", "none", "required"):
+        return choice, list(tools)
+    name = choice
+    if isinstance(choice, dict):
+        function = choice.get("function")
+        name = function.get("name") if isinstance(function, dict) else choice.get("name")
+        if choice.get("type") != "function":
+            name = None
+    if not isinstance(name, str):
+        raise OptionsError("tool_choice must be auto, none, required, a tool name, or "
+                           '{"type": "function", "function": {"name": ...}}', path="tool_choice")
+    matches = [t for t in tools if t.name == name]
+    if not matches:
+        known = ", ".join(t.name for t in tools[:10]) + (", ..." if len(tools) > 10 else "")
+        raise OptionsError(f"tool_choice names {name!r}, which is not in the tool list ({known})",
+                           path="tool_choice")
+    return "required", matches
+
+
+def _check_options(profile: Profile, reasoning: Any, max_calls: Any) -> None:
+    if reasoning not in (True, False, "required"):
+        raise OptionsError('reasoning must be true, false or "required"', path="reasoning")
+    if reasoning and profile.reasoning is None:
+        raise OptionsError(f"format {profile.name!r} has no reasoning block", path="reasoning")
+    if max_calls is not None and (not isinstance(max_calls, int) or max_calls < 1):
+        raise OptionsError("max_calls must be a positive integer", path="max_calls")
+
+
+class _Writer:
+    """Builds the Lark text for one compile: rules, shared argument rules, warnings."""
+
+    def __init__(self, profile: Profile, forms: dict[str, MarkerForm], *, lenient: bool,
+                 close: bool) -> None:
+        self.profile = profile
+        self.forms = forms
+        self.lenient = lenient
+        self.close = close
+        self.rules: list[str] = []
+        self.warnings: list[str] = []
+        self.args_rules: dict[str, str] = {}  # prepared schema JSON -> rule name
+        self.tool_args: list[tuple[Tool, str]] = []
+
+    # -- sequences ---------------------------------------------------------------------
+    def items(self, pieces: Iterable[Piece], tool: Tool | None = None) -> list[Item]:
+        out: list[Item] = []
+        for piece in pieces:
+            if piece.kind == "text":
+                out.append(piece.value)
+            elif piece.kind == "marker":
+                form = self.forms[piece.value]
+                out.append(piece.value if form.kind == "text" else Ref(form.lark(piece.value)))
+            elif piece.kind == "choice":
+                out.append(_choice(piece.value))
+            elif tool is None:
+                raise ProfileError(f"a {piece.kind} piece may only appear in layout.call",
+                                   source=self.profile.path)
+            elif piece.kind == "name":
+                out.append(tool.name if piece.value == "raw" else json_text(tool.name))
+            elif piece.kind == "arguments":
+                out.append(Ref(self.args_rule(tool)))
+            elif piece.kind == "call_object":
+                keys = [json_text(k) for k in piece.value]
+                out += ['{"name": ', json_text(tool.name), ", ", _choice(keys), ": ",
+                        Ref(self.args_rule(tool)), "}"]
+        return _merge(out)
+
+    def args_rule(self, tool: Tool) -> str:
+        where = f"{tool.path or 'tool ' + repr(tool.name)}.parameters"
+        prepared = prepare(tool.parameters, where, lenient=self.lenient, close_objects=self.close)
+        self.warnings += prepared.warnings
+        schema = dict(prepared.schema)
+        schema["x-guidance"] = JSON_STYLE
+        text = json.dumps(schema, ensure_ascii=True, sort_keys=False)
+        if text not in self.args_rules:
+            name = f"args_{len(self.args_rules)}"
+            self.args_rules[text] = name
+            self.rules.append(f"{name}: %json {text}")
+        self.tool_args.append((tool, self.args_rules[text]))
+        return self.args_rules[text]
+
+    # -- the grammar -------------------------------------------------------------------
+    def grammar(self, tools: Sequence[Tool], mode: str, *, parallel: bool, reasoning: Any,
+                max_calls: int | None) -> str:
+        p = self.profile
+        begin, sep, end = self.items(p.begin), self.items(p.separator), self.items(p.end)
+        lead_items = self.items(_leading_literals(p.begin or p.call))
+        lead = lead_items[0] if lead_items and isinstance(lead_items[0], str) else None
+        head: list[str] = []
+        if mode != "none":
+            prefix, rests = _split_common_prefix([self.items(p.call, t) for t in tools],
+                                                 None if begin else lead)
+            for i, rest in enumerate(rests):
+                self.rules.append(f"rest_{i}: {_expr(rest)}")
+            self.rules.append("call_rest: " + " | ".join(f"rest_{i}" for i in range(len(rests))))
+            repeat = ""
+            if parallel and max_calls != 1:
+                bound = "*" if max_calls is None else f"{{0,{max_calls - 1}}}"
+                repeat = f" ({_expr(sep)} call){bound}" if sep else f" call{bound}"
+            self.rules.append(f"call: {_expr(prefix + [Ref('call_rest')])}")
+            self.rules.append(f"calls: {_expr(begin + [Ref('call')])}{repeat}{_sp(_expr(end))}")
+            if p.content_before_calls and lead is not None:
+                # Text may precede calls and the calls start with plain text: a lazy rule
+                # eats text up to the first lead, then the calls go on from there.
+                if begin:
+                    after, first = _strip_lead(begin, lead), prefix + [Ref("call_rest")]
+                else:
+                    after, first = [], _strip_lead(prefix + [Ref("call_rest")], lead)
+                self.rules.append(f"call_first: {_expr(first)}")
+                self.rules.append(f"calls_after_lead: {_expr(after + [Ref('call_first')])}"
+                                  f"{repeat}{_sp(_expr(end))}")
+                head = [f"head[lazy]: /(?s:.+){regex_escape(lead)}/"]
+        calls_alts = self._calls_alternatives(lead)
+        body = {"none": ["TEXT"], "auto": ["TEXT", *calls_alts], "required": calls_alts}[mode]
+        rules = [f"start: {self._reasoning_prefix(reasoning)}body", "body: " + " | ".join(body)]
+        rules += self._text_rules(lead, reasoning)
+        return "\n".join(rules + head + self.rules) + "\n"
+
+    def _calls_alternatives(self, lead: str | None) -> list[str]:
+        if not self.profile.content_before_calls:
+            return ["calls"]
+        if lead is None:
+            return ["TEXT? calls"]
+        return ["calls", "head calls_after_lead"]
+
+    def _text_rules(self, lead: str | None, reasoning: Any) -> list[str]:
+        anything = "/(?s:.+)/"
+        if lead is None:
+            rules = [f"TEXT: {anything}"]
+        elif self.profile.content_before_calls:
+            rules = [f"TEXT: {anything} & ~/(?s:.*){regex_escape(lead)}(?s:.*)/"]
+        else:
+            # text or calls: the text may not start (after blank space) like the calls do
+            rules = [f"TEXT: {anything} & ~/[ \\t\\r\\n]*{regex_escape(lead)}(?s:.*)/"]
+        if reasoning and self.profile.reasoning:
+            r = self.profile.reasoning
+            begin, end = self.items([Piece("marker", r.begin)]), self.items([Piece("marker", r.end)])
+            if isinstance(end[0], str):
+                # A text end marker: a lazy lexeme runs to its first occurrence (a greedy one
+                # would swallow "</think" and fail at ">").
+                rules.append(f"reasoning: {_expr(begin)} think GAP?")
+                rules.append(f"think[lazy]: /(?s:.*){regex_escape(r.end)}/")
+            else:
+                rules.append(f"reasoning: {_expr(begin)} THINK {_expr(end)} GAP?")
+                rules.append("THINK: /(?s:.*)/")
+            rules.append('GAP: "\\n" | "\\n\\n"')
+        return rules
+
+    @staticmethod
+    def _reasoning_prefix(reasoning: Any) -> str:
+        return {True: "reasoning? ", "required": "reasoning "}.get(reasoning, "")
+
+
+def _choice(texts: Sequence[str]) -> Item:
+    return texts[0] if len(texts) == 1 else Ref("(" + " | ".join(literal(t) for t in texts) + ")")
+
+
+def _merge(items: list[Item]) -> list[Item]:
+    """Join adjacent literal texts: fewer lexemes, and the lead reads as one string."""
+    out: list[Item] = []
+    for item in items:
+        if isinstance(item, str) and out and isinstance(out[-1], str):
+            out[-1] += item
+        elif item != "":
+            out.append(item)
+    return out
+
+
+def _expr(items: Sequence[Item]) -> str:
+    return " ".join(literal(i) if isinstance(i, str) else i.expr for i in items)
+
+
+def _sp(text: str) -> str:
+    return " " + text if text else ""
+
+
+def _leading_literals(pieces: Sequence[Piece]) -> list[Piece]:
+    """The literal pieces a layout part starts with (before any tool-dependent piece)."""
+    out = []
+    for piece in pieces:
+        if not piece.is_literal:
+            break
+        out.append(piece)
+    return out
+
+
+def _strip_lead(items: list[Item], lead: str) -> list[Item]:
+    first = items[0]
+    if not (isinstance(first, str) and first.startswith(lead)):
+        raise AssertionError("the lead must start the call section")  # a compiler bug
+    return _merge([first[len(lead):], *items[1:]])
+
+
+def _split_common_prefix(seqs: list[list[Item]], lead: str | None
+                         ) -> tuple[list[Item], list[list[Item]]]:
+    """Split the items every tool's call starts with from the per-tool rests.
+
+    The shared start is then written once, so llguidance's parser only branches where the
+    tool name is chosen.  ``lead`` (the text a call starts with) always goes to the prefix.
+    """
+    if lead:
+        seqs = [[lead, *([s[0][len(lead):]] if s[0] != lead else []), *s[1:]]  # type: ignore[index]
+                for s in seqs]
+    if len(seqs) < 2:
+        return ([lead], [s[1:] for s in seqs]) if lead else ([], seqs)
+    prefix: list[Item] = []
+    for column in zip(*seqs):
+        if all(c == column[0] for c in column):
+            prefix.append(column[0])
+            continue
+        if all(isinstance(c, str) for c in column):
+            shared = _common_text(column)  # type: ignore[arg-type]
+            if shared:
+                prefix.append(shared)
+                n = len(prefix) - 1
+                return prefix, [[s[n][len(shared):], *s[n + 1:]] for s in seqs]  # type: ignore[index]
+        break
+    n = len(prefix)
+    return prefix, [s[n:] for s in seqs]
+
+
+def _common_text(texts: Sequence[str]) -> str:
+    first = texts[0]
+    n = 0
+    while n < len(first) and all(len(t) > n and t[n] == first[n] for t in texts):
+        n += 1
+    return first[:n]
+
+
+def check_grammar(grammar: Grammar, tok: Tokenizer, writer: _Writer | None = None) -> None:
+    """Have llguidance check the grammar; blame the tool whose schema it refuses, if any."""
+    is_error, messages = llguidance.LLMatcher.validate_grammar_with_warnings(grammar.lark, tok.ll)
+    if not is_error:
+        return
+    message = messages[0].strip().splitlines()[0] if messages else "unknown error"
+    for tool, rule in (writer.tool_args if writer else []):
+        text = next(t for t, r in writer.args_rules.items() if r == rule)  # type: ignore[union-attr]
+        bad, sub = llguidance.LLMatcher.validate_grammar_with_warnings(f"start: %json {text}", tok.ll)
+        if bad:
+            detail = sub[0].strip().splitlines()[0] if sub else message
+            raise GrammarError(f"llguidance refuses this schema: {_strip_location(detail)}",
+                               path=f"{tool.path}.parameters")
+    raise GrammarError(f"llguidance refuses the grammar: {message}")
+
+
+def _strip_location(message: str) -> str:
+    # llguidance prefixes "at 1(8): failed to compile JSON schema: " - keep what is useful.
+    marker = "failed to compile JSON schema: "
+    return message.split(marker, 1)[1] if marker in message else message

@@ -1,0 +1,63 @@
+"""Writing llguidance Lark safely: string literals, regex literals, special-token references.
+
+Everything user-supplied (tool names, markers) reaches the grammar only through these
+functions, so quoting is decided in one place.  Rule names never come from user input.
+"""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from dataclasses import dataclass
+from typing import Literal
+
+
+def literal(text: str) -> str:
+    """A Lark string literal matching exactly ``text`` (JSON escapes; the grammar stays ASCII)."""
+    return json.dumps(text, ensure_ascii=True)
+
+
+def regex_escape(text: str) -> str:
+    """``text`` as a piece of a ``/.../`` regex that matches it literally.
+
+    Letters and digits stay as they are; every other ASCII character and every control
+    character becomes ``\\x{..}`` (which also keeps ``/`` from ending the regex).
+    """
+    out = []
+    for ch in text:
+        if (ch.isascii() and ch.isalnum()) or (not ch.isascii() and unicodedata.category(ch)[0] != "C"):
+            out.append(ch)
+        else:
+            out.append(f"\\x{{{ord(ch):x}}}")
+    return "".join(out)
+
+
+def json_text(value: object) -> str:
+    """A JSON value written the way models write it: ", " and ": " separators, raw Unicode."""
+    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+
+
+MarkerKind = Literal["special", "id", "text"]
+
+
+@dataclass(frozen=True)
+class MarkerForm:
+    """How one marker is matched: a special token by name, a token by id, or plain text."""
+
+    kind: MarkerKind
+    token_id: int | None = None
+
+    def lark(self, marker: str) -> str:
+        if self.kind == "special":
+            return marker
+        if self.kind == "id":
+            return f"<[{self.token_id}]>"
+        return literal(marker)
+
+
+def is_angle_marker(marker: str) -> bool:
+    """Only ``<...>`` markers can be named in Lark; a ``>`` inside would end the reference."""
+    return (len(marker) > 2 and marker.startswith("<") and marker.endswith(">")
+            and ">" not in marker[1:-1] and "<" not in marker[1:-1]
+            and not marker.startswith("<[") and all(not c.isspace() for c in marker)
+            and all(unicodedata.category(c)[0] != "C" for c in marker))

@@ -1,0 +1,200 @@
+"""Format profiles: each model's tool-call layout, read from ``templates/formats/*.toml``.
+
+A layout is a sequence of *pieces* for four places -- ``begin`` (before the first call),
+``call`` (one call), ``separator`` (between calls) and ``end`` -- and three small
+interpreters read it: the compiler (Lark), the renderer (text) and the parser.
+Piece kinds, each an inline table with one key:
+
+``{text = "..."}``           literal text
+``{marker = "..."}``         a marker: a special token where the tokenizer has one, else text
+``{choice = ["a", "b"]}``    one of several literal texts (rendered as the first)
+``{name = "json"|"raw"}``    the tool name, JSON-quoted or as is
+``{arguments = "json"}``     the arguments object, enforced by the tool's schema
+``{call_object = [keys]}``   ``{"name": N, "<key>": A}``, any key listed accepted, first rendered
+
+Adding a format is adding a TOML file; nothing here names a model.
+"""
+
+from __future__ import annotations
+
+import functools
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import ProfileError
+
+PIECE_KINDS = ("text", "marker", "choice", "name", "arguments", "call_object")
+
+
+@dataclass(frozen=True)
+class Piece:
+    kind: str
+    value: Any  # str for text/marker/name/arguments; tuple[str, ...] for choice/call_object
+
+    @property
+    def is_literal(self) -> bool:
+        return self.kind in ("text", "marker", "choice")
+
+
+@dataclass(frozen=True)
+class Reasoning:
+    begin: str
+    end: str
+    gap: str = "\n\n"  # rendered after the block; the grammar allows 0-2 newlines there
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A model's tool-call format, as data."""
+
+    name: str
+    aliases: tuple[str, ...]
+    description: str
+    reference: str
+    models: tuple[str, ...]
+    special: tuple[str, ...]  # markers that are special tokens in the model's own tokenizer
+    token_ids: dict[str, int]  # markers referenced by id (those not of the <...> form)
+    content_before_calls: bool  # may text precede the calls (else: text or calls)
+    begin: tuple[Piece, ...]
+    call: tuple[Piece, ...]
+    separator: tuple[Piece, ...]
+    end: tuple[Piece, ...]
+    reasoning: Reasoning | None
+    prompt: str
+    path: str = ""
+
+    @property
+    def markers(self) -> list[str]:
+        """Every marker the layout and reasoning block use, in order of first use."""
+        found: list[str] = []
+        for piece in self.begin + self.call + self.separator + self.end:
+            if piece.kind == "marker" and piece.value not in found:
+                found.append(piece.value)
+        if self.reasoning:
+            for m in (self.reasoning.begin, self.reasoning.end):
+                if m not in found:
+                    found.append(m)
+        return found
+
+    @property
+    def args_keys(self) -> tuple[str, ...]:
+        for piece in self.call:
+            if piece.kind == "call_object":
+                return tuple(piece.value)
+        return ()
+
+
+def templates_dir() -> Path:
+    """``templates/`` inside the installed package (wheel), else beside it (source tree)."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "templates", here.parent / "templates"):
+        if (candidate / "formats").is_dir():
+            return candidate
+    raise ProfileError(f"the templates folder is missing (looked in {here} and {here.parent})")
+
+
+@functools.cache
+def _registry() -> dict[str, Profile]:
+    by_name: dict[str, Profile] = {}
+    for file in sorted((templates_dir() / "formats").glob("*.toml")):
+        profile = load_profile(file)
+        for key in (profile.name, *profile.aliases):
+            if key in by_name:
+                raise ProfileError(f"format name {key!r} is defined twice", source=str(file))
+            by_name[key] = profile
+    return by_name
+
+
+def formats() -> list[str]:
+    """Canonical names of the known formats, sorted."""
+    return sorted({p.name for p in _registry().values()})
+
+
+def get_profile(name: str | Profile) -> Profile:
+    """Look a format up by name or alias; an unknown name lists the known ones."""
+    if isinstance(name, Profile):
+        return name
+    registry = _registry()
+    if isinstance(name, str) and name in registry:
+        return registry[name]
+    if isinstance(name, str) and (name.endswith(".toml") and Path(name).is_file()):
+        return load_profile(Path(name))
+    raise ProfileError(f"unknown format {name!r}; known formats: {', '.join(formats())}")
+
+
+def load_profile(file: Path) -> Profile:
+    """Read and check one layout file."""
+    source = str(file)
+    try:
+        data = tomllib.loads(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProfileError(f"cannot read profile: {exc}", source=source) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ProfileError(f"invalid TOML: {exc}", source=source) from exc
+    try:
+        layout = data["layout"]
+        reasoning = data.get("reasoning")
+        profile = Profile(
+            name=_str(data, "name"),
+            aliases=tuple(data.get("aliases", ())),
+            description=data.get("description", ""),
+            reference=_str(data, "reference"),
+            models=tuple(data.get("models", ())),
+            special=tuple(data.get("special", ())),
+            token_ids={str(k): int(v) for k, v in data.get("token_ids", {}).items()},
+            content_before_calls=bool(data.get("content_before_calls", False)),
+            begin=_pieces(layout.get("begin", []), "layout.begin"),
+            call=_pieces(layout["call"], "layout.call"),
+            separator=_pieces(layout.get("separator", []), "layout.separator"),
+            end=_pieces(layout.get("end", []), "layout.end"),
+            reasoning=Reasoning(reasoning["begin"], reasoning["end"], reasoning.get("gap", "\n\n"))
+            if reasoning else None,
+            prompt=data.get("prompt", ""),
+            path=source,
+        )
+    except KeyError as exc:
+        raise ProfileError(f"missing key {exc.args[0]!r}", source=source) from exc
+    except ProfileError as exc:
+        raise exc.at(source=source)
+    kinds = [p.kind for p in profile.call]
+    if kinds.count("call_object") + kinds.count("arguments") != 1:
+        raise ProfileError("layout.call needs exactly one call_object or arguments piece",
+                           source=source, path="layout.call")
+    if "arguments" in kinds and "name" not in kinds:
+        raise ProfileError("layout.call with an arguments piece needs a name piece",
+                           source=source, path="layout.call")
+    return profile
+
+
+def _str(data: dict[str, Any], key: str) -> str:
+    value = data[key]
+    if not isinstance(value, str) or not value:
+        raise ProfileError(f"{key} must be a non-empty string", path=key)
+    return value
+
+
+def _pieces(raw: Any, path: str) -> tuple[Piece, ...]:
+    if not isinstance(raw, list):
+        raise ProfileError("must be a list of pieces", path=path)
+    pieces = []
+    for i, item in enumerate(raw):
+        if not isinstance(item, dict) or len(item) != 1:
+            raise ProfileError("a piece is a table with one key", path=f"{path}[{i}]")
+        (kind, value), = item.items()
+        if kind not in PIECE_KINDS:
+            raise ProfileError(f"unknown piece kind {kind!r} (known: {', '.join(PIECE_KINDS)})",
+                               path=f"{path}[{i}]")
+        if kind in ("choice", "call_object"):
+            if not (isinstance(value, list) and value and all(isinstance(v, str) for v in value)):
+                raise ProfileError(f"{kind} takes a non-empty list of strings", path=f"{path}[{i}]")
+            value = tuple(value)
+        elif not isinstance(value, str) or (kind in ("text", "marker") and not value):
+            raise ProfileError(f"{kind} takes a non-empty string", path=f"{path}[{i}]")
+        if kind == "name" and value not in ("json", "raw"):
+            raise ProfileError("name is \"json\" or \"raw\"", path=f"{path}[{i}]")
+        if kind == "arguments" and value != "json":
+            raise ProfileError("arguments is \"json\" (the only encoding so far)", path=f"{path}[{i}]")
+        pieces.append(Piece(kind, value))
+    return tuple(pieces)

@@ -1,0 +1,235 @@
+"""JSON Schema handling: dialect normalization, the metaschema check, and the keyword table.
+
+Two steps, run at two times:
+
+* :func:`normalize` (at load time) maps the non-standard type names that real tool
+  lists use (BFCL's ``dict``/``float``/``tuple``/``any``, Java and JavaScript names)
+  onto JSON Schema and checks the result against its metaschema.
+* :func:`prepare` (at compile time) walks the schema with the keyword table below and
+  returns the schema llguidance will enforce.  Every keyword is either *enforced*,
+  an *annotation* (dropped: it constrains nothing), or *unsupported*: an error naming
+  the keyword and its path, or with ``lenient`` a warning.  Nothing is loosened silently.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import jsonschema
+import jsonschema.validators
+
+from .errors import ToolError, UnsupportedSchemaError, join_path, path_of
+
+# Type names found in real tool lists (BFCL, Java/JS generators) -> JSON Schema.
+# ``None`` means "no type constraint" (BFCL's ``any``).
+TYPE_ALIASES: dict[str, str | None] = {
+    "dict": "object", "HashMap": "object", "Map": "object", "Object": "object", "map": "object",
+    "float": "number", "double": "number", "Double": "number", "Float": "number",
+    "long": "integer", "Long": "integer", "int": "integer", "Integer": "integer",
+    "short": "integer", "byte": "integer", "Bigint": "integer", "BigInt": "integer",
+    "tuple": "array", "list": "array", "Array": "array", "ArrayList": "array", "List": "array",
+    "String": "string", "str": "string", "char": "string", "Character": "string",
+    "Boolean": "boolean", "bool": "boolean",
+    "any": None, "Any": None,
+}
+
+# Keywords whose subschemas we walk, by how they hold them.
+SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
+SCHEMA_LISTS = ("anyOf", "allOf", "oneOf", "prefixItems")
+SCHEMA_ONE = ("additionalProperties", "items", "not", "if", "then", "else", "contains",
+              "propertyNames", "unevaluatedProperties", "unevaluatedItems", "additionalItems")
+
+# The keyword table.  Enforced keywords pass through to llguidance's %json.
+ENFORCED = frozenset({
+    "type", "enum", "const",
+    "properties", "required", "additionalProperties", "patternProperties",
+    "minProperties", "maxProperties",
+    "items", "prefixItems", "minItems", "maxItems",
+    "minLength", "maxLength", "pattern", "format",
+    "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf",
+    "anyOf", "allOf", "$ref", "$defs", "definitions",
+})
+# Annotations constrain nothing; they are dropped from the grammar (and so can't inject anything).
+ANNOTATIONS = frozenset({
+    "title", "description", "default", "examples", "$comment", "deprecated", "readOnly",
+    "writeOnly", "$schema", "$id", "$anchor", "$vocabulary", "contentMediaType",
+    "contentEncoding", "contentSchema",
+})
+# Validation keywords llguidance cannot enforce.  ``oneOf`` is enforced when its branches
+# are provably disjoint (then it equals anyOf), and unsupported otherwise.
+UNSUPPORTED = frozenset({
+    "not", "uniqueItems", "if", "then", "else", "contains", "minContains", "maxContains",
+    "dependentRequired", "dependentSchemas", "dependencies", "propertyNames",
+    "unevaluatedProperties", "unevaluatedItems", "$dynamicRef", "$dynamicAnchor",
+    "$recursiveRef", "$recursiveAnchor", "additionalItems", "oneOf",
+})
+
+
+def normalize(schema: Any, path: str) -> dict[str, Any]:
+    """Map dialect type names onto JSON Schema and check the metaschema.
+
+    ``path`` is where the schema sits in the input, for error messages.
+    """
+    if not isinstance(schema, dict):
+        raise ToolError(f"a schema must be a JSON object, not {_kind(schema)}", path=path)
+    fixed = _map_types(copy.deepcopy(schema))
+    cls = jsonschema.validators.validator_for(fixed, default=jsonschema.Draft202012Validator)
+    try:
+        cls.check_schema(fixed)
+    except jsonschema.SchemaError as exc:
+        where = join_path(path, path_of(exc.absolute_path))
+        raise ToolError(f"invalid JSON Schema: {exc.message}", path=where) from exc
+    return fixed
+
+
+def _map_types(node: Any) -> Any:
+    """Rewrite ``type`` names in place, recursively, and old tuple-form ``items``."""
+    if isinstance(node, list):
+        return [_map_types(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    for key, value in list(node.items()):
+        if key in SCHEMA_MAPS and isinstance(value, dict):
+            node[key] = {k: _map_types(v) for k, v in value.items()}
+        elif key in SCHEMA_LISTS or key in SCHEMA_ONE:
+            node[key] = _map_types(value)
+    t = node.get("type")
+    if isinstance(t, str) and t in TYPE_ALIASES:
+        mapped = TYPE_ALIASES[t]
+        if mapped is None:
+            del node["type"]
+        else:
+            node["type"] = mapped
+    elif isinstance(t, list):
+        mapped_list = [TYPE_ALIASES.get(x, x) if isinstance(x, str) else x for x in t]
+        if None in mapped_list:
+            del node["type"]
+        else:
+            node["type"] = list(dict.fromkeys(mapped_list))
+    if isinstance(node.get("items"), list):  # draft-04 tuple form
+        node["prefixItems"] = node.pop("items")
+        extra = node.pop("additionalItems", None)
+        if extra is not None:
+            node["items"] = extra
+    return node
+
+
+@dataclass
+class Prepared:
+    """The schema llguidance will enforce, and what was dropped to get it (lenient only)."""
+
+    schema: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)
+
+
+def prepare(schema: dict[str, Any], path: str, *, lenient: bool = False,
+            close_objects: bool = True) -> Prepared:
+    """Walk ``schema`` with the keyword table; return what llguidance should enforce.
+
+    ``close_objects``: an object that lists ``properties`` and says nothing about
+    ``additionalProperties`` gets ``additionalProperties: false`` (models invent keys).
+    """
+    warnings: list[str] = []
+    out = _prepare(schema, path, lenient, close_objects, warnings, in_all_of=False)
+    if not isinstance(out, dict):
+        out = {}
+    return Prepared(out, warnings)
+
+
+def _prepare(node: Any, path: str, lenient: bool, close: bool, warnings: list[str],
+             in_all_of: bool) -> Any:
+    if isinstance(node, bool):
+        return node
+    if not isinstance(node, dict):  # normalize() already guaranteed schemas; be defensive
+        return node
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        where = join_path(path, path_of([key]))
+        if key == "oneOf" and isinstance(value, list) and _disjoint(value):
+            key = "anyOf"
+        if key in UNSUPPORTED:
+            message = f"unsupported JSON Schema keyword {key!r}: the grammar cannot enforce it"
+            if key == "oneOf":
+                message = "unsupported 'oneOf' whose branches may overlap: the grammar can only enforce anyOf"
+            if not lenient:
+                raise UnsupportedSchemaError(message + " (pass lenient to drop it with a warning)",
+                                             path=where)
+            warnings.append(f"{where}: {message}; dropped (lenient)")
+            continue
+        if key == "format" and not format_supported(value):
+            message = f"unsupported string format {value!r}"
+            if not lenient:
+                raise UnsupportedSchemaError(message + " (pass lenient to drop it with a warning)",
+                                             path=where)
+            warnings.append(f"{where}: {message}; dropped (lenient)")
+            continue
+        if key not in ENFORCED:
+            continue  # annotation or unknown vocabulary: constrains nothing
+        if key in SCHEMA_MAPS and isinstance(value, dict):
+            out[key] = {k: _prepare(v, join_path(where, path_of([k])), lenient, close, warnings, False)
+                        for k, v in value.items()}
+        elif key in SCHEMA_LISTS and isinstance(value, list):
+            out[key] = [_prepare(v, f"{where}[{i}]", lenient, close, warnings, key == "allOf")
+                        for i, v in enumerate(value)]
+        elif key in SCHEMA_ONE:
+            out[key] = _prepare(value, where, lenient, close, warnings, False)
+        else:
+            out[key] = value
+    if (close and "properties" in out and not in_all_of
+            and not {"additionalProperties", "patternProperties", "allOf", "$ref"} & out.keys()):
+        out["additionalProperties"] = False
+    return out
+
+
+def _disjoint(branches: list[Any]) -> bool:
+    """True when no JSON value can match two branches: anyOf then means exactly oneOf.
+
+    Provable cases only: each branch pins its values (const/enum) with no overlap, or each
+    branch has a type set and the sets do not overlap (integer counts as a number).
+    """
+    if not all(isinstance(b, dict) for b in branches):
+        return False
+    if all("const" in b or "enum" in b for b in branches):
+        seen: set[str] = set()
+        for b in branches:
+            values = [b["const"]] if "const" in b else b["enum"]
+            keys = {json.dumps(v, sort_keys=True) for v in values}
+            if keys & seen:
+                return False
+            seen |= keys
+        return True
+    types: set[str] = set()
+    for b in branches:
+        t = b.get("type")
+        if t is None:
+            return False
+        ts = set([t] if isinstance(t, str) else t)
+        if "number" in ts:
+            ts.add("integer")
+        if "integer" in ts:
+            ts.add("number")
+        if ts & types:
+            return False
+        types |= ts
+    return True
+
+
+@functools.cache
+def format_supported(fmt: Any) -> bool:
+    """Ask llguidance whether it enforces this ``format`` (its list changes between releases)."""
+    import llguidance
+
+    if not isinstance(fmt, str):
+        return False
+    grammar = "start: %json " + json.dumps({"type": "string", "format": fmt})
+    is_error, _ = llguidance.LLMatcher.validate_grammar_with_warnings(grammar)
+    return not is_error
+
+
+def _kind(value: Any) -> str:
+    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean",
+            type(None): "null"}.get(type(value), "a number")
