@@ -198,7 +198,15 @@ class _Writer:
                 head = [f"head[lazy]: /(?s:.+){regex_escape(lead)}/"]
         calls_alts = self._calls_alternatives(lead)
         body = {"none": ["TEXT"], "auto": ["TEXT", *calls_alts], "required": calls_alts}[mode]
-        rules = [f"start: {self._reasoning_prefix(reasoning)}body", "body: " + " | ".join(body)]
+        rules = ["body: " + " | ".join(body)]
+        if reasoning and p.reasoning:
+            # After the block: at most two newlines, then text that doesn't start with one
+            # (so the newlines have exactly one reading and can't run on).
+            after = " | ".join(b.replace("TEXT", "TEXT_AFTER") for b in body)
+            start = "reasoning GAP? body_after" + (" | body" if reasoning is True else "")
+            rules = [f"start: {start}", *rules, f"body_after: {after}"]
+        else:
+            rules = ["start: body", *rules]
         rules += self._text_rules(lead, reasoning)
         return "\n".join(rules + head + self.rules) + "\n"
 
@@ -210,31 +218,32 @@ class _Writer:
         return ["calls", "head calls_after_lead"]
 
     def _text_rules(self, lead: str | None, reasoning: Any) -> list[str]:
-        anything = "/(?s:.+)/"
-        if lead is None:
-            rules = [f"TEXT: {anything}"]
-        elif self.profile.content_before_calls:
-            rules = [f"TEXT: {anything} & ~/(?s:.*){regex_escape(lead)}(?s:.*)/"]
-        else:
-            # text or calls: the text may not start (after blank space) like the calls do
-            rules = [f"TEXT: {anything} & ~/[ \\t\\r\\n]*{regex_escape(lead)}(?s:.*)/"]
-        if reasoning and self.profile.reasoning:
-            r = self.profile.reasoning
+        """TEXT is free text that can't be mistaken for calls (or for a reasoning block)."""
+        blank = "[ \\t\\r\\n]*"
+        never = []
+        if lead is not None and self.profile.content_before_calls:
+            never.append(f"(?s:.*){regex_escape(lead)}(?s:.*)")  # calls may follow text
+        elif lead is not None:
+            never.append(f"{blank}{regex_escape(lead)}(?s:.*)")  # text or calls, not both
+        rules = []
+        r = self.profile.reasoning
+        if reasoning and r:
             begin, end = self.items([Piece("marker", r.begin)]), self.items([Piece("marker", r.end)])
+            if isinstance(begin[0], str):
+                never.append(f"{blank}{regex_escape(r.begin)}(?s:.*)")  # that is a reasoning block
             if isinstance(end[0], str):
                 # A text end marker: a lazy lexeme runs to its first occurrence (a greedy one
                 # would swallow "</think" and fail at ">").
-                rules.append(f"reasoning: {_expr(begin)} think GAP?")
+                rules.append(f"reasoning: {_expr(begin)} think")
                 rules.append(f"think[lazy]: /(?s:.*){regex_escape(r.end)}/")
             else:
-                rules.append(f"reasoning: {_expr(begin)} THINK {_expr(end)} GAP?")
+                rules.append(f"reasoning: {_expr(begin)} THINK {_expr(end)}")
                 rules.append("THINK: /(?s:.*)/")
             rules.append('GAP: "\\n" | "\\n\\n"')
-        return rules
-
-    @staticmethod
-    def _reasoning_prefix(reasoning: Any) -> str:
-        return {True: "reasoning? ", "required": "reasoning "}.get(reasoning, "")
+        text = " & ".join(["/(?s:.+)/"] + [f"~/{n}/" for n in never])
+        if reasoning and r:
+            rules.append(f"TEXT_AFTER: {text} & ~/\\n(?s:.*)/")
+        return [f"TEXT: {text}"] + rules
 
 
 def _choice(texts: Sequence[str]) -> Item:
