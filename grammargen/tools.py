@@ -56,11 +56,10 @@ def load_tools(source: Any, *, source_name: str = "") -> list[Tool]:
     an invalid tool; each names the file and the JSON path of the problem.
     """
     name = source_name
+    if not name and isinstance(source, (str, os.PathLike)) and _looks_like_path(source):
+        name = "<stdin>" if str(source) == "-" else str(source)
     try:
-        data = _read(source)
-        if isinstance(source, (str, os.PathLike)) and not name and _looks_like_path(source):
-            name = str(source)
-        return _load(data)
+        return _load(_read(source))
     except GrammarGenError as exc:
         raise exc.at(source=name or None)
 
