@@ -33,8 +33,12 @@ def regex_escape(text: str) -> str:
 
 
 def json_text(value: object) -> str:
-    """A JSON value written the way models write it: ", " and ": " separators, raw Unicode."""
-    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+    """A JSON value written the way models write it: ", " and ": " separators, raw Unicode.
+
+    This is also the one spelling llguidance's exact JSON accepts: escapes only where JSON
+    needs them, plus DEL as ``\\u007f`` (llguidance refuses it raw).
+    """
+    return json.dumps(value, ensure_ascii=False, separators=(", ", ": ")).replace("\x7f", "\\u007f")
 
 
 MarkerKind = Literal["special", "id", "text"]
