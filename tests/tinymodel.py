@@ -1,0 +1,126 @@
+"""A tiny onnxruntime-genai model folder, built in-process: no download, no torch.
+
+The decoder is a bigram model: ``logits = Embedding[input_ids] @ W``, one Gather and one
+MatMul over random weights, with a ``genai_config.json`` declaring zero layers so the
+runtime needs no KV cache.  Its output is noise; the grammar is what makes it valid, which
+is exactly what the end-to-end tests prove.  The tokenizer is byte-level BPE over 256 byte
+tokens plus the profile's markers as added tokens (``"special": true`` or not, as asked).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import onnx
+import tokenizers
+from onnx import TensorProto, helper, numpy_helper
+
+EOS = "<|endoftext|>"
+HIDDEN = 16
+
+
+def _byte_alphabet() -> list[str]:
+    """GPT-2's printable stand-ins for the 256 byte values, in byte order."""
+    return tokenizers.pre_tokenizers.ByteLevel.alphabet()
+
+
+def build_tokenizer(markers: list[str], *, special: bool = True) -> tuple[str, dict[str, int]]:
+    """tokenizer.json text for 256 byte tokens, then EOS and ``markers`` as added tokens.
+
+    Returns the JSON text and the id of every added token.  EOS is always special;
+    ``special`` says how the markers are flagged.
+    """
+    alphabet = sorted(_byte_alphabet())
+    vocab = {ch: i for i, ch in enumerate(alphabet)}
+    added = {token: len(vocab) + i for i, token in enumerate(dict.fromkeys([EOS, *markers]))}
+    model = tokenizers.models.BPE(vocab={**vocab, **added}, merges=[])
+    tok = tokenizers.Tokenizer(model)
+    tok.pre_tokenizer = tokenizers.pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
+    tok.decoder = tokenizers.decoders.ByteLevel()
+    data = json.loads(tok.to_str())
+    data["added_tokens"] = [
+        {"id": i, "content": t, "single_word": False, "lstrip": False, "rstrip": False,
+         "normalized": False, "special": special or t == EOS}
+        for t, i in added.items()
+    ]
+    return json.dumps(data, ensure_ascii=False), added
+
+
+def build_decoder(vocab_size: int, seed: int = 0, prefer: Sequence[int] = ()) -> onnx.ModelProto:
+    """The bigram graph: input_ids -> Gather -> MatMul -> Add(bias) -> logits [batch, seq, vocab].
+
+    ``prefer``: token ids given a large bias, a model that "wants" them wherever the grammar
+    allows them.  Tests prefer the call markers: a random model then starts its calls at
+    once instead of writing text forever where a format allows text before the calls.
+    """
+    rng = np.random.default_rng(seed)
+    embedding = rng.standard_normal((vocab_size, HIDDEN)).astype(np.float32)
+    projection = rng.standard_normal((HIDDEN, vocab_size)).astype(np.float32)
+    bias = np.zeros(vocab_size, dtype=np.float32)
+    bias[list(prefer)] = 100.0
+    graph = helper.make_graph(
+        [helper.make_node("Gather", ["embedding", "input_ids"], ["hidden"]),
+         helper.make_node("MatMul", ["hidden", "projection"], ["scores"]),
+         helper.make_node("Add", ["scores", "bias"], ["logits"])],
+        "bigram",
+        [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "sequence"])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", "sequence", vocab_size])],
+        [numpy_helper.from_array(embedding, "embedding"),
+         numpy_helper.from_array(projection, "projection"),
+         numpy_helper.from_array(bias, "bias")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return model
+
+
+def genai_config(vocab_size: int, eos_id: int, max_length: int) -> dict[str, Any]:
+    """A decoder-only config with zero layers: the runtime feeds input_ids, reads logits."""
+    return {
+        "model": {
+            "type": "llama",
+            "bos_token_id": eos_id,
+            "eos_token_id": [eos_id],
+            "pad_token_id": eos_id,
+            "context_length": max_length,
+            "vocab_size": vocab_size,
+            "decoder": {
+                "session_options": {"log_id": "onnxruntime-genai", "provider_options": []},
+                "filename": "model.onnx",
+                "head_size": 1,
+                "hidden_size": HIDDEN,
+                "num_attention_heads": 1,
+                "num_hidden_layers": 0,
+                "num_key_value_heads": 1,
+                "inputs": {"input_ids": "input_ids"},
+                "outputs": {"logits": "logits"},
+            },
+        },
+        "search": {"do_sample": False, "max_length": max_length, "num_beams": 1,
+                   "num_return_sequences": 1, "past_present_share_buffer": False,
+                   "temperature": 1.0, "top_k": 1, "top_p": 1.0},
+    }
+
+
+def build_model(folder: Path, markers: Sequence[str], *, special: bool = True,
+                prefer: Sequence[str] = (), context_length: int = 4096, seed: int = 0) -> dict[str, int]:
+    """Write a loadable model folder; returns the ids of EOS and the markers.
+
+    ``prefer``: markers the model favours (see :func:`build_decoder`).
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    text, added = build_tokenizer(list(markers), special=special)
+    vocab_size = 256 + len(added)
+    (folder / "tokenizer.json").write_text(text, encoding="utf-8")
+    (folder / "tokenizer_config.json").write_text(json.dumps({
+        "tokenizer_class": "GPT2Tokenizer", "eos_token": EOS, "bos_token": EOS,
+        "unk_token": EOS, "add_bos_token": False, "clean_up_tokenization_spaces": False,
+        "model_max_length": context_length}), encoding="utf-8")
+    onnx.save(build_decoder(vocab_size, seed, [added[m] for m in prefer]), folder / "model.onnx")
+    (folder / "genai_config.json").write_text(
+        json.dumps(genai_config(vocab_size, added[EOS], context_length), indent=2), encoding="utf-8")
+    return added
