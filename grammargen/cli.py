@@ -176,3 +176,17 @@ def formats_cmd(as_json: bool) -> None:
     for p in rows:
         aliases = f" (aliases: {', '.join(p.aliases)})" if p.aliases else ""
         click.echo(f"{p.name.ljust(width)}  {p.description}{aliases}")
+
+
+@main.command("prompt")
+@click.argument("tools")
+@format_option()
+@click.option("--system", default=None, metavar="TEXT",
+              help="The assistant's instructions the tools are appended to.")
+def prompt_cmd(tools: str, format_name: str, system: str | None) -> None:
+    """Print the system-prompt text that shows TOOLS to a model of FORMAT."""
+    from .prompt import DEFAULT_SYSTEM, prompt
+
+    text = prompt(load_tools_arg(tools), format_name,
+                  system=DEFAULT_SYSTEM if system is None else system)
+    click.echo(text, nl=False)
