@@ -40,6 +40,11 @@ class Tokenizer:
         """Token ids for a sample; marker text written literally becomes the marker's token."""
         return list(self.hf.encode(text, add_special_tokens=False).ids)
 
+    def encode_with_offsets(self, text: str) -> tuple[list[int], list[int]]:
+        """Token ids and each token's start (a character offset into ``text``)."""
+        encoding = self.hf.encode(text, add_special_tokens=False)
+        return list(encoding.ids), [start for start, _ in encoding.offsets]
+
     def decode(self, ids: list[int]) -> str:
         """Text of token ids with special tokens kept (what the parser needs)."""
         return self.hf.decode(ids, skip_special_tokens=False)

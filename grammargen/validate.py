@@ -8,11 +8,15 @@ not accepted.  The grammar is compiled once; each sample runs on a copy of the m
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Literal
+from pathlib import Path
+from typing import Any, Callable, Iterable, Literal
 
 import llguidance
 
+from .errors import InputError
 from .grammar import Grammar
 from .profiles import get_profile
 from .tokenizer import Tokenizer, load_tokenizer
@@ -75,19 +79,29 @@ class Report:
     def failures(self) -> list[Result]:
         return [r for r in self.results if not r.ok]
 
+    def counts(self) -> dict[str, int]:
+        """How many samples got each outcome."""
+        out = {"accepted": 0, "rejected": 0, "incomplete": 0}
+        for r in self.results:
+            out[r.got] += 1
+        return out
+
     def to_json(self) -> dict[str, Any]:
         return {"ok": self.ok, "grammar_error": self.grammar_error or None,
                 "tokenizer": self.tokenizer, "total": len(self.results),
-                "failed": len(self.failures), "results": [r.to_json() for r in self.results]}
+                "failed": len(self.failures), "counts": self.counts(),
+                "results": [r.to_json() for r in self.results]}
 
 
 def validate(grammar: Grammar | str, samples: Iterable[Sample | str], *,
-             tokenizer: Any = None, format: str | None = None) -> Report:
+             tokenizer: Any = None, format: str | None = None,
+             progress: Callable[[int], None] | None = None) -> Report:
     """Force each sample through the grammar; report expected vs got for each.
 
     ``tokenizer``: ``None`` (built-in, with the profile's special tokens), a
     ``tokenizer.json`` path, a model folder, or a ``tokenizers.Tokenizer``.  For a raw
     Lark string, ``format`` names the profile the built-in tokenizer is made for.
+    ``progress`` is called with 1 after each sample (for a progress bar).
     """
     lark = grammar.lark if isinstance(grammar, Grammar) else grammar
     profile_name = grammar.format if isinstance(grammar, Grammar) else format or "phi4-mini"
@@ -95,34 +109,134 @@ def validate(grammar: Grammar | str, samples: Iterable[Sample | str], *,
     report = Report(tokenizer=tok.name)
     base = llguidance.LLMatcher(tok.ll, lark, log_level=0)
     if base.is_error():
-        report.grammar_error = base.get_error()
+        report.grammar_error = _first_line(base.get_error())
         return report
     for sample in samples:
         if isinstance(sample, str):
             sample = Sample(sample)
         report.results.append(force(base.deep_copy(), tok, sample))
+        if progress is not None:
+            progress(1)
     return report
 
 
 def force(matcher: llguidance.LLMatcher, tok: Tokenizer, sample: Sample) -> Result:
     """Run one sample's tokens through ``matcher``, checking the mask before each token."""
-    ids = tok.encode(sample.text)
+    ids, starts = tok.encode_with_offsets(sample.text)
     for i, token in enumerate(ids):
         mask = matcher.compute_bitmask()
         allowed = bool(mask[token >> 3] >> (token & 7) & 1) if token >> 3 < len(mask) else False
-        if not allowed or not matcher.consume_token(token):
-            message = matcher.get_error() or "the token is not allowed here"
-            return _rejected(tok, sample, ids, i, message.splitlines()[0])
+        if not allowed:
+            return _rejected(matcher, tok, sample, token, starts[i], _refusal(matcher, token))
+        if not matcher.consume_token(token):  # allowed by the mask yet refused: report llguidance's word
+            return _rejected(None, tok, sample, token, starts[i], _first_line(matcher.get_error()))
     if matcher.is_accepting():
         return Result(sample, "accepted")
-    return Result(sample, "incomplete", offset=len(sample.text.encode()),
-                  message="the text is a valid prefix, but the grammar needs more")
+    wanted = _readable(tok, matcher.compute_ff_bytes())
+    message = "the text is a valid prefix, but the grammar needs more"
+    if wanted:
+        message += f" (next: {wanted!r})"
+    end = len(sample.text.encode())
+    return Result(sample, "incomplete", offset=end, context=_context(sample.text, end, end),
+                  message=message)
 
 
-def _rejected(tok: Tokenizer, sample: Sample, ids: list[int], index: int, message: str) -> Result:
-    before = tok.ll.decode_bytes(ids[:index])
-    token = tok.ll.decode_bytes(ids[index:index + 1]) or tok.decode(ids[index:index + 1]).encode()
-    after = tok.ll.decode_bytes(ids[index + 1:])
-    text = (before[-CONTEXT:].decode(errors="replace") + "⟦" + token.decode(errors="replace")
-            + "⟧" + after[:CONTEXT].decode(errors="replace"))
-    return Result(sample, "rejected", offset=len(before), context=text, message=message)
+def _refusal(matcher: llguidance.LLMatcher, token: int) -> str:
+    """llguidance's own message for ``token`` here, from a copy of the matcher."""
+    probe = matcher.deep_copy()
+    probe.consume_token(token)
+    return _first_line(probe.get_error()) or "the token is not allowed here"
+
+
+def _rejected(matcher: llguidance.LLMatcher | None, tok: Tokenizer, sample: Sample, token: int,
+              start: int, message: str) -> Result:
+    """A rejection at the first refused *byte* of ``token`` (``start``: its character offset)."""
+    data = sample.text.encode()
+    token_start = len(sample.text[:start].encode())
+    token_bytes = b"" if tok.ll.is_special_token(token) else tok.ll.decode_bytes([token])
+    offset = token_start
+    if matcher is not None and token_bytes:
+        probe = matcher.deep_copy()
+        offset += _bytes_accepted(probe, tok, token_bytes)
+    token_end = token_start + max(len(token_bytes), 1 if token_bytes else _special_len(tok, token))
+    return Result(sample, "rejected", offset=offset,
+                  context=_context(sample.text, offset, max(token_end, offset + 1), data),
+                  message=message)
+
+
+def _bytes_accepted(matcher: llguidance.LLMatcher, tok: Tokenizer, data: bytes) -> int:
+    """How many leading bytes of ``data`` the grammar takes, fed as single-byte tokens."""
+    for n, byte in enumerate(data):
+        ids = tok.ll.tokenize_bytes(bytes([byte]))
+        if len(ids) != 1:
+            return n  # no single-byte token: the token's start is as exact as we can be
+        mask = matcher.compute_bitmask()
+        token = ids[0]
+        if not (token >> 3 < len(mask) and mask[token >> 3] >> (token & 7) & 1):
+            return n
+        if not matcher.consume_token(token):
+            return n
+    return len(data)
+
+
+def _special_len(tok: Tokenizer, token: int) -> int:
+    return len(tok.decode([token]).encode())
+
+
+def _context(text: str, offset: int, end: int, data: bytes | None = None) -> str:
+    """The text around byte ``offset``, with ⟦⟧ around bytes ``offset:end``."""
+    data = text.encode() if data is None else data
+    before = data[:offset][-CONTEXT * 4:].decode(errors="replace")[-CONTEXT:]
+    bad = data[offset:end].decode(errors="replace")
+    after = data[end:][:CONTEXT * 4].decode(errors="replace")[:CONTEXT]
+    return f"{before}⟦{bad}⟧{after}"
+
+
+def _readable(tok: Tokenizer, data: bytes) -> str:
+    """Bytes as text, with llguidance's ``\\xff[id]`` token references spelled out."""
+    parts = re.split(rb"\xff\[(\d+)\]", data)  # text, id, text, id, ..., text
+    return "".join(tok.decode([int(p)]) if i % 2 else p.decode(errors="replace")
+                   for i, p in enumerate(parts))
+
+
+def _first_line(message: str) -> str:
+    lines = [line.strip() for line in (message or "").splitlines() if line.strip()]
+    return lines[0] if lines else ""
+
+
+def read_samples(path: str | Path) -> list[Sample]:
+    """Samples from a JSON Lines file: ``{"text": ..., "expect": "accept"|"reject", "note"?}``.
+
+    Blank lines are skipped; a bad line raises :class:`InputError` naming file and line.
+    """
+    source = str(path)
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read samples: {exc}", source=source) from exc
+    out = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        where = f"line {number}"
+        try:
+            out.append(sample_from_json(json.loads(line), where))
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{where}: not valid JSON: {exc.msg}", source=source) from exc
+        except InputError as exc:
+            raise exc.at(source=source)
+    return out
+
+
+def sample_from_json(data: Any, where: str = "") -> Sample:
+    """A :class:`Sample` from its JSON object form."""
+    prefix = f"{where}: " if where else ""
+    if isinstance(data, str):
+        return Sample(data)
+    if not isinstance(data, dict) or not isinstance(data.get("text"), str):
+        raise InputError(f'{prefix}expected an object with a "text" string')
+    expect = data.get("expect", "accept")
+    if expect not in ("accept", "reject"):
+        raise InputError(f'{prefix}"expect" must be "accept" or "reject", not {expect!r}')
+    note = data.get("note", "")
+    return Sample(data["text"], expect, note if isinstance(note, str) else str(note))
