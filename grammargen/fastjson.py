@@ -1,0 +1,293 @@
+"""JSON Schema -> one exact regex, for tool arguments that are regular languages.
+
+llguidance's ``%json`` builds a sub-grammar per schema: dozens of symbols per tool and
+an Earley parse of every JSON character.  Most tool arguments are small, closed,
+non-recursive objects, and those are regular: one regex terminal says the same thing
+and lets the lexer do the work.  :func:`json_regex` writes that regex when it can match
+exactly what ``%json`` (with the compiler's compact separators) matches, and returns
+``None`` otherwise, so the caller falls back to ``%json``.  Exact means:
+
+* strings: what ``%json`` allows (llguidance 1.9.1, measured): any character but ``"``,
+  ``\\``, the controls and DEL, or the escapes ``\\" \\\\ \\b \\f \\n \\r \\t`` and
+  ``\\u`` for the controls and DEL only (``%json`` refuses ``\\/`` and ``\\u0041``);
+  ``minLength``/``maxLength`` count characters, an escape is one;
+* integers and numbers: every JSON form (fractions, exponents; ``-0`` only when unbounded,
+  as ``%json`` does); integer bounds become digit ranges; bounded non-integers fall back;
+* ``enum``/``const`` of strings, integers, booleans and null: their compact JSON text;
+* objects: declared properties in declared order, optional ones may be left out, ``", "``
+  between members, ``": "`` after keys; only when ``additionalProperties`` is false;
+* arrays of regular items with ``minItems``/``maxItems``; ``anyOf`` and type lists.
+
+Anything else (``pattern``, ``format``, ``$ref``, open objects, untyped values, bounded
+floats, ``multipleOf``) is not attempted.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from .lark import json_text, regex_escape
+
+# A JSON string character: anything but a quote, a backslash or a control, or an escape.
+CHAR = r'(?:[^"\\\x00-\x1f\x7f]|\\(?:["\\bfnrt]|u00(?:[01][0-9a-fA-F]|7[fF])))'
+NATURAL = "(?:0|[1-9][0-9]*)"
+INTEGER = f"-?{NATURAL}"
+NUMBER = f"{INTEGER}(?:\\.[0-9]+)?(?:[eE][+-]?[0-9]+)?"
+MAX_REGEX = 20_000  # characters; past this a regex costs llguidance's lexer more than %json
+
+# Keywords this module understands; a schema with any other keyword falls back.
+KNOWN = frozenset({
+    "type", "enum", "const", "properties", "required", "additionalProperties", "items",
+    "minItems", "maxItems", "minLength", "maxLength", "minimum", "maximum",
+    "exclusiveMinimum", "exclusiveMaximum", "anyOf",
+})
+TYPES = ("object", "array", "string", "integer", "number", "boolean", "null")
+
+
+class _NotRegular(Exception):
+    """This schema has no exact regex here; use %json."""
+
+
+def json_regex(schema: Any) -> str | None:
+    """An exact regex (Rust syntax, no ``/``) for the compact JSON ``schema`` accepts, or None."""
+    try:
+        regex = _value(schema)
+    except _NotRegular:
+        return None
+    return regex if len(regex) <= MAX_REGEX else None
+
+
+def _value(schema: Any) -> str:
+    if not isinstance(schema, dict) or not schema or set(schema) - KNOWN:
+        raise _NotRegular
+    if "anyOf" in schema:
+        if set(schema) != {"anyOf"} or not schema["anyOf"]:
+            raise _NotRegular
+        return _alt([_value(branch) for branch in schema["anyOf"]])
+    types = _types(schema)
+    if "enum" in schema or "const" in schema:
+        return _literals(schema, types)
+    return _alt([_BY_TYPE[t](schema) for t in types])
+
+
+def _types(schema: dict[str, Any]) -> list[str]:
+    t = schema.get("type")
+    if t is None:
+        if "enum" in schema or "const" in schema:
+            return list(TYPES)
+        raise _NotRegular  # an untyped value may be any JSON, which nests without bound
+    types = [t] if isinstance(t, str) else list(t)
+    if not types or any(x not in TYPES for x in types):
+        raise _NotRegular
+    return types
+
+
+def _literals(schema: dict[str, Any], types: list[str]) -> str:
+    """enum/const: each allowed value's compact JSON text (values checked against ``type``)."""
+    if set(schema) - {"type", "enum", "const"} or ("enum" in schema and "const" in schema):
+        raise _NotRegular
+    values = [schema["const"]] if "const" in schema else schema["enum"]
+    if not isinstance(values, list):
+        raise _NotRegular
+    kept = []
+    for v in values:
+        kind = _kind(v)
+        if kind in types or (kind == "integer" and "number" in types):
+            kept.append(regex_escape(json_text(v)))
+    if not kept:
+        raise _NotRegular  # nothing is allowed: leave the error to %json
+    return _alt(list(dict.fromkeys(kept)))
+
+
+def _kind(v: Any) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "boolean"
+    if isinstance(v, int):
+        return "integer"
+    if isinstance(v, str):
+        return "string"
+    raise _NotRegular  # floats, objects, arrays: their JSON spelling is not ours to guess
+
+
+def _string(schema: dict[str, Any]) -> str:
+    low, high = _count(schema.get("minLength"), 0), _count(schema.get("maxLength"), None)
+    if high is not None and high < low:
+        raise _NotRegular
+    return f'"{_repeat(CHAR, low, high)}"'
+
+
+def _integer(schema: dict[str, Any]) -> str:
+    low, high = _integer_bounds(schema)
+    if low is None and high is None:
+        return INTEGER
+    if low is not None and high is not None and low > high:
+        raise _NotRegular
+    return int_range(low, high)
+
+
+def _number(schema: dict[str, Any]) -> str:
+    if any(k in schema for k in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")):
+        raise _NotRegular  # ranges over decimals and exponents: left to %json
+    return NUMBER
+
+
+def _integer_bounds(schema: dict[str, Any]) -> tuple[int | None, int | None]:
+    low = high = None
+    for key, value in schema.items():
+        if key not in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not abs(value) < 2**53:
+            raise _NotRegular  # llguidance's bounds are 64-bit; stay well inside them
+        if key == "minimum":
+            bound = math.ceil(value)
+        elif key == "exclusiveMinimum":
+            bound = math.floor(value) + 1
+        elif key == "maximum":
+            bound = math.floor(value)
+        else:
+            bound = math.ceil(value) - 1
+        if key.endswith("inimum"):
+            low = bound if low is None else max(low, bound)
+        else:
+            high = bound if high is None else min(high, bound)
+    return low, high
+
+
+def _boolean(schema: dict[str, Any]) -> str:
+    return "(?:true|false)"
+
+
+def _null(schema: dict[str, Any]) -> str:
+    return "null"
+
+
+def _array(schema: dict[str, Any]) -> str:
+    if "items" not in schema:
+        raise _NotRegular
+    item = _value(schema["items"])
+    low, high = _count(schema.get("minItems"), 0), _count(schema.get("maxItems"), None)
+    if high is not None and high < low:
+        raise _NotRegular
+    if high == 0:
+        return r"\[\]"
+    more = _repeat(f"(?:, {item})", max(low - 1, 0), None if high is None else high - 1)
+    items = f"{item}{more}"
+    return rf"\[{items}\]" if low >= 1 else rf"\[(?:{items})?\]"
+
+
+def _object(schema: dict[str, Any]) -> str:
+    if schema.get("additionalProperties") is not False:
+        raise _NotRegular  # open objects take any key and any JSON value
+    properties = schema.get("properties", {})
+    required = schema.get("required", [])
+    if not isinstance(properties, dict) or not isinstance(required, list):
+        raise _NotRegular
+    if any(r not in properties for r in required):
+        raise _NotRegular  # unsatisfiable: leave the error to %json
+    members = [(regex_escape(json_text(k) + ": ") + _value(v), k in required)
+               for k, v in properties.items()]
+    return r"\{" + _members(members) + r"\}"
+
+
+def _members(members: list[tuple[str, bool]]) -> str:
+    """Members in order, optional ones skippable, ", " only between members present.
+
+    ``first[i]``: members from i on when none came before; ``rest[i]``: when one did.
+    """
+    rest = [""] * (len(members) + 1)
+    first = [""] * (len(members) + 1)
+    for i in range(len(members) - 1, -1, -1):
+        text, needed = members[i]
+        tail = f", {text}"
+        rest[i] = (tail if needed else f"(?:{tail})?") + rest[i + 1]
+        if needed:
+            first[i] = text + rest[i + 1]
+        else:
+            first[i] = _alt([text + rest[i + 1], first[i + 1]]) if first[i + 1] else f"(?:{text + rest[i + 1]})?"
+    return first[0]
+
+
+def _count(value: Any, default: int | None) -> int | None:
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) or value < 0:
+        raise _NotRegular
+    return int(value)
+
+
+def _repeat(regex: str, low: int, high: int | None) -> str:
+    if high is None:
+        return f"{regex}{{{low},}}" if low else f"{regex}*"
+    if high == 0:
+        return ""
+    return f"{regex}{{{low},{high}}}" if (low, high) != (1, 1) else regex
+
+
+def _alt(options: list[str]) -> str:
+    return options[0] if len(options) == 1 else "(?:" + "|".join(options) + ")"
+
+
+_BY_TYPE = {"object": _object, "array": _array, "string": _string, "integer": _integer,
+            "number": _number, "boolean": _boolean, "null": _null}
+
+
+# -- integer ranges ---------------------------------------------------------------------
+
+def int_range(low: int | None, high: int | None) -> str:
+    """A regex for the JSON integers in [low, high] (either end open), no leading zeros.
+
+    ``-0`` is in it exactly when ``%json`` allows it (llguidance 1.9.1, measured): when
+    both ends are given and the range holds zero and negatives.
+    """
+    parts = []
+    if low is None or low < 0:  # the negatives
+        if high is not None and high < 0:
+            parts.append("-" + _naturals(-high, None if low is None else -low))
+        else:
+            parts.append("-" + _naturals(1, None if low is None else -low))
+    if high is None or high >= 0:  # zero and the positives 
+        parts.append(_naturals(0 if low is None or low <= 0 else low, high))
+    if low is not None and high is not None and low < 0 <= high:
+        parts.append("-0")
+    return _alt(parts)
+
+
+def _naturals(low: int, high: int | None) -> str:
+    """Naturals in [low, high] written without leading zeros; ``high=None``: no upper end."""
+    out = []
+    digits = len(str(low))
+    top = digits if high is None else len(str(high))
+    for n in range(digits, top + 1):
+        lo = max(low, 10 ** (n - 1) if n > 1 else 0)
+        hi = 10 ** n - 1 if high is None else min(high, 10 ** n - 1)
+        if lo <= hi:
+            out.append(_same_length(str(lo), str(hi)))
+    if high is None:
+        out.append(f"[1-9][0-9]{{{digits},}}")
+    return _alt(out)
+
+
+def _same_length(lo: str, hi: str) -> str:
+    """Digit strings of one length between lo and hi."""
+    if not lo:
+        return ""
+    if lo == hi:
+        return lo
+    rest = len(lo) - 1
+    if lo[1:] == "0" * rest and hi[1:] == "9" * rest:
+        return _digit(lo[0], hi[0]) + (f"[0-9]{{{rest}}}" if rest > 1 else "[0-9]" if rest else "")
+    if lo[0] == hi[0]:
+        return lo[0] + _same_length(lo[1:], hi[1:])
+    options = [lo[0] + _same_length(lo[1:], "9" * rest)]
+    if int(hi[0]) - int(lo[0]) > 1:
+        middle = _digit(str(int(lo[0]) + 1), str(int(hi[0]) - 1))
+        options.append(middle + (f"[0-9]{{{rest}}}" if rest > 1 else "[0-9]"))
+    options.append(hi[0] + _same_length("0" * rest, hi[1:]))
+    return _alt(options)
+
+
+def _digit(lo: str, hi: str) -> str:
+    return lo if lo == hi else f"[{lo}-{hi}]"

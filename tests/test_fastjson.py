@@ -1,0 +1,194 @@
+"""The fast argument shape (one regex) accepts and rejects exactly what %json does."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from grammargen.compiler import JSON_STYLE
+from grammargen.fastjson import int_range, json_regex
+from grammargen.validate import Sample, validate
+
+
+def verdicts(lark: str, texts: list[str]) -> list[str]:
+    """What llguidance does with each text under ``lark`` (built-in tokenizer)."""
+    report = validate(lark, [Sample(t) for t in texts], format="json")
+    assert not report.grammar_error, report.grammar_error
+    return [r.got for r in report.results]
+
+
+def both_shapes(schema: dict[str, Any], texts: list[str]) -> tuple[list[str], list[str]]:
+    """The verdicts of the plain %json grammar and of the regex grammar, side by side."""
+    regex = json_regex(schema)
+    assert regex is not None, f"no fast shape for {schema}"
+    plain = "start: %json " + json.dumps({**schema, "x-guidance": JSON_STYLE})
+    fast = f"start: ARGS\nARGS: /{regex}/"
+    return verdicts(plain, texts), verdicts(fast, texts)
+
+
+# -- hand-picked edges ---------------------------------------------------------------------
+
+EDGES = [
+    pytest.param({"type": "string"}, ['"a"', '""', '"\\n\\t\\b\\f\\r\\"\\\\"', '"\\u001f"', '"\\u007F"',
+                                      '"\\u0041"', '"\\/"', '"\x7f"', '"\x1f"', '"é😀"', '"\\x"', '"a'],
+                 id="string-escapes"),
+    pytest.param({"type": "string", "minLength": 2, "maxLength": 3},
+                 ['"a"', '"ab"', '"abc"', '"abcd"', '"\\n\\n"', '"😀😀"', '"😀"', '"\\u0000ab"'],
+                 id="string-length-counts-characters"),
+    pytest.param({"type": "integer"}, ["0", "-0", "12", "01", "1.0", "1e2", "-", "-12"], id="integer"),
+    pytest.param({"type": "integer", "minimum": -12, "maximum": 305},
+                 ["-13", "-12", "-0", "0", "9", "99", "100", "305", "306", "1000", "0305"],
+                 id="integer-range"),
+    pytest.param({"type": "integer", "exclusiveMinimum": 9.5, "exclusiveMaximum": 1000},
+                 ["9", "10", "999", "1000"], id="integer-exclusive-bounds"),
+    pytest.param({"type": "integer", "minimum": 7}, ["6", "7", "10", "123456789", "-1"], id="integer-min-only"),
+    pytest.param({"type": "integer", "maximum": -7}, ["-6", "-7", "-70", "0", "-0"], id="integer-max-only"),
+    pytest.param({"type": "number"}, ["0", "-0", "1.5", "-0.0", "1e5", "1E+5", "2.5e-3", ".5", "1.", "01", "+1"],
+                 id="number-forms"),
+    pytest.param({"enum": ["a/b", "é", 3, True, None, "q\"x"]},
+                 ['"a/b"', '"a\\/b"', '"é"', '"\\u00e9"', "3", "3.0", "true", "null", '"q\\"x"', "false"],
+                 id="enum-literals"),
+    pytest.param({"type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "boolean"},
+                                                   "c": {"type": "null"}},
+                  "required": ["b"], "additionalProperties": False},
+                 ['{"b": true}', '{"a": 1, "b": true}', '{"b": true, "c": null}', '{"a": 1, "b": true, "c": null}',
+                  '{"a": 1}', '{}', '{"b":true}', '{"b": true, "a": 1}', '{"b": true, "d": 1}', '{"b": true, }'],
+                 id="object-optional-in-order"),
+    pytest.param({"type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "boolean"}},
+                  "additionalProperties": False},
+                 ["{}", '{"a": 1}', '{"b": false}', '{"a": 1, "b": false}', '{, "b": false}'],
+                 id="object-all-optional"),
+    pytest.param({"type": "array", "items": {"enum": ["x", "y"]}, "minItems": 1, "maxItems": 2},
+                 ["[]", '["x"]', '["x", "y"]', '["x","y"]', '["x", "y", "x"]', '["z"]'], id="array-bounds"),
+    pytest.param({"anyOf": [{"type": "string", "maxLength": 1}, {"type": "integer", "minimum": 0}]},
+                 ['"a"', '"ab"', "5", "-5"], id="any-of"),
+]
+
+
+@pytest.mark.parametrize(("schema", "texts"), EDGES)
+def test_fast_shape_matches_json_on_edges(schema: dict[str, Any], texts: list[str]) -> None:
+    """On every edge case of strings, numbers, enums, objects and arrays, both shapes agree."""
+    plain, fast = both_shapes(schema, texts)
+    assert fast == plain, [(t, p, f) for t, p, f in zip(texts, plain, fast) if p != f]
+
+
+FALLBACKS = [
+    pytest.param({"type": "string", "pattern": "^a+$"}, id="pattern"),
+    pytest.param({"type": "string", "format": "date"}, id="format"),
+    pytest.param({"type": "object", "properties": {"a": {"type": "integer"}}}, id="open-object"),
+    pytest.param({"type": "number", "minimum": 0.5}, id="bounded-number"),
+    pytest.param({"type": "integer", "multipleOf": 3}, id="multiple-of"),
+    pytest.param({}, id="any-value"),
+    pytest.param({"type": "array", "items": {}}, id="array-of-anything"),
+    pytest.param({"enum": [1.5, "a"]}, id="float-enum"),
+    pytest.param({"type": "object", "properties": {}, "required": ["x"], "additionalProperties": False},
+                 id="unsatisfiable-required"),
+]
+
+
+@pytest.mark.parametrize("schema", FALLBACKS)
+def test_schemas_without_an_exact_regex_fall_back(schema: dict[str, Any]) -> None:
+    """A schema the regex can't match exactly gets no fast shape (the compiler then uses %json)."""
+    assert json_regex(schema) is None
+
+
+@pytest.mark.parametrize(("low", "high"), [(0, 0), (-5, 5), (-5, 0), (-1, 0), (7, 7), (13, 1999), (-321, -17), (95, 105)],
+                         ids=lambda v: str(v))
+def test_integer_ranges_hold_exactly_their_members(low: int, high: int) -> None:
+    """The digit-range regex matches every integer in the range and none just outside it."""
+    import re
+
+    regex = re.compile(int_range(low, high))
+    for n in range(low - 30, high + 31):
+        assert bool(regex.fullmatch(str(n))) == (low <= n <= high), n
+    assert bool(regex.fullmatch("-0")) == (low < 0 <= high)  # as %json does
+
+
+# -- random schemas and values ----------------------------------------------------------------
+
+KEYS = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=4)
+ENUM_VALUES = st.one_of(st.text(max_size=4), st.integers(-50, 50), st.booleans(), st.none())
+
+
+def leaf_schemas() -> st.SearchStrategy[dict[str, Any]]:
+    strings = st.builds(lambda lo, extra: {"type": "string", "minLength": lo,
+                                           **({} if extra is None else {"maxLength": lo + extra})},
+                        st.integers(0, 3), st.none() | st.integers(0, 3))
+    integers = st.builds(lambda lo, hi: {"type": "integer", **({} if lo is None else {"minimum": lo}),
+                                         **({} if hi is None or (lo is not None and hi < lo) else {"maximum": hi})},
+                         st.none() | st.integers(-1200, 1200), st.none() | st.integers(-1200, 1200))
+    enums = st.builds(lambda vs: {"enum": vs}, st.lists(ENUM_VALUES, min_size=1, max_size=4, unique_by=json.dumps))
+    simple = st.sampled_from([{"type": "number"}, {"type": "boolean"}, {"type": "null"},
+                              {"type": ["string", "null"], "maxLength": 2}])
+    return st.one_of(strings, integers, enums, simple)
+
+
+def schemas() -> st.SearchStrategy[dict[str, Any]]:
+    def objects(children: st.SearchStrategy[dict[str, Any]]) -> st.SearchStrategy[dict[str, Any]]:
+        return st.dictionaries(KEYS, st.tuples(children, st.booleans()), max_size=4).map(
+            lambda props: {"type": "object", "properties": {k: s for k, (s, _) in props.items()},
+                           "required": [k for k, (_, r) in props.items() if r],
+                           "additionalProperties": False})
+
+    def arrays(children: st.SearchStrategy[dict[str, Any]]) -> st.SearchStrategy[dict[str, Any]]:
+        return st.builds(lambda s, lo, extra: {"type": "array", "items": s, "minItems": lo, "maxItems": lo + extra},
+                         children, st.integers(0, 2), st.integers(0, 2))
+
+    return st.recursive(leaf_schemas(), lambda c: objects(c) | arrays(c), max_leaves=6)
+
+
+TRICKY_TEXT = st.text(st.sampled_from(["a", "é", "😀", '"', "\\", "\n", "\x7f", "\x01", "/"]), max_size=5)
+
+
+@st.composite
+def value_text(draw: st.DrawFn, schema: dict[str, Any]) -> str:
+    """JSON text near the schema's language: often valid, often just outside it."""
+    if draw(st.integers(0, 9)) == 0:  # sometimes any JSON at all
+        return json.dumps(draw(st.recursive(ENUM_VALUES, lambda c: st.lists(c, max_size=2), max_leaves=3)),
+                          separators=(", ", ": "), ensure_ascii=False)
+    if "enum" in schema:
+        return json.dumps(draw(st.sampled_from(schema["enum"]) | ENUM_VALUES), ensure_ascii=False)
+    t = schema["type"]
+    if isinstance(t, list):
+        t = draw(st.sampled_from(t))
+    if t == "string":
+        raw = draw(TRICKY_TEXT)
+        text = json.dumps(raw, ensure_ascii=draw(st.booleans()))
+        return text if draw(st.integers(0, 5)) else text.replace("\\", "\\\\", 1)
+    if t == "integer":
+        near = [schema.get("minimum", 0), schema.get("maximum", 0)]
+        n = draw(st.sampled_from(near)) + draw(st.integers(-2, 2)) if draw(st.booleans()) else draw(st.integers())
+        return draw(st.sampled_from([str(n), str(n), f"{n}.0", "-0"]))
+    if t == "number":
+        return draw(st.sampled_from(["0", "-0", "1.25", "-3e7", "1E-2", "01", ".5", "7"]))
+    if t == "boolean":
+        return draw(st.sampled_from(["true", "false", "True"]))
+    if t == "null":
+        return draw(st.sampled_from(["null", "nul"]))
+    if t == "array":
+        items = draw(st.lists(value_text(schema["items"]), max_size=schema["maxItems"] + 1))
+        return "[" + ", ".join(items) + "]"
+    members = [(k, s) for k, s in schema["properties"].items()
+               if k in schema["required"] or draw(st.booleans())]
+    if members and draw(st.integers(0, 6)) == 0:
+        members.pop(draw(st.integers(0, len(members) - 1)))  # drop one, maybe a required one
+    if len(members) > 1 and draw(st.integers(0, 6)) == 0:
+        members.reverse()  # out of declared order
+    return "{" + ", ".join(json.dumps(k, ensure_ascii=False) + ": " + draw(value_text(s))
+                           for k, s in members) + "}"
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_fast_shape_matches_json_on_random_schemas(data: st.DataObject) -> None:
+    """For random closed schemas and texts near them, the regex and %json give the same verdicts."""
+    schema = data.draw(schemas())
+    texts = data.draw(st.lists(value_text(schema), min_size=1, max_size=8))
+    if json_regex(schema) is None:  # e.g. an enum whose values none fit its type
+        return
+    plain, fast = both_shapes(schema, texts)
+    assert fast == plain, [(t, p, f) for t, p, f in zip(texts, plain, fast) if p != f]
