@@ -71,12 +71,21 @@ def compile(tools: Any, format: str | Profile = "phi4-mini", *, tool_choice: Any
                "reasoning": reasoning, "lenient": lenient, "close_objects": close_objects}
     if max_calls is not None:
         options["max_calls"] = max_calls
-    grammar = Grammar(lark=lark, format=profile.name, tool_names=tuple(t.name for t in chosen),
+    grammar = Grammar(lark=lark, format=format_name(profile), tool_names=tuple(t.name for t in chosen),
                       options=options, markers={m: f.kind for m, f in writer.forms.items()},
                       warnings=tuple(writer.warnings))
     if check:
         check_grammar(grammar, tok or builtin_for(profile), writer)
     return grammar
+
+
+def format_name(profile: Profile) -> str:
+    """The profile's name if it ships with grammargen, else its file (so it can be found again)."""
+    try:
+        shipped = get_profile(profile.name) == profile
+    except ProfileError:
+        shipped = False
+    return profile.name if shipped else profile.path
 
 
 def _all_tools(tools: Any) -> bool:
@@ -170,7 +179,9 @@ class _Writer:
                 max_calls: int | None) -> str:
         p = self.profile
         begin, sep, end = self.items(p.begin), self.items(p.separator), self.items(p.end)
-        lead_items = self.items(_leading_literals(p.begin or p.call))
+        # The lead: the first piece of the call section, when it is text.  Free text can't
+        # contain it (or start with it), so text and calls never read the same.
+        lead_items = self.items(_leading_literals(p.begin or p.call)[:1])
         lead = lead_items[0] if lead_items and isinstance(lead_items[0], str) else None
         head: list[str] = []
         if mode != "none":
@@ -195,7 +206,10 @@ class _Writer:
                 self.rules.append(f"call_first: {_expr(first)}")
                 self.rules.append(f"calls_after_lead: {_expr(after + [Ref('call_first')])}"
                                   f"{repeat}{_sp(_expr(end))}")
-                head = [f"head[lazy]: /(?s:.+){regex_escape(lead)}/"]
+                # HEAD may not start with the lead itself: llguidance lexes greedily, and a
+                # HEAD still alive would keep the calls' own lead from ever ending.
+                esc = regex_escape(lead)
+                head = [f"HEAD: /(?s:.+){esc}/ & ~/{esc}(?s:.*)/", "head[lazy]: HEAD"]
         calls_alts = self._calls_alternatives(lead)
         body = {"none": ["TEXT"], "auto": ["TEXT", *calls_alts], "required": calls_alts}[mode]
         rules = ["body: " + " | ".join(body)]
