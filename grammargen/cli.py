@@ -190,3 +190,90 @@ def prompt_cmd(tools: str, format_name: str, system: str | None) -> None:
     text = prompt(load_tools_arg(tools), format_name,
                   system=DEFAULT_SYSTEM if system is None else system)
     click.echo(text, nl=False)
+
+
+PROGRESS_MIN_SAMPLES = 50  # fewer samples than this finish before a bar would help
+
+
+@main.command("validate")
+@click.argument("tools")
+@format_option()
+@compile_options
+@click.option("--samples", "samples_file", default=None, metavar="FILE.jsonl",
+              help='JSON Lines of {"text", "expect": "accept"|"reject"}; generated samples if absent.')
+@click.option("--seed", default=0, show_default=True, help="Seed of the generated samples.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable report.")
+def validate_cmd(tools: str, format_name: str, tool_choice: str, no_parallel: bool,
+                 reasoning: Any, tokenizer: str | None, lenient: bool, open_objects: bool,
+                 samples_file: str | None, seed: int, as_json: bool) -> None:
+    """Prove the grammar for TOOLS: force samples through it, tokenized as the model would.
+
+    Exit 0 when every sample is accepted or rejected as expected, 1 otherwise.
+    """
+    from .samples import samples as generated_samples
+    from .validate import read_samples, validate
+
+    tool_list = load_tools_arg(tools)
+    options = {"tool_choice": tool_choice_arg(tool_choice), "parallel_tool_calls": not no_parallel,
+               "reasoning": reasoning, "lenient": lenient, "close_objects": not open_objects}
+    grammar = compiler.compile(tool_list, format_name, tokenizer=tokenizer, **options)
+    echo_warnings(grammar.warnings)
+    if samples_file:
+        todo = read_samples(samples_file)
+    else:
+        todo = generated_samples(tool_list, format_name, seed=seed, tokenizer=tokenizer, **options)
+    if len(todo) >= PROGRESS_MIN_SAMPLES:
+        with click.progressbar(length=len(todo), label="validating", file=sys.stderr) as bar:
+            report = validate(grammar, todo, tokenizer=tokenizer, progress=bar.update)
+    else:
+        report = validate(grammar, todo, tokenizer=tokenizer)
+    if as_json:
+        data = {"format": grammar.format, "tools": len(tool_list),
+                "samples": samples_file or "generated", **report.to_json()}
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    else:
+        _print_report(report, grammar.describe())
+    sys.exit(EXIT_OK if report.ok else EXIT_PROBLEM)
+
+
+def _print_report(report: Any, title: str) -> None:
+    """A table: one row per sample; failures get a second line saying where and why."""
+    click.echo(f"{title}; tokenizer: {report.tokenizer}")
+    if report.grammar_error:
+        click.echo(f"FAIL  llguidance refuses the grammar: {report.grammar_error}")
+        return
+    click.echo(f"{'':4}  {'expect':6}  {'got':10}  sample")
+    for r in report.results:
+        label = r.sample.note or _one_line(r.text)
+        click.echo(f"{'ok' if r.ok else 'FAIL':4}  {r.expected:6}  {r.got:10}  {label[:90]}")
+        if not r.ok:
+            click.echo(f"{'':26}text: {r.text[:120]!r}")
+            if r.got != "accepted":
+                click.echo(f"{'':26}at byte {r.offset}: {r.context!r}: {r.message}")
+    counts = report.counts()
+    verdict = "all as expected" if report.ok else f"{len(report.failures)} not as expected"
+    click.echo(f"{len(report.results)} samples ({counts['accepted']} accepted, "
+               f"{counts['rejected']} rejected, {counts['incomplete']} incomplete): {verdict}")
+
+
+@main.command("check")
+@click.argument("files", nargs=-1)
+@click.option("--config", "config_file", default=None, metavar="FILE",
+              help="A .grammargen.toml or pyproject.toml (default: the one in the current folder).")
+def check_cmd(files: tuple[str, ...], config_file: str | None) -> None:
+    """Check tool files: each compiles for each configured format and passes its samples.
+
+    The pre-commit entry point.  FILES are the changed files; only those the config's
+    `tools` patterns match are checked (with no FILES, all it names).  Exit 1 on any problem.
+    """
+    from .check import check, load_config, read_config
+
+    config = read_config(config_file) if config_file else load_config(".")
+    report = check(files, config)
+    for problem in report.problems:
+        click.echo(f"FAIL {problem}")
+    files_checked = len({f for f, _ in report.checked})
+    summary = (f"grammargen check: {files_checked} tool file(s) x {len(config.formats)} format(s), "
+               f"{report.samples} samples: ")
+    click.echo(summary + ("ok" if report.ok else f"{len(report.problems)} problem(s)"))
+    sys.exit(EXIT_OK if report.ok else EXIT_PROBLEM)
