@@ -1,0 +1,697 @@
+"""Parse model output back into an OpenAI assistant message, whole or streaming.
+
+The third reading of a profile's layout, beside the compiler and the renderer: the same
+pieces that make the grammar and the text make the parser, so no format has code here.
+One incremental reader walks the layout; :func:`parse` gives it the whole text at once,
+:class:`StreamParser` chunk by chunk, so joining the stream's deltas gives what
+:func:`parse` returns.
+
+Reading is forgiving where meaning is not at stake: whitespace between layout pieces is
+free (escaped ``\\n``/``\\t`` too, as ``echo`` without ``-e`` writes them), the call
+object's keys may come in any order, and arguments given as a JSON string are decoded
+once.  Markers are read as their literal text: runtimes must decode with special tokens
+kept.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import random
+import re
+import string
+from dataclasses import dataclass, field
+from typing import Any, Callable, Generator, Iterable, Sequence
+
+import jsonschema
+
+from .errors import InputError, OutputParseError, ProfileError, join_path, path_of
+from .profiles import Piece, Profile, get_profile
+from .tools import Tool, load_tools
+
+Delta = dict[str, Any]
+Words = tuple[str, ...]  # a literal as whitespace-separated words (whitespace between is free)
+Wait = Generator[None, None, Any]  # a reading step: yields when it needs more text
+
+_SPACE = re.compile(r"(?:\s|\\[nrt])*")  # layout whitespace, escaped forms included
+_STRING_STOP = re.compile(r'["\\]')
+_NEST_STOP = re.compile(r'[{}\[\]"]')
+_SCALAR_END = re.compile(r"[\s,}\]]")
+_ID_CHARS = string.ascii_letters + string.digits
+
+
+@dataclass
+class Message:
+    """An assistant message as OpenAI returns it."""
+
+    content: str | None = None
+    reasoning_content: str | None = None
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_openai(self) -> dict[str, Any]:
+        """The ``choices[0].message`` dict (``tool_calls`` and reasoning only when present)."""
+        out: dict[str, Any] = {"role": "assistant", "content": self.content}
+        if self.reasoning_content is not None:
+            out["reasoning_content"] = self.reasoning_content
+        if self.tool_calls:
+            out["tool_calls"] = self.tool_calls
+        return out
+
+    @classmethod
+    def from_deltas(cls, deltas: Iterable[Delta]) -> Message:
+        """Join streamed deltas the way an OpenAI client does (calls assembled by ``index``)."""
+        content, reasoning, calls = [], [], {}
+        for delta in deltas:
+            content.append(delta.get("content") or "")
+            reasoning.append(delta.get("reasoning_content") or "")
+            for part in delta.get("tool_calls", ()):
+                call = calls.setdefault(part["index"], {"id": None, "type": "function",
+                                                        "function": {"name": "", "arguments": ""}})
+                call["id"] = part.get("id", call["id"])
+                call["function"]["name"] += part.get("function", {}).get("name", "")
+                call["function"]["arguments"] += part.get("function", {}).get("arguments", "")
+        return cls("".join(content) or None, "".join(reasoning) or None,
+                   [calls[i] for i in sorted(calls)])
+
+
+def parse(text: str | bytes, format: str | Profile = "phi4-mini", *, tools: Any = None,
+          lenient: bool = False) -> Message:
+    """Read one complete model output into content, reasoning and OpenAI tool_calls.
+
+    ``tools`` (anything :func:`load_tools` reads): arguments are checked against each
+    tool's schema and unknown names are errors.  Output that does not follow the format
+    raises :class:`OutputParseError` with the character offset; with ``lenient`` the
+    calls read before the fault are kept and the rest of the text becomes content.
+    """
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InputError(f"output is not UTF-8 (byte {exc.start})") from exc
+    reader = _Reader(get_profile(format), _tool_table(tools), lenient)
+    reader.push(text, final=True)
+    return _fold(reader.take())
+
+
+class StreamParser:
+    """Parse output as it is generated, into OpenAI ``chat.completion.chunk`` deltas.
+
+    Content is passed on as it arrives, except a tail that may be the start of a marker
+    (held until decided).  Each call gives one delta with ``index``, ``id``, ``type`` and
+    ``function.name``, then deltas appending ``function.arguments`` pieces.  ``feed``
+    takes ``str`` or UTF-8 ``bytes`` (split anywhere).  Errors are raised as in
+    :func:`parse`; with ``lenient`` a broken call already streamed stays as sent, and the
+    text from the fault on follows as content.
+    """
+
+    def __init__(self, format: str | Profile = "phi4-mini", tools: Any = None, *,
+                 lenient: bool = False) -> None:
+        self._reader = _Reader(get_profile(format), _tool_table(tools), lenient)
+        self._utf8 = codecs.getincrementaldecoder("utf-8")()
+
+    def feed(self, chunk: str | bytes) -> list[Delta]:
+        """Read the next piece of output; return the deltas it completes."""
+        if isinstance(chunk, bytes):
+            chunk = self._decode(chunk, final=False)
+        self._reader.push(chunk, final=False)
+        return _deltas(self._reader.take())
+
+    def close(self) -> list[Delta]:
+        """The output is complete: release what was held back, or raise if it is cut short."""
+        self._reader.push(self._decode(b"", final=True), final=True)
+        return _deltas(self._reader.take())
+
+    def _decode(self, data: bytes, *, final: bool) -> str:
+        try:
+            return self._utf8.decode(data, final=final)
+        except UnicodeDecodeError as exc:
+            raise InputError(f"output is not UTF-8: {exc.reason}") from exc
+
+
+# -- events -> message / deltas ----------------------------------------------------------
+# The reader emits ("content", s), ("reasoning", s), ("call", index, id, name),
+# ("args", index, s) and, in lenient mode, ("failed", index | None) before the fallback.
+
+def _fold(events: list[tuple[Any, ...]]) -> Message:
+    content, reasoning, calls = [], [], []
+    for event in events:
+        kind = event[0]
+        if kind == "content":
+            content.append(event[1])
+        elif kind == "reasoning":
+            reasoning.append(event[1])
+        elif kind == "call":
+            calls.append({"id": event[2], "type": "function",
+                          "function": {"name": event[3], "arguments": ""}})
+        elif kind == "args":
+            calls[event[1]]["function"]["arguments"] += event[2]
+        elif kind == "failed" and event[1] is not None:
+            del calls[event[1]:]  # a whole parse drops the call that broke
+    return Message("".join(content) or None, "".join(reasoning) or None, calls)
+
+
+def _deltas(events: list[tuple[Any, ...]]) -> list[Delta]:
+    out: list[Delta] = []
+    for event in events:
+        kind = event[0]
+        if kind == "content":
+            out.append({"content": event[1]})
+        elif kind == "reasoning":
+            out.append({"reasoning_content": event[1]})
+        elif kind == "call":
+            out.append({"tool_calls": [{"index": event[1], "id": event[2], "type": "function",
+                                        "function": {"name": event[3], "arguments": ""}}]})
+        elif kind == "args":
+            out.append({"tool_calls": [{"index": event[1], "function": {"arguments": event[2]}}]})
+    return out
+
+
+# -- the layout, as the reader needs it ----------------------------------------------------
+
+def _alternatives(piece: Piece) -> list[Words]:
+    """The ways a literal piece may be written, each as words."""
+    if piece.kind == "marker":
+        return [(piece.value,)]
+    if piece.kind == "text":
+        return [tuple(piece.value.split())]
+    return [tuple(v.split()) for v in piece.value]
+
+
+def _lead_words(pieces: Sequence[Piece]) -> Words:
+    """The words a run of pieces surely starts with (up to the first choice or tool part)."""
+    words: list[str] = []
+    for piece in pieces:
+        if piece.kind in ("text", "marker"):
+            words += _alternatives(piece)[0]
+            continue
+        if piece.kind == "call_object" or (piece.kind == "arguments"):
+            words.append("{")
+        elif piece.kind == "name" and piece.value == "json":
+            words.append('"')
+        break
+    return tuple(words)
+
+
+@dataclass(frozen=True)
+class _Layout:
+    begin: tuple[Piece, ...]
+    call: tuple[Piece, ...]
+    separator: tuple[Piece, ...]
+    end: tuple[Piece, ...]
+    leads: tuple[str, ...]  # texts that open the call section
+    lead_anywhere: bool  # may the section open after content (else only at the start)
+    next_call: Words  # separator + the start of a call: another call follows
+    end_words: Words
+
+    @classmethod
+    def of(cls, profile: Profile) -> _Layout:
+        first = next((p for p in profile.begin + profile.call if p.kind != "text" or p.value.split()),
+                     None)
+        if first is None or first.kind == "name":
+            raise ProfileError("the parser needs the call section to start with literal text",
+                               source=profile.path, path="layout")
+        leads = tuple(w[0] for w in _alternatives(first) if w) if first.is_literal \
+            else _lead_words([first])
+        layout = cls(profile.begin, profile.call, profile.separator, profile.end, leads,
+                     profile.content_before_calls or first.kind == "marker",
+                     _lead_words(profile.separator + profile.call), _lead_words(profile.end))
+        if not layout.next_call:
+            raise ProfileError("the parser needs a separator or a call start of literal text",
+                               source=profile.path, path="layout.separator")
+        for i, piece in enumerate(profile.call):
+            following = profile.call[i + 1] if i + 1 < len(profile.call) else None
+            if piece.kind == "name" and piece.value == "raw" and not (following and following.is_literal):
+                raise ProfileError("a raw name must be followed by a literal piece",
+                                   source=profile.path, path=f"layout.call[{i}]")
+        return layout
+
+
+def _tool_table(tools: Any) -> dict[str, Tool] | None:
+    if tools is None:
+        return None
+    tool_list = tools if isinstance(tools, (list, tuple)) and all(isinstance(t, Tool) for t in tools) \
+        else load_tools(tools)
+    return {t.name: t for t in tool_list}
+
+
+_MATCH, _PARTIAL, _FAIL = "match", "partial", "fail"
+
+
+def _try(text: str, pos: int, words: Words) -> tuple[str, int]:
+    """Does ``text`` at ``pos`` read as ``words``: fully, as a prefix so far, or not at all."""
+    for word in words:
+        pos = _SPACE.match(text, pos).end()  # type: ignore[union-attr]
+        if text.startswith(word, pos):
+            pos += len(word)
+            continue
+        rest = text[pos:pos + len(word)]
+        if len(rest) < len(word) and word.startswith(rest):
+            return _PARTIAL, pos
+        if text.endswith("\\", pos, pos + 1) and pos + 1 == len(text):
+            return _PARTIAL, pos  # maybe an escaped newline to come
+        return _FAIL, pos
+    return _MATCH, pos
+
+
+def _held(text: str, start: int, leads: Sequence[str]) -> int:
+    """How many trailing characters may begin a lead (held back from content)."""
+    longest = min(max(len(lead) for lead in leads) - 1, len(text) - start)
+    for k in range(longest, 0, -1):
+        tail = text[len(text) - k:]
+        if any(lead.startswith(tail) for lead in leads):
+            return k
+    return 0
+
+
+def _excerpt(text: str, pos: int) -> str:
+    return repr(text[pos:pos + 20]) if pos < len(text) else "the end of the output"
+
+
+class _Reader:
+    """The layout interpreter: a generator that reads what it can and waits for more."""
+
+    def __init__(self, profile: Profile, tools: dict[str, Tool] | None, lenient: bool) -> None:
+        self.profile = profile
+        self.layout = _Layout.of(profile)
+        self.tools = tools
+        self.lenient = lenient
+        self.text = ""
+        self.pos = 0
+        self.final = False
+        self.events: list[tuple[Any, ...]] = []
+        self.resume = 0  # where lenient fallback content starts
+        self.calls = 0  # calls opened so far
+        self.open: int | None = None  # index of a call whose header was sent, until it ends
+        self.error: OutputParseError | None = None
+        self.validators: dict[str, Any] = {}
+        self._steps = self._run()
+
+    def push(self, chunk: str, *, final: bool) -> None:
+        if self.error is not None:
+            raise self.error
+        self.text += chunk
+        self.final = final
+        try:
+            next(self._steps)
+        except StopIteration:
+            pass
+        except OutputParseError as exc:
+            self.error = exc
+            raise
+
+    def take(self) -> list[tuple[Any, ...]]:
+        events, self.events = self.events, []
+        return events
+
+    # -- primitives ------------------------------------------------------------------
+    def fail(self, message: str, offset: int, path: str = "") -> OutputParseError:
+        return OutputParseError(f"{message} at offset {offset}", offset=offset, path=path)
+
+    def more(self, what: str) -> Wait:
+        """Wait for more text; at the end of the output, it was cut short."""
+        if self.final:
+            raise self.fail(f"the output ends inside {what}", len(self.text))
+        yield
+
+    def space(self) -> Wait:
+        """Skip layout whitespace, waiting until something else (or the end) comes."""
+        while True:
+            self.pos = _SPACE.match(self.text, self.pos).end()  # type: ignore[union-attr]
+            waiting = self.pos >= len(self.text) or (  # a lone "\" may start an escaped newline
+                self.pos + 1 == len(self.text) and self.text[self.pos] == "\\")
+            if not waiting or self.final:
+                return
+            yield
+
+    def lookahead(self, alternatives: Sequence[Words], what: str) -> Wait:
+        """Index of the first alternative the text reads as (nothing consumed)."""
+        while True:
+            found = [_try(self.text, self.pos, words) for words in alternatives]
+            if self.final or all(status != _PARTIAL for status, _ in found):
+                for k, (status, _) in enumerate(found):
+                    if status == _MATCH:
+                        return k
+                raise self.fail(f"expected {what}, found {_excerpt(self.text, self.pos)}", self.pos)
+            yield
+
+    def literal(self, piece: Piece) -> Wait:
+        alternatives = _alternatives(piece)
+        k = yield from self.lookahead(alternatives, " or ".join(
+            repr(" ".join(w)) for w in alternatives))
+        self.pos = _try(self.text, self.pos, alternatives[k])[1]
+
+    def char(self, expected: str, what: str) -> Wait:
+        yield from self.space()
+        while self.pos >= len(self.text):
+            yield from self.more(what)
+        if self.text[self.pos] not in expected:
+            raise self.fail(f"expected {what}, found {_excerpt(self.text, self.pos)}", self.pos)
+        self.pos += 1
+        return self.text[self.pos - 1]
+
+    def json_string(self, what: str) -> Wait:
+        """A JSON string at pos (after whitespace), decoded."""
+        yield from self.char('"', what)
+        start, i = self.pos - 1, self.pos
+        while True:
+            m = _STRING_STOP.search(self.text, i)
+            if m is None or m.end() >= len(self.text) and m.group() == "\\":
+                i = len(self.text) if m is None else m.start()
+                yield from self.more(what)
+                continue
+            if m.group() == "\\":
+                i = m.end() + 1
+                continue
+            self.pos = m.end()
+            return self.decode(start, self.pos, what)
+
+    def nested(self, emit: Callable[[str], None] | None, what: str) -> Wait:
+        """A JSON object or array at pos, its raw text passed to ``emit`` as it arrives."""
+        start = sent = self.pos
+        depth, i, in_string = 0, self.pos, False
+        while True:
+            text = self.text
+            while i < len(text):
+                if in_string:
+                    m = _STRING_STOP.search(text, i)
+                    if m is None:
+                        i = len(text)
+                    elif m.group() == "\\":
+                        if m.end() >= len(text):
+                            i = m.start()
+                            break
+                        i = m.end() + 1
+                    else:
+                        in_string, i = False, m.end()
+                    continue
+                m = _NEST_STOP.search(text, i)
+                if m is None:
+                    i = len(text)
+                    continue
+                c, i = m.group(), m.end()
+                if c == '"':
+                    in_string = True
+                elif c in "{[":
+                    depth += 1
+                else:
+                    depth -= 1
+                    if depth == 0:
+                        if emit:
+                            emit(text[sent:i])
+                        self.pos = i
+                        return text[start:i]
+            if emit and i > sent:
+                emit(text[sent:i])
+                sent = i
+            yield from self.more(what)
+
+    def value(self, what: str) -> Wait:
+        """Any JSON value at pos, decoded."""
+        yield from self.space()
+        while self.pos >= len(self.text):
+            yield from self.more(what)
+        c = self.text[self.pos]
+        if c == '"':
+            return (yield from self.json_string(what))
+        start = self.pos
+        if c in "{[":
+            yield from self.nested(None, what)
+        else:
+            while (m := _SCALAR_END.search(self.text, start)) is None and not self.final:
+                yield
+            self.pos = m.start() if m else len(self.text)
+        return self.decode(start, self.pos, what)
+
+    def decode(self, start: int, end: int, what: str) -> Any:
+        try:
+            return json.loads(self.text[start:end])
+        except json.JSONDecodeError as exc:
+            raise self.fail(f"invalid JSON in {what}: {exc.msg}", start + exc.pos) from exc
+
+    # -- the output ----------------------------------------------------------------------
+    def _run(self) -> Wait:
+        try:
+            yield from self.reasoning()
+            yield from self.content()
+        except OutputParseError:
+            if not self.lenient:
+                raise
+            self.events.append(("failed", self.open))
+            self.pos = self.resume
+            yield from self.plain(self.pos)
+
+    def reasoning(self) -> Wait:
+        r = self.profile.reasoning
+        if r is None:
+            return
+        while True:
+            status, end = _try(self.text, self.pos, (r.begin,))
+            if status == _MATCH:
+                break
+            if status == _FAIL or self.final:
+                return
+            yield
+        self.pos = self.resume = end
+        while True:
+            found = self.text.find(r.end, self.pos)
+            stop = found if found >= 0 else len(self.text) - _held(self.text, self.pos, [r.end])
+            if stop > self.pos:
+                self.events.append(("reasoning", self.text[self.pos:stop]))
+            self.pos = self.resume = stop
+            if found >= 0:
+                self.pos = self.resume = found + len(r.end)
+                return
+            yield from self.more(f"the reasoning block (no {r.end!r})")
+
+    def content(self) -> Wait:
+        """Text up to the call section, then the section; trimmed at both ends."""
+        layout = self.layout
+        yield from self.space_plain()
+        if not layout.lead_anywhere:
+            while True:
+                if any(self.text.startswith(lead, self.pos) for lead in layout.leads):
+                    yield from self.section(self.pos)
+                    return
+                rest = self.text[self.pos:]
+                if self.final or not any(lead.startswith(rest) for lead in layout.leads):
+                    yield from self.plain(self.pos)
+                    return
+                yield
+        while True:
+            found = [f for f in (self.text.find(lead, self.pos) for lead in layout.leads) if f >= 0]
+            stop = min(found) if found else len(self.text) - _held(self.text, self.pos, layout.leads)
+            shown = self.pos + len(self.text[self.pos:stop].rstrip())
+            if shown > self.pos:
+                self.events.append(("content", self.text[self.pos:shown]))
+                self.pos = shown
+            if found:
+                yield from self.section(self.pos)
+                return
+            if self.final:
+                return
+            yield
+
+    def space_plain(self) -> Wait:
+        """Skip leading whitespace of content (real whitespace only)."""
+        while True:
+            while self.pos < len(self.text) and self.text[self.pos].isspace():
+                self.pos += 1
+            if self.pos < len(self.text) or self.final:
+                return
+            yield
+
+    def plain(self, start: int) -> Wait:
+        """Everything from ``start`` on is content (trailing whitespace dropped)."""
+        self.pos = start
+        while True:
+            shown = self.pos + len(self.text[self.pos:].rstrip())
+            if shown > self.pos:
+                self.events.append(("content", self.text[self.pos:shown]))
+                self.pos = shown
+            if self.final:
+                return
+            yield
+
+    def section(self, start: int) -> Wait:
+        layout = self.layout
+        self.resume = start
+        self.pos = _SPACE.match(self.text, start).end()  # type: ignore[union-attr]
+        for piece in layout.begin:
+            yield from self.piece(piece, None)
+        while True:
+            yield from self.call()
+            self.resume = self.pos
+            if (yield from self.lookahead([layout.next_call, layout.end_words],
+                                          "another call or the end of the calls")) == 0:
+                for piece in layout.separator:
+                    yield from self.piece(piece, None)
+                continue
+            for piece in layout.end:
+                yield from self.piece(piece, None)
+            break
+        yield from self.space()
+        if self.pos < len(self.text):
+            raise self.fail(f"unexpected text after the tool calls: {_excerpt(self.text, self.pos)}",
+                            self.pos)
+
+    def piece(self, piece: Piece, call: _Call | None) -> Wait:
+        if piece.is_literal:
+            yield from self.literal(piece)
+        elif call is None:
+            raise ProfileError(f"a {piece.kind} piece may only appear in layout.call",
+                               source=self.profile.path)
+        elif piece.kind == "name" and piece.value == "raw":
+            yield from self.raw_name(call)
+        elif piece.kind == "name":
+            yield from self.space()
+            at = self.pos
+            call.set_name((yield from self.json_string("the tool name")), at)
+        elif piece.kind == "arguments":
+            yield from self.arguments(call)
+        else:
+            yield from self.call_object(call, piece.value)
+
+    def call(self) -> Wait:
+        call = _Call(self, self.calls)
+        self.calls += 1
+        following = iter(self.layout.call[1:])
+        for piece in self.layout.call:
+            call.next_piece = next(following, None)
+            yield from self.piece(piece, call)
+        call.finish()
+
+    def raw_name(self, call: _Call) -> Wait:
+        """A bare name, ending where the next literal piece begins."""
+        assert call.next_piece is not None  # _Layout.of checks it
+        stops = [w[0] for w in _alternatives(call.next_piece) if w]
+        start = self.pos
+        while True:
+            found = [f for f in (self.text.find(s, start) for s in stops) if f >= 0]
+            if found:
+                break
+            yield from self.more("the tool name")
+        end = min(found)
+        at = _SPACE.match(self.text, start).end()  # type: ignore[union-attr]
+        call.set_name(self.text[start:end].strip(), at)
+        self.pos = end
+
+    def arguments(self, call: _Call) -> Wait:
+        yield from self.char("{", "the arguments object")
+        self.pos -= 1
+        call.args_at = self.pos
+        yield from self.nested(call.args_piece, "the arguments")
+
+    def call_object(self, call: _Call, keys: Sequence[str]) -> Wait:
+        """``{"name": N, "<key>": A}`` in any key order; A an object or a JSON string of one."""
+        yield from self.char("{", "a call object")
+        if (yield from self.peek()) == "}":
+            self.pos += 1
+            return
+        while True:
+            key = yield from self.json_string("a key of the call object")
+            yield from self.char(":", "':'")
+            yield from self.space()
+            at = self.pos
+            if key == "name":
+                name = yield from self.value("the tool name")
+                if not isinstance(name, str):
+                    raise self.fail("the tool name must be a string", at)
+                call.set_name(name, at)
+            elif key in keys and call.args_at is None:
+                if (yield from self.peek()) == "{":
+                    yield from self.arguments(call)
+                else:
+                    encoded = yield from self.value("the arguments")
+                    if not isinstance(encoded, str):
+                        raise self.fail("arguments must be a JSON object", at)
+                    call.args_at = at
+                    call.args_piece(encoded.strip() or "{}")  # a JSON string of the object: decoded once
+            elif key == "id":
+                given = yield from self.value("the call id")
+                if isinstance(given, str) and given and call.sent is None:
+                    call.id = given
+            else:
+                yield from self.value(f"the value of {key!r}")
+            if (yield from self.char(",}", "',' or '}'")) == "}":
+                return
+
+    def peek(self) -> Wait:
+        yield from self.space()
+        while self.pos >= len(self.text):
+            yield from self.more("a call object")
+        return self.text[self.pos]
+
+    def validator(self, tool: Tool) -> Any:
+        if tool.name not in self.validators:
+            cls = jsonschema.validators.validator_for(tool.parameters)
+            self.validators[tool.name] = cls(tool.parameters)
+        return self.validators[tool.name]
+
+
+class _Call:
+    """One call being read: its header goes out once the name is known and arguments begin."""
+
+    def __init__(self, reader: _Reader, index: int) -> None:
+        self.reader = reader
+        self.index = index
+        self.name: str | None = None
+        self.id: str | None = None
+        self.sent: int | None = None  # set once the header delta has gone out
+        self.pending: list[str] = []  # argument text read before the name
+        self.args: list[str] = []
+        self.args_at: int | None = None
+        self.next_piece: Piece | None = None
+
+    def set_name(self, name: str, at: int) -> None:
+        reader = self.reader
+        if not name:
+            raise reader.fail("empty tool name", at)
+        if reader.tools is not None and name not in reader.tools:
+            known = ", ".join(sorted(reader.tools)[:10])
+            raise reader.fail(f"unknown tool {name!r} (known: {known})", at)
+        self.name = name
+
+    def args_piece(self, text: str) -> None:
+        self.args.append(text)
+        if self.name is None:
+            self.pending.append(text)
+            return
+        self.header()
+        if self.pending:
+            text, self.pending = "".join(self.pending) + text, []
+        if text:
+            self.reader.events.append(("args", self.index, text))
+
+    def header(self) -> None:
+        if self.sent is None:
+            self.id = self.id or "call_" + "".join(random.choices(_ID_CHARS, k=24))
+            self.reader.events.append(("call", self.index, self.id, self.name))
+            self.sent = self.reader.open = self.index
+
+    def finish(self) -> None:
+        reader = self.reader
+        end = reader.pos
+        if self.name is None:
+            raise reader.fail("the call has no tool name", end)
+        if self.args_at is None:
+            self.args_at = end
+            self.args_piece("{}")
+        elif self.pending or self.sent is None:
+            self.args_piece("")
+        text = "".join(self.args)
+        try:
+            arguments = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise reader.fail(f"invalid JSON in the arguments of {self.name!r}: {exc.msg}",
+                              self.args_at) from exc
+        if not isinstance(arguments, dict):
+            raise reader.fail(f"the arguments of {self.name!r} are not a JSON object", self.args_at)
+        if reader.tools is not None:
+            error = jsonschema.exceptions.best_match(
+                reader.validator(reader.tools[self.name]).iter_errors(arguments))
+            if error is not None:
+                raise reader.fail(
+                    f"the arguments of {self.name!r} do not match its schema: {error.message}",
+                    self.args_at, path=join_path(f"tool_calls[{self.index}].function.arguments",
+                                                 path_of(error.absolute_path)))
+        reader.open = None
