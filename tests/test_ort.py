@@ -1,0 +1,254 @@
+"""Real guided generation with onnxruntime-genai on a tiny in-process model, for every format.
+
+The model (tests/tinymodel.py) has random weights: whatever it emits is valid only because
+the grammar forces it, so these tests prove the grammars work in the runtime users run.
+Test schemas are closed (enums, maxLength, maxItems, bounded integers) so noise cannot run
+to max_length inside a value.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+import grammargen
+from grammargen.errors import GrammarError, InputError
+from grammargen.profiles import Profile, get_profile
+from grammargen.prompt import prompt
+from grammargen.tokenizer import load_tokenizer
+
+og = pytest.importorskip("onnxruntime_genai", reason="onnxruntime-genai is not installed (extra: ort)")
+pytest.importorskip("onnx", reason="onnx is not installed (extra: ort)")
+
+from grammargen import ort  # noqa: E402  (after the importorskip guards)
+
+import tinymodel  # noqa: E402
+
+TOOLS: list[dict[str, Any]] = [
+    {"type": "function", "function": {
+        "name": "get_weather", "description": "Current weather in a city",
+        "parameters": {"type": "object", "properties": {
+            "city": {"type": "string", "enum": ["Paris", "Tokyo", "Lima"]},
+            "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]}},
+            "required": ["city", "unit"]}}},
+    {"type": "function", "function": {
+        "name": "search", "description": "Search the web",
+        "parameters": {"type": "object", "properties": {
+            "query": {"type": "string", "maxLength": 6},
+            "limit": {"type": "integer", "minimum": 1, "maximum": 9},
+            "tags": {"type": "array", "items": {"type": "string", "enum": ["news", "maps"]},
+                     "maxItems": 2}},
+            "required": ["query"]}}},
+]
+SCHEMAS = {t["function"]["name"]: t["function"]["parameters"] for t in TOOLS}
+PROMPT_USER = "What is the weather in Paris?"
+MAX_NEW = 300
+
+CHOICES = {
+    "required": {"tool_choice": "required", "max_calls": 2},
+    "named": {"tool_choice": {"type": "function", "function": {"name": "get_weather"}}, "max_calls": 2},
+    "parallel-off": {"tool_choice": "required", "parallel_tool_calls": False},
+}
+
+
+class Models:
+    """One tiny model folder per (format, markers special or not), built and loaded once."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.loaded: dict[tuple[str, bool], tuple[Any, ort.ModelFolder]] = {}
+
+    def get(self, profile: Profile, special: bool = True) -> tuple[Any, ort.ModelFolder]:
+        key = (profile.name, special)
+        if key not in self.loaded:
+            folder = self.root / f"{profile.name}-{'special' if special else 'plain'}"
+            tinymodel.build_model(folder, profile.markers, special=special, prefer=profile.markers[:1])
+            self.loaded[key] = (og.Model(str(folder)), ort.read_model_folder(folder, profile))
+        return self.loaded[key]
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory: pytest.TempPathFactory) -> Models:
+    """Tiny onnxruntime-genai models, shared by the tests of this module."""
+    return Models(tmp_path_factory.mktemp("tiny-models"))
+
+
+def prompt_ids(folder: ort.ModelFolder, profile: Profile) -> list[int]:
+    """The encoded prompt: grammargen's system text for the tools, then the user's question."""
+    text = prompt(TOOLS, profile) + PROMPT_USER
+    return folder.tokenizer.encode(text)
+
+
+def run(models: Models, fmt: str, *, special: bool = True, ff: bool = False,
+        tokenizer: Any = "folder", **options: Any) -> tuple[ort.Generation, grammargen.Grammar]:
+    """Compile for the tiny model of ``fmt`` and generate greedily under the grammar."""
+    profile = get_profile(fmt)
+    model, folder = models.get(profile, special)
+    grammar = grammargen.compile(TOOLS, fmt, tokenizer=folder.path if tokenizer == "folder" else tokenizer,
+                                 **options)
+    result = ort.generate(model, grammar, prompt_ids(folder, profile), tokenizer=folder.tokenizer,
+                          max_new_tokens=MAX_NEW, enable_ff_tokens=ff)
+    return result, grammar
+
+
+def calls_of(text: str, profile: Profile) -> list[dict[str, Any]]:
+    """The calls in ``text``, read by walking the profile's layout (begin, calls, end)."""
+    pos = 0
+
+    def literal(pieces: Any) -> bool:
+        nonlocal pos
+        for piece in pieces:
+            options = piece.value if piece.kind == "choice" else (piece.value,)
+            match = next((o for o in options if text.startswith(o, pos)), None)
+            if match is None:
+                return False
+            pos += len(match)
+        return True
+
+    def value() -> Any:
+        nonlocal pos
+        decoded, pos = json.JSONDecoder().raw_decode(text, pos)
+        return decoded
+
+    assert literal(profile.begin), f"no call section at the start of {text!r}"
+    calls = []
+    while True:
+        name, arguments = None, None
+        for i, piece in enumerate(profile.call):
+            if piece.kind == "call_object":
+                obj = value()
+                assert set(obj) == {"name", next(k for k in piece.value if k in obj)}, obj
+                name, arguments = obj["name"], next(obj[k] for k in piece.value if k in obj)
+            elif piece.kind == "name" and piece.value == "json":
+                name = value()
+            elif piece.kind == "name":
+                stop = profile.call[i + 1].value
+                end = text.index(stop, pos)
+                name, pos = text[pos:end], end
+            elif piece.kind == "arguments":
+                arguments = value()
+            else:
+                assert literal([piece]), f"expected {piece.value!r} at {pos} in {text!r}"
+        calls.append({"name": name, "arguments": arguments})
+        mark = pos
+        first = profile.call[0]
+        opening = "{" if first.kind == "call_object" else first.value
+        if not (literal(profile.separator) and text.startswith(opening, pos)):
+            pos = mark
+            break
+    assert literal(profile.end), f"expected the end of the call section at {pos} in {text!r}"
+    assert pos == len(text), f"text after the call section: {text[pos:]!r}"
+    return calls
+
+
+def tail_of(profile: Profile) -> str:
+    """The literal text every call section ends with (empty when EOS alone ends it)."""
+    pieces = list(profile.end)
+    if not pieces:
+        for piece in reversed(profile.call):
+            if piece.kind not in ("text", "marker"):
+                break
+            pieces.insert(0, piece)
+    return "".join(p.value for p in pieces if p.kind in ("text", "marker"))
+
+
+@pytest.mark.parametrize("choice", list(CHOICES), ids=list(CHOICES))
+@pytest.mark.parametrize("fmt", grammargen.formats())
+def test_guided_generation_yields_valid_calls(models: Models, fmt: str, choice: str) -> None:
+    """A random model under the grammar stops by itself with calls that parse and match their schemas."""
+    result, _ = run(models, fmt, **CHOICES[choice])
+    assert result.finished, f"ran to max_length: {result.text!r}"
+    assert result.text.endswith(tail_of(get_profile(fmt)))
+    calls = calls_of(result.text, get_profile(fmt))
+    assert calls
+    for call in calls:
+        jsonschema.validate(call["arguments"], SCHEMAS[call["name"]])
+    if choice == "named":
+        assert {c["name"] for c in calls} == {"get_weather"}
+    if choice == "parallel-off":
+        assert len(calls) == 1
+    else:
+        assert len(calls) <= 2
+
+
+@pytest.mark.parametrize("fmt", grammargen.formats())
+def test_markers_not_flagged_special_are_referenced_by_id(models: Models, fmt: str) -> None:
+    """With markers added as plain (non-special) tokens the grammar uses their ids and still works."""
+    result, grammar = run(models, fmt, special=False, tool_choice="required", max_calls=2)
+    assert set(grammar.markers.values()) <= {"id", "text"}
+    assert result.finished
+    for call in calls_of(result.text, get_profile(fmt)):
+        jsonschema.validate(call["arguments"], SCHEMAS[call["name"]])
+
+
+@pytest.mark.parametrize("fmt", grammargen.formats())
+def test_fast_forward_tokens_take_fewer_steps_for_the_same_output(models: Models, fmt: str) -> None:
+    """enable_ff_tokens=True produces the identical output in fewer generate steps."""
+    plain, _ = run(models, fmt, tool_choice="required", max_calls=2)
+    fast, _ = run(models, fmt, tool_choice="required", max_calls=2, ff=True)
+    assert fast.text == plain.text
+    assert fast.token_ids == plain.token_ids
+    assert fast.steps < plain.steps
+
+
+def test_id_references_work_when_the_marker_is_special(models: Models) -> None:
+    """A grammar naming markers by id (<[id]>) runs on a model whose markers are special tokens."""
+    profile = get_profile("phi4-mini")
+    plain_folder = models.get(profile, special=False)[1]
+    result, grammar = run(models, "phi4-mini", special=True, tokenizer=plain_folder.path,
+                          tool_choice="required", parallel_tool_calls=False)
+    assert grammar.markers["<|tool_call|>"] == "id"
+    assert result.finished
+    assert result.text.startswith("<|tool_call|>[")
+
+
+def test_special_references_fail_to_load_when_the_marker_is_not_special(models: Models) -> None:
+    """A grammar naming <|tool_call|> as a special token is refused by a model where it is not special."""
+    with pytest.raises(GrammarError, match="could not load.*unknown special token"):
+        run(models, "phi4-mini", special=False, tokenizer=None, tool_choice="required")
+
+
+def test_quoted_markers_fail_generation_when_the_marker_is_special(models: Models) -> None:
+    """A grammar spelling the marker as quoted text fails mid-generation on a model where it is special."""
+    no_markers = load_tokenizer(None, get_profile("json"))
+    with pytest.raises(GrammarError, match="compile with tokenizer= this model folder"):
+        run(models, "phi4-mini", special=True, tokenizer=no_markers, tool_choice="required")
+
+
+def test_generation_keeps_special_tokens_in_the_text(models: Models) -> None:
+    """The decoded output keeps the special markers the runtime's own decode drops."""
+    profile = get_profile("phi4-mini")
+    model, _ = models.get(profile)
+    result, _ = run(models, "phi4-mini", tool_choice="required", parallel_tool_calls=False)
+    runtime_text = og.Tokenizer(model).decode(list(result.token_ids))
+    assert "<|tool_call|>" not in runtime_text
+    assert result.text.startswith("<|tool_call|>") and result.text.endswith("<|/tool_call|>")
+
+
+def test_model_folder_gives_marker_forms_and_eos(models: Models) -> None:
+    """read_model_folder reads the EOS id and context length, and compile follows its tokenizer."""
+    profile = get_profile("qwen25")
+    folder = models.get(profile)[1]
+    assert folder.eos_token_ids == (folder.tokenizer.hf.token_to_id(tinymodel.EOS),)
+    assert folder.context_length == 4096
+    grammar = grammargen.compile(TOOLS, "qwen25", tokenizer=folder.tokenizer)
+    assert grammar.markers["<tool_call>"] == "special"
+
+
+def test_read_model_folder_rejects_a_folder_without_genai_config(tmp_path: Path) -> None:
+    """A folder that is not an onnxruntime-genai model is reported, not half-read."""
+    with pytest.raises(InputError, match="no genai_config.json"):
+        ort.read_model_folder(tmp_path)
+
+
+def test_broken_grammar_is_reported_with_its_location(models: Models) -> None:
+    """A grammar the runtime refuses raises GrammarError quoting llguidance's location."""
+    profile = get_profile("json")
+    model, folder = models.get(profile)
+    broken = grammargen.Grammar(lark="start: missing_rule\n", format="json", tool_names=())
+    with pytest.raises(GrammarError, match=r"could not load the json grammar.*at 1\(8\)"):
+        ort.generate(model, broken, [1, 2], tokenizer=folder.tokenizer, max_new_tokens=4)
