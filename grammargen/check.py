@@ -139,9 +139,11 @@ def select(files: Iterable[str], config: Config, root: Path) -> list[str]:
     """The tool files to check: the given files that the config's patterns match, or all it names.
 
     A changed sample file (``<stem>.<format>.jsonl`` in the samples folder) selects the
-    tool files of that stem.
+    tool files of that stem; a changed config file selects everything.
     """
     given = list(files)
+    if any(Path(f).name in (CONFIG_FILE, "pyproject.toml") for f in given):
+        given = []  # the config changed: everything it names is checked
     if not given:
         found = {str(p.relative_to(root)) if p.is_relative_to(root) else str(p)
                  for pattern in config.tools for p in root.glob(pattern) if p.is_file()}
