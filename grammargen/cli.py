@@ -277,3 +277,40 @@ def check_cmd(files: tuple[str, ...], config_file: str | None) -> None:
                f"{report.samples} samples: ")
     click.echo(summary + ("ok" if report.ok else f"{len(report.problems)} problem(s)"))
     sys.exit(EXIT_OK if report.ok else EXIT_PROBLEM)
+
+
+@main.command("parse")
+@click.argument("source", default="-", metavar="[FILE|-]")
+@format_option()
+@click.option("--tools", "tools_file", default=None, metavar="TOOLS",
+              help="Check arguments against these tools' schemas; unknown names are errors.")
+@click.option("--stream", is_flag=True,
+              help="Read the output as it arrives and print OpenAI deltas as JSON lines.")
+@click.option("--lenient", is_flag=True,
+              help="On malformed output keep the calls read so far; the rest becomes content.")
+def parse_cmd(source: str, format_name: str, tools_file: str | None, stream: bool,
+              lenient: bool) -> None:
+    """Print model output (FILE, or - for stdin) as an OpenAI assistant message in JSON."""
+    from .parse import StreamParser, parse
+
+    name = "<stdin>" if source == "-" else source
+    tool_list = load_tools_arg(tools_file) if tools_file else None
+    try:
+        handle = click.open_file(source, "rb")
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror}", source=name) from exc
+    with handle:
+        try:
+            if not stream:
+                message = parse(handle.read(), format_name, tools=tool_list, lenient=lenient)
+                click.echo(json.dumps(message.to_openai(), indent=2, ensure_ascii=False))
+                return
+            parser = StreamParser(format_name, tool_list, lenient=lenient)
+            read = getattr(handle, "read1", handle.read)
+            while chunk := read(4096):
+                for delta in parser.feed(chunk):
+                    click.echo(json.dumps(delta, ensure_ascii=False))
+            for delta in parser.close():
+                click.echo(json.dumps(delta, ensure_ascii=False))
+        except GrammarGenError as exc:
+            raise exc.at(source=name)
