@@ -82,7 +82,7 @@ def compile_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--tool-choice", default="auto", show_default=True,
                      help="auto | none | required | a tool name | an OpenAI tool_choice JSON object."),
         click.option("--no-parallel", is_flag=True, help="Exactly one call (parallel_tool_calls=false)."),
-        click.option("--reasoning", "reasoning", flag_value=True, default=False,
+        click.option("--reasoning", "reasoning", flag_value="allow", default=None,
                      help="Allow the format's reasoning block (e.g. <think>...</think>) first."),
         click.option("--require-reasoning", "reasoning", flag_value="required",
                      help="Demand the reasoning block first."),
@@ -103,7 +103,8 @@ def build_grammar(tools: str, format_name: str, tool_choice: str, no_parallel: b
     """Load the tools and compile them with the CLI's options."""
     return compiler.compile(
         load_tools_arg(tools), format_name, tool_choice=tool_choice_arg(tool_choice),
-        parallel_tool_calls=not no_parallel, reasoning=reasoning, tokenizer=tokenizer,
+        parallel_tool_calls=not no_parallel,
+        reasoning={"allow": True, "required": "required"}.get(reasoning, False), tokenizer=tokenizer,
         lenient=lenient, close_objects=not open_objects)
 
 
