@@ -17,6 +17,7 @@ import pytest
 
 import grammargen
 from grammargen.errors import GrammarError, InputError
+from grammargen.parse import parse
 from grammargen.profiles import Profile, get_profile
 from grammargen.prompt import prompt
 from grammargen.tokenizer import load_tokenizer
@@ -95,54 +96,12 @@ def run(models: Models, fmt: str, *, special: bool = True, ff: bool = False,
     return result, grammar
 
 
-def calls_of(text: str, profile: Profile) -> list[dict[str, Any]]:
-    """The calls in ``text``, read by walking the profile's layout (begin, calls, end)."""
-    pos = 0
-
-    def literal(pieces: Any) -> bool:
-        nonlocal pos
-        for piece in pieces:
-            options = piece.value if piece.kind == "choice" else (piece.value,)
-            match = next((o for o in options if text.startswith(o, pos)), None)
-            if match is None:
-                return False
-            pos += len(match)
-        return True
-
-    def value() -> Any:
-        nonlocal pos
-        decoded, pos = json.JSONDecoder().raw_decode(text, pos)
-        return decoded
-
-    assert literal(profile.begin), f"no call section at the start of {text!r}"
-    calls = []
-    while True:
-        name, arguments = None, None
-        for i, piece in enumerate(profile.call):
-            if piece.kind == "call_object":
-                obj = value()
-                assert set(obj) == {"name", next(k for k in piece.value if k in obj)}, obj
-                name, arguments = obj["name"], next(obj[k] for k in piece.value if k in obj)
-            elif piece.kind == "name" and piece.value == "json":
-                name = value()
-            elif piece.kind == "name":
-                stop = profile.call[i + 1].value
-                end = text.index(stop, pos)
-                name, pos = text[pos:end], end
-            elif piece.kind == "arguments":
-                arguments = value()
-            else:
-                assert literal([piece]), f"expected {piece.value!r} at {pos} in {text!r}"
-        calls.append({"name": name, "arguments": arguments})
-        mark = pos
-        first = profile.call[0]
-        opening = "{" if first.kind == "call_object" else first.value
-        if not (literal(profile.separator) and text.startswith(opening, pos)):
-            pos = mark
-            break
-    assert literal(profile.end), f"expected the end of the call section at {pos} in {text!r}"
-    assert pos == len(text), f"text after the call section: {text[pos:]!r}"
-    return calls
+def calls_of(text: str, fmt: str) -> list[dict[str, Any]]:
+    """The calls grammargen.parse reads from ``text``, arguments decoded from their JSON string."""
+    message = parse(text, fmt, tools=TOOLS)
+    assert not message.content, f"text beside the calls: {message.content!r}"
+    return [{"name": c["function"]["name"], "arguments": json.loads(c["function"]["arguments"])}
+            for c in message.tool_calls]
 
 
 def tail_of(profile: Profile) -> str:
@@ -163,7 +122,7 @@ def test_guided_generation_yields_valid_calls(models: Models, fmt: str, choice: 
     result, _ = run(models, fmt, **CHOICES[choice])
     assert result.finished, f"ran to max_length: {result.text!r}"
     assert result.text.endswith(tail_of(get_profile(fmt)))
-    calls = calls_of(result.text, get_profile(fmt))
+    calls = calls_of(result.text, fmt)
     assert calls
     for call in calls:
         jsonschema.validate(call["arguments"], SCHEMAS[call["name"]])
@@ -181,7 +140,7 @@ def test_markers_not_flagged_special_are_referenced_by_id(models: Models, fmt: s
     result, grammar = run(models, fmt, special=False, tool_choice="required", max_calls=2)
     assert set(grammar.markers.values()) <= {"id", "text"}
     assert result.finished
-    for call in calls_of(result.text, get_profile(fmt)):
+    for call in calls_of(result.text, fmt):
         jsonschema.validate(call["arguments"], SCHEMAS[call["name"]])
 
 
@@ -252,3 +211,16 @@ def test_broken_grammar_is_reported_with_its_location(models: Models) -> None:
     broken = grammargen.Grammar(lark="start: missing_rule\n", format="json", tool_names=())
     with pytest.raises(GrammarError, match=r"could not load the json grammar.*at 1\(8\)"):
         ort.generate(model, broken, [1, 2], tokenizer=folder.tokenizer, max_new_tokens=4)
+
+
+def test_without_the_grammar_the_same_model_makes_no_calls(models: Models) -> None:
+    """Control: unguided, the tiny model's output holds no valid call, so the grammar is what works."""
+    profile = get_profile("phi4-mini")
+    model, folder = models.get(profile)
+    result = ort.generate(model, None, prompt_ids(folder, profile), tokenizer=folder.tokenizer,
+                          max_new_tokens=60)
+    try:
+        calls = parse(result.text, "phi4-mini", tools=TOOLS).tool_calls
+    except grammargen.OutputParseError:
+        calls = []
+    assert calls == []
