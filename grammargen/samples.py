@@ -147,7 +147,7 @@ class _Generator:
                                     "text before the calls where the format forbids it"))
         out.append(self._sample(self._render([(UNKNOWN_TOOL, arguments)]), "reject", "unknown tool"))
         args_text = json_text(ordered(arguments, self.schemas[tool.name]))
-        broken = args_text[:-1] + ("," if arguments else "") + "}"
+        broken = args_text[:-1] + ",}"  # a trailing comma: {"x": 1,} or {,}
         if args_text in one:
             out.append(self._sample(one.replace(args_text, broken, 1), "reject", "broken JSON"))
         end = _end_marker(self.profile)
