@@ -20,6 +20,9 @@ from onnx import TensorProto, helper, numpy_helper
 
 EOS = "<|endoftext|>"
 HIDDEN = 16
+# A plain role-tagged chat template, so examples can call apply_chat_template on the tiny model.
+CHAT_TEMPLATE = ("{% for message in messages %}<|{{ message['role'] }}|>{{ message['content'] }}<|end|>"
+                 "{% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}")
 
 
 def _byte_alphabet() -> list[str]:
@@ -118,9 +121,31 @@ def build_model(folder: Path, markers: Sequence[str], *, special: bool = True,
     (folder / "tokenizer.json").write_text(text, encoding="utf-8")
     (folder / "tokenizer_config.json").write_text(json.dumps({
         "tokenizer_class": "GPT2Tokenizer", "eos_token": EOS, "bos_token": EOS,
-        "unk_token": EOS, "add_bos_token": False, "clean_up_tokenization_spaces": False,
+        "unk_token": EOS, "add_bos_token": False, "chat_template": CHAT_TEMPLATE, "clean_up_tokenization_spaces": False,
         "model_max_length": context_length}), encoding="utf-8")
     onnx.save(build_decoder(vocab_size, seed, [added[m] for m in prefer]), folder / "model.onnx")
     (folder / "genai_config.json").write_text(
         json.dumps(genai_config(vocab_size, added[EOS], context_length), indent=2), encoding="utf-8")
     return added
+
+
+def main() -> None:
+    """``python tests/tinymodel.py FOLDER [FORMAT] [--plain-markers]``: write a tiny model folder."""
+    import argparse
+
+    from grammargen.profiles import get_profile
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("folder", type=Path)
+    parser.add_argument("format", nargs="?", default="phi4-mini")
+    parser.add_argument("--plain-markers", action="store_true",
+                        help='add the markers with "special": false')
+    args = parser.parse_args()
+    profile = get_profile(args.format)
+    ids = build_model(args.folder, profile.markers, special=not args.plain_markers,
+                      prefer=profile.markers[:1])
+    print(f"wrote {args.folder} ({args.format}; added tokens: {ids})")
+
+
+if __name__ == "__main__":
+    main()
