@@ -6,8 +6,10 @@ The emitted grammar has one shape for every format::
     body:  TEXT | calls               // by tool_choice: TEXT, calls, or TEXT? calls
     calls: BEGIN call (SEP call)* END // one call when parallel_tool_calls is off
     call:  CALL_PREFIX call_rest      // the layout's tool-independent lead, written once
-    call_rest: rest_0 | rest_1 | ...  // per tool: its name, then its arguments
-    args_0: %json {...}               // identical schemas share one rule
+    call_rest: "get_" call_rest_1 | ...  // a prefix tree over the tool names; each leaf:
+    call_rest_1: "weather..." ARGS_0  // the rest of one name, then that tool's arguments
+    ARGS_0: /{...}/                   // one exact regex where the schema allows (fastjson),
+    args_1: %json {...}               // else %json; identical schemas share one rule
 
 JSON is compact and exact (``", "`` and ``": "``, no other whitespace), so a model can
 never loop on whitespace; free text (TEXT, the reasoning block) is the only open text.
@@ -22,6 +24,7 @@ from typing import Any, Iterable, Sequence
 import llguidance
 
 from .errors import GrammarError, GrammarGenError, OptionsError, ProfileError
+from .fastjson import json_regex
 from .grammar import Grammar
 from .lark import MarkerForm, json_text, literal, regex_escape
 from .profiles import Piece, Profile, get_profile
@@ -46,7 +49,7 @@ Item = str | Ref
 def compile(tools: Any, format: str | Profile = "phi4-mini", *, tool_choice: Any = "auto",
             parallel_tool_calls: bool = True, reasoning: bool | str = False,
             tokenizer: Any = None, lenient: bool = False, close_objects: bool = True,
-            max_calls: int | None = None, check: bool = True) -> Grammar:
+            max_calls: int | None = None, check: bool = True, shape: str = "auto") -> Grammar:
     """Compile a tool list into an llguidance Lark grammar for one model format.
 
     ``tool_choice``: ``"auto"`` (text or calls), ``"none"`` (text only), ``"required"``
@@ -58,19 +61,26 @@ def compile(tools: Any, format: str | Profile = "phi4-mini", *, tool_choice: Any
     ``close_objects``: objects listing properties get ``additionalProperties: false``
     unless they say otherwise.  ``max_calls`` bounds the number of parallel calls.
     ``check``: have llguidance check the grammar before returning it.
+    ``shape``: ``"auto"`` writes each tool's arguments as one exact regex where the
+    schema allows it (faster matchers) and as ``%json`` elsewhere; ``"json"``: ``%json`` only.
     """
     tool_list = tools if _all_tools(tools) else load_tools(tools)
     profile = get_profile(format)
     tok = load_tokenizer(tokenizer, profile) if tokenizer is not None else None
     mode, chosen = _tool_choice(tool_choice, tool_list)
     _check_options(profile, reasoning, max_calls)
+    if shape not in ("auto", "json"):
+        raise OptionsError('shape must be "auto" or "json"', path="shape")
     writer = _Writer(profile, marker_forms(profile, tok), lenient=lenient, close=close_objects)
+    writer.shape = shape
     lark = writer.grammar(chosen, mode, parallel=parallel_tool_calls, reasoning=reasoning,
                           max_calls=max_calls)
     options = {"tool_choice": tool_choice, "parallel_tool_calls": parallel_tool_calls,
                "reasoning": reasoning, "lenient": lenient, "close_objects": close_objects}
     if max_calls is not None:
         options["max_calls"] = max_calls
+    if shape != "auto":
+        options["shape"] = shape
     grammar = Grammar(lark=lark, format=format_name(profile), tool_names=tuple(t.name for t in chosen),
                       options=options, markers={m: f.kind for m, f in writer.forms.items()},
                       warnings=tuple(writer.warnings))
@@ -135,6 +145,7 @@ class _Writer:
         self.warnings: list[str] = []
         self.args_rules: dict[str, str] = {}  # prepared schema JSON -> rule name
         self.tool_args: list[tuple[Tool, str]] = []
+        self.shape = "auto"  # "auto": a regex terminal where exact (fastjson), else %json
 
     # -- sequences ---------------------------------------------------------------------
     def items(self, pieces: Iterable[Piece], tool: Tool | None = None) -> list[Item]:
@@ -164,6 +175,13 @@ class _Writer:
         where = f"{tool.path or 'tool ' + repr(tool.name)}.parameters"
         prepared = prepare(tool.parameters, where, lenient=self.lenient, close_objects=self.close)
         self.warnings += prepared.warnings
+        regex = json_regex(prepared.schema) if self.shape == "auto" else None
+        if regex is not None:
+            key = "/" + regex + "/"
+            if key not in self.args_rules:  # identical argument languages share a terminal
+                self.args_rules[key] = f"ARGS_{len(self.args_rules)}"
+                self.rules.append(f"{self.args_rules[key]}: {key}")
+            return self.args_rules[key]
         schema = dict(prepared.schema)
         schema["x-guidance"] = JSON_STYLE
         text = json.dumps(schema, ensure_ascii=True, sort_keys=False)
@@ -187,9 +205,7 @@ class _Writer:
         if mode != "none":
             prefix, rests = _split_common_prefix([self.items(p.call, t) for t in tools],
                                                  None if begin else lead)
-            for i, rest in enumerate(rests):
-                self.rules.append(f"rest_{i}: {_expr(rest)}")
-            self.rules.append("call_rest: " + " | ".join(f"rest_{i}" for i in range(len(rests))))
+            self.rules += _name_tree("call_rest", rests)
             repeat = ""
             if parallel and max_calls != 1:
                 bound = "*" if max_calls is None else f"{{0,{max_calls - 1}}}"
@@ -258,6 +274,40 @@ class _Writer:
         if reasoning and r:
             rules.append(f"TEXT_AFTER: {text} & ~/\\n(?s:.*)/")
         return [f"TEXT: {text}"] + rules
+
+
+def _name_tree(name: str, rests: list[list[Item]]) -> list[str]:
+    """The per-tool alternatives as a prefix tree over their leading text (the tool names).
+
+    A flat alternation puts every tool in one Earley row (llguidance stops at 2,000 items
+    a row) and predicts them all on every name token; a rule per shared prefix branches
+    at most once per distinct next character.
+    """
+    rules: list[str] = []
+    count = 0
+
+    def node(rule: str, entries: list[tuple[str, list[Item]]]) -> None:
+        nonlocal count
+        alts: list[str] = []
+        groups: dict[str, list[tuple[str, list[Item]]]] = {}
+        for text, tail in entries:
+            if text:
+                groups.setdefault(text[0], []).append((text, tail))
+            else:
+                alts.append(_expr(tail))
+        for group in groups.values():
+            shared = _common_text([text for text, _ in group])
+            if len(group) == 1:
+                alts.append(_expr([shared, *group[0][1]]))
+                continue
+            count += 1
+            child = f"{name}_{count}"
+            alts.append(f"{literal(shared)} {child}")
+            node(child, [(text[len(shared):], tail) for text, tail in group])
+        rules.append(f"{rule}: " + " | ".join(alts))
+
+    node(name, [(r[0], r[1:]) if r and isinstance(r[0], str) else ("", r) for r in rests])
+    return rules
 
 
 def _choice(texts: Sequence[str]) -> Item:
