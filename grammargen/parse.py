@@ -283,6 +283,7 @@ class _Reader:
         self.calls = 0  # calls opened so far
         self.open: int | None = None  # index of a call whose header was sent, until it ends
         self.error: OutputParseError | None = None
+        self.said = False  # has any content gone out
         self.validators: dict[str, Any] = {}
         self._steps = self._run()
 
@@ -298,6 +299,10 @@ class _Reader:
         except OutputParseError as exc:
             self.error = exc
             raise
+
+    def say(self, content: str) -> None:
+        self.events.append(("content", content))
+        self.said = True
 
     def take(self) -> list[tuple[Any, ...]]:
         events, self.events = self.events, []
@@ -331,7 +336,8 @@ class _Reader:
                 for k, (status, _) in enumerate(found):
                     if status == _MATCH:
                         return k
-                raise self.fail(f"expected {what}, found {_excerpt(self.text, self.pos)}", self.pos)
+                at = max(end for _, end in found)  # where the likeliest reading broke off
+                raise self.fail(f"expected {what}, found {_excerpt(self.text, at)}", at)
             yield
 
     def literal(self, piece: Piece) -> Wait:
@@ -438,6 +444,8 @@ class _Reader:
                 raise
             self.events.append(("failed", self.open))
             self.pos = self.resume
+            if not self.said:
+                yield from self.space_plain()
             yield from self.plain(self.pos)
 
     def reasoning(self) -> Wait:
@@ -482,7 +490,7 @@ class _Reader:
             stop = min(found) if found else len(self.text) - _held(self.text, self.pos, layout.leads)
             shown = self.pos + len(self.text[self.pos:stop].rstrip())
             if shown > self.pos:
-                self.events.append(("content", self.text[self.pos:shown]))
+                self.say(self.text[self.pos:shown])
                 self.pos = shown
             if found:
                 yield from self.section(self.pos)
@@ -506,7 +514,7 @@ class _Reader:
         while True:
             shown = self.pos + len(self.text[self.pos:].rstrip())
             if shown > self.pos:
-                self.events.append(("content", self.text[self.pos:shown]))
+                self.say(self.text[self.pos:shown])
                 self.pos = shown
             if self.final:
                 return
@@ -578,7 +586,7 @@ class _Reader:
     def arguments(self, call: _Call) -> Wait:
         yield from self.char("{", "the arguments object")
         self.pos -= 1
-        call.args_at = self.pos
+        call.args_at, call.raw = self.pos, True
         yield from self.nested(call.args_piece, "the arguments")
 
     def call_object(self, call: _Call, keys: Sequence[str]) -> Wait:
@@ -640,6 +648,7 @@ class _Call:
         self.pending: list[str] = []  # argument text read before the name
         self.args: list[str] = []
         self.args_at: int | None = None
+        self.raw = False  # arguments read as written (error offsets point inside them)
         self.next_piece: Piece | None = None
 
     def set_name(self, name: str, at: int) -> None:
@@ -683,7 +692,7 @@ class _Call:
             arguments = json.loads(text)
         except json.JSONDecodeError as exc:
             raise reader.fail(f"invalid JSON in the arguments of {self.name!r}: {exc.msg}",
-                              self.args_at) from exc
+                              self.args_at + (exc.pos if self.raw else 0)) from exc
         if not isinstance(arguments, dict):
             raise reader.fail(f"the arguments of {self.name!r} are not a JSON object", self.args_at)
         if reader.tools is not None:
