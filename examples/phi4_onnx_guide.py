@@ -40,7 +40,6 @@ def main() -> int:
     parser.add_argument("--user", default=USER_TEXT, help="the user's request")
     parser.add_argument("--max-new-tokens", type=int, default=512)
     parser.add_argument("--max-calls", type=int, default=None, help="at most this many parallel calls")
-    parser.add_argument("--ff-tokens", action="store_true", help="let the grammar fast-forward forced tokens")
     args = parser.parse_args()
 
     # Steps 1-2: the model, its tokenizer (for encoding), and grammargen's view of the folder.
@@ -63,14 +62,15 @@ def main() -> int:
     # Step 7: the guided generator.
     params = og.GeneratorParams(model)
     params.set_search_options(do_sample=False, max_length=len(input_tokens) + args.max_new_tokens)
-    grammar.apply(params, enable_ff_tokens=args.ff_tokens)
+    # Fast-forwarded tokens (enable_ff_tokens=True) save steps, but onnxruntime-genai 0.18.0
+    # writes them past max_length; grammargen.ort.generate leaves room for that.
+    grammar.apply(params)
     generator = og.Generator(model, params)
     generator.append_tokens(input_tokens)
 
-    # Steps 8-9: generate. With fast-forwarded tokens one step may add several tokens, and
-    # get_next_tokens() shows only the last: read new tokens from the sequence instead. og's
-    # own decode drops special tokens such as <|tool_call|>, so decode with the folder's
-    # tokenizer, special tokens kept.
+    # Steps 8-9: generate. og's own decode drops special tokens such as <|tool_call|>, so
+    # decode with the folder's tokenizer, special tokens kept.  (New tokens are read from the
+    # sequence: with fast-forwarded tokens get_next_tokens() shows only a step's last one.)
     done = len(input_tokens)
     limit = len(input_tokens) + args.max_new_tokens
     while not generator.is_done():

@@ -81,19 +81,27 @@ class Generation:
 
 
 def generate(model: Any, grammar: Grammar | None, input_ids: Sequence[int], *,
-             tokenizer: Tokenizer, max_new_tokens: int = 256, enable_ff_tokens: bool = False,
+             folder: ModelFolder, max_new_tokens: int = 256, enable_ff_tokens: bool = False,
              **search_options: Any) -> Generation:
     """Greedy generation on an ``og.Model`` under ``grammar`` (``None``: unconstrained).
 
-    ``input_ids`` is the encoded prompt; ``tokenizer`` decodes the output with special
-    tokens kept (``ModelFolder.tokenizer``).  Other keyword arguments go to
+    ``input_ids`` is the encoded prompt; ``folder`` (the model's :class:`ModelFolder`)
+    decodes the output with special tokens kept.  Other keyword arguments go to
     ``GeneratorParams.set_search_options``.
     """
     import onnxruntime_genai as og
 
+    limit = len(input_ids) + max_new_tokens
+    capacity = limit + _ff_headroom(grammar, enable_ff_tokens)
+    if folder.context_length is not None and capacity > folder.context_length:
+        limit -= capacity - folder.context_length
+        capacity = folder.context_length
+        if limit <= len(input_ids):
+            raise InputError(f"the prompt ({len(input_ids)} tokens) leaves no room to generate in "
+                             f"the model's context of {folder.context_length} tokens",
+                             source=str(folder.path))
     params = og.GeneratorParams(model)
-    max_length = len(input_ids) + max_new_tokens
-    params.set_search_options(**{"do_sample": False, **search_options, "max_length": max_length})
+    params.set_search_options(**{"do_sample": False, **search_options, "max_length": capacity})
     if grammar is not None:
         grammar.apply(params, enable_ff_tokens)
     try:
@@ -104,7 +112,7 @@ def generate(model: Any, grammar: Grammar | None, input_ids: Sequence[int], *,
     steps = 0
     start = time.perf_counter()
     try:
-        while not generator.is_done():
+        while not generator.is_done() and generator.token_count() < limit:
             generator.generate_next_token()
             steps += 1
     except RuntimeError as exc:
@@ -112,9 +120,24 @@ def generate(model: Any, grammar: Grammar | None, input_ids: Sequence[int], *,
     seconds = time.perf_counter() - start
     sequence = [int(t) for t in generator.get_sequence(0)]
     output = tuple(sequence[len(input_ids):])
-    # The runtime stops before max_length only on EOS, which it forces when the grammar completes.
-    finished = len(sequence) < max_length
-    return Generation(output, tokenizer.decode(list(output)), steps, seconds, finished)
+    # Done before the capacity is reached means EOS, which the runtime forces when the
+    # grammar completes.
+    finished = generator.is_done() and len(sequence) < capacity
+    return Generation(output, folder.tokenizer.decode(list(output)), steps, seconds, finished)
+
+
+def _ff_headroom(grammar: Grammar | None, enable_ff_tokens: bool) -> int:
+    """Room past the limit for one fast-forwarded run of tokens.
+
+    onnxruntime-genai 0.18.0 appends fast-forwarded tokens without checking max_length
+    (measured: 111 tokens written into a 100-token budget, then heap corruption and a
+    crash), so the runtime's max_length is set above the limit this module stops at.  A
+    forced run is made of the grammar's literal text, so the grammar's length in bytes
+    bounds it (every token spells at least one byte).
+    """
+    if grammar is None or not enable_ff_tokens:
+        return 0
+    return len(grammar.lark.encode("utf-8"))
 
 
 def _grammar_error(exc: RuntimeError, grammar: Grammar | None, when: str) -> Exception:

@@ -85,14 +85,15 @@ def prompt_ids(folder: ort.ModelFolder, profile: Profile) -> list[int]:
 
 
 def run(models: Models, fmt: str, *, special: bool = True, ff: bool = False,
-        tokenizer: Any = "folder", **options: Any) -> tuple[ort.Generation, grammargen.Grammar]:
+        tokenizer: Any = "folder", max_new_tokens: int = MAX_NEW,
+        **options: Any) -> tuple[ort.Generation, grammargen.Grammar]:
     """Compile for the tiny model of ``fmt`` and generate greedily under the grammar."""
     profile = get_profile(fmt)
     model, folder = models.get(profile, special)
     grammar = grammargen.compile(TOOLS, fmt, tokenizer=folder.path if tokenizer == "folder" else tokenizer,
                                  **options)
-    result = ort.generate(model, grammar, prompt_ids(folder, profile), tokenizer=folder.tokenizer,
-                          max_new_tokens=MAX_NEW, enable_ff_tokens=ff)
+    result = ort.generate(model, grammar, prompt_ids(folder, profile), folder=folder,
+                          max_new_tokens=max_new_tokens, enable_ff_tokens=ff)
     return result, grammar
 
 
@@ -210,17 +211,74 @@ def test_broken_grammar_is_reported_with_its_location(models: Models) -> None:
     model, folder = models.get(profile)
     broken = grammargen.Grammar(lark="start: missing_rule\n", format="json", tool_names=())
     with pytest.raises(GrammarError, match=r"could not load the json grammar.*at 1\(8\)"):
-        ort.generate(model, broken, [1, 2], tokenizer=folder.tokenizer, max_new_tokens=4)
+        ort.generate(model, broken, [1, 2], folder=folder, max_new_tokens=4)
 
 
 def test_without_the_grammar_the_same_model_makes_no_calls(models: Models) -> None:
     """Control: unguided, the tiny model's output holds no valid call, so the grammar is what works."""
     profile = get_profile("phi4-mini")
     model, folder = models.get(profile)
-    result = ort.generate(model, None, prompt_ids(folder, profile), tokenizer=folder.tokenizer,
+    result = ort.generate(model, None, prompt_ids(folder, profile), folder=folder,
                           max_new_tokens=60)
     try:
         calls = parse(result.text, "phi4-mini", tools=TOOLS).tool_calls
     except grammargen.OutputParseError:
         calls = []
     assert calls == []
+
+
+def test_fast_forward_past_the_token_budget_stops_cleanly(models: Models) -> None:
+    """A forced run that crosses max_new_tokens ends the generation unfinished instead of crashing."""
+    result, _ = run(models, "phi4-mini", ff=True, tool_choice="required", max_calls=2, max_new_tokens=30)
+    assert not result.finished
+    assert 30 <= len(result.token_ids) < MAX_NEW
+    assert result.text.startswith('<|tool_call|>[{"name": "')
+
+
+EXAMPLE_TOOLS = {
+    "weather": [{"type": "function", "function": {
+        "name": "get_weather", "description": "Current weather",
+        "parameters": {"type": "object", "properties": {
+            "location": {"type": "string", "enum": ["Paris", "Tokyo"]},
+            "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]}},
+            "required": ["location", "unit"]}}}],
+    "travel": [
+        {"name": "booking_flight_tickets", "description": "booking flights", "parameters": {
+            "type": "object", "properties": {
+                "origin_airport_code": {"type": "string", "enum": ["PEK", "CDG"]},
+                "destination_airport_code": {"type": "string", "enum": ["PEK", "CDG"]},
+                "departure_date": {"type": "string", "enum": ["2025-12-04"]},
+                "return_date": {"type": "string", "enum": ["2025-12-10"]}},
+            "required": ["origin_airport_code", "destination_airport_code", "departure_date",
+                         "return_date"]}},
+        {"name": "booking_hotels", "description": "booking hotel", "parameters": {
+            "type": "object", "properties": {
+                "destination": {"type": "string", "maxLength": 8},
+                "check_in_date": {"type": "string", "enum": ["2025-12-04"]},
+                "checkout_date": {"type": "string", "enum": ["2025-12-10"]}},
+            "required": ["destination", "check_in_date", "checkout_date"]}}],
+}
+EXAMPLE_RUNS = [
+    pytest.param("phi4_onnx_guide.py", "travel", ["--max-calls", "2"], '"tool_calls": [', id="phi4-guide"),
+    pytest.param("multi_turn.py", "weather", ["--max-new-tokens", "120"], "turn 2, final answer:",
+                 id="multi-turn"),
+    pytest.param("parallel_calls.py", "travel", ["--max-calls", "2", "--max-new-tokens", "400"],
+                 "call(s) ran concurrently", id="parallel"),
+]
+
+
+@pytest.mark.parametrize(("script", "tools", "extra", "expected"), EXAMPLE_RUNS)
+def test_examples_run_against_the_tiny_model(models: Models, tmp_path: Path, script: str,
+                                              tools: str, extra: list[str], expected: str) -> None:
+    """Each example script runs end to end on a model folder and prints its parsed result."""
+    import subprocess
+    import sys
+
+    folder = models.get(get_profile("phi4-mini"))[1]
+    tools_file = tmp_path / f"{tools}.json"
+    tools_file.write_text(json.dumps(EXAMPLE_TOOLS[tools]), encoding="utf-8")
+    examples = Path(__file__).resolve().parent.parent / "examples"
+    done = subprocess.run([sys.executable, str(examples / script), str(folder.path), "--tools",
+                           str(tools_file), *extra], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert expected in done.stdout
