@@ -215,6 +215,7 @@ def validate_cmd(tools: str, format_name: str, tool_choice: str, no_parallel: bo
     from .validate import read_samples, validate
 
     tool_list = load_tools_arg(tools)
+    reasoning = {"allow": True, True: True, "required": "required"}.get(reasoning, False)
     options = {"tool_choice": tool_choice_arg(tool_choice), "parallel_tool_calls": not no_parallel,
                "reasoning": reasoning, "lenient": lenient, "close_objects": not open_objects}
     grammar = compiler.compile(tool_list, format_name, tokenizer=tokenizer, **options)
