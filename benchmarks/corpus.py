@@ -88,17 +88,40 @@ def schema_errors(instance: Any, schema: dict[str, Any]) -> list[str]:
     return [f"{e.json_path}: {e.message}"[:160] for e in validator.iter_errors(instance)]
 
 
-def data_fault(calls: list[dict[str, Any]], tools: list[Tool]) -> str:
-    """Why a ground-truth answer breaks its own (normalized) schema, or ``""``."""
+def data_fault(calls: list[dict[str, Any]], tools: list[Tool], *, closed: bool = False) -> str:
+    """Why a call list breaks its own (normalized) schema, or ``""``.
+
+    ``closed``: judge by the schema as compiled by default, objects that list
+    properties taking no others (``close_objects``).
+    """
     by_name = {t.name: t for t in tools}
     for i, call in enumerate(calls):
         name, arguments = call_parts(call)
         if name not in by_name:
             return f"calls[{i}]: {name!r} is not a tool of the case"
-        errors = schema_errors(arguments, by_name[name].parameters)
+        schema = by_name[name].parameters
+        errors = schema_errors(arguments, close_objects(schema) if closed else schema)
         if errors:
             return f"calls[{i}] {name}: {errors[0]}"
     return ""
+
+
+def close_objects(schema: Any) -> Any:
+    """``schema`` with ``additionalProperties: false`` where an object lists properties and says nothing else.
+
+    The compiler's default (models invent keys), restated here independently to judge it.
+    """
+    if isinstance(schema, list):
+        return [close_objects(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: close_objects(v) if k not in ("enum", "const", "required", "default", "examples")
+           else v for k, v in schema.items()}
+    if isinstance(schema.get("properties"), dict):
+        out["properties"] = {k: close_objects(v) for k, v in schema["properties"].items()}
+        if not {"additionalProperties", "patternProperties", "allOf", "$ref"} & schema.keys():
+            out["additionalProperties"] = False
+    return out
 
 
 # -- BFCL: completeness and rejection --------------------------------------------------
@@ -255,7 +278,7 @@ def _label(options: dict[str, Any]) -> str:
 
 def _verdict(kind: str, calls: list[dict[str, Any]], tools: list[Tool]) -> str:
     """Is an accepted mutant allowed by the tool's schema (not a bug) or a compiler bug?"""
-    fault = data_fault(calls, tools)
+    fault = data_fault(calls, tools, closed=True)
     return f"COMPILER BUG ({fault})" if fault else "allowed by the schema (not a bug)"
 
 
