@@ -38,6 +38,8 @@ _STRING_STOP = re.compile(r'["\\]')
 _NEST_STOP = re.compile(r'[{}\[\]"]')
 _SCALAR_END = re.compile(r"[\s,}\]]")
 _ID_CHARS = string.ascii_letters + string.digits
+_DECODER = json.JSONDecoder()
+_LAYOUTS: dict[int, tuple[Profile, _Layout]] = {}  # by id(profile); the profile is kept alive
 
 
 @dataclass
@@ -272,7 +274,9 @@ class _Reader:
 
     def __init__(self, profile: Profile, tools: dict[str, Tool] | None, lenient: bool) -> None:
         self.profile = profile
-        self.layout = _Layout.of(profile)
+        if id(profile) not in _LAYOUTS:
+            _LAYOUTS[id(profile)] = (profile, _Layout.of(profile))
+        self.layout = _LAYOUTS[id(profile)][1]
         self.tools = tools
         self.lenient = lenient
         self.text = ""
@@ -355,10 +359,24 @@ class _Reader:
         self.pos += 1
         return self.text[self.pos - 1]
 
+    def complete(self, start: int) -> tuple[Any, int] | None:
+        """The JSON value at ``start`` if it is all there (C speed; the scanners wait otherwise)."""
+        try:
+            value, end = _DECODER.raw_decode(self.text, start)
+        except json.JSONDecodeError:
+            return None
+        if end == len(self.text) and not self.final and self.text[start] not in '"{[':
+            return None  # a number may go on
+        return value, end
+
     def json_string(self, what: str) -> Wait:
         """A JSON string at pos (after whitespace), decoded."""
         yield from self.char('"', what)
         start, i = self.pos - 1, self.pos
+        done = self.complete(start)
+        if done is not None:
+            self.pos = done[1]
+            return done[0]
         while True:
             m = _STRING_STOP.search(self.text, i)
             if m is None or m.end() >= len(self.text) and m.group() == "\\":
@@ -374,6 +392,12 @@ class _Reader:
     def nested(self, emit: Callable[[str], None] | None, what: str) -> Wait:
         """A JSON object or array at pos, its raw text passed to ``emit`` as it arrives."""
         start = sent = self.pos
+        done = self.complete(start)
+        if done is not None:
+            self.pos = done[1]
+            if emit:
+                emit(self.text[start:self.pos])
+            return self.text[start:self.pos]
         depth, i, in_string = 0, self.pos, False
         while True:
             text = self.text
@@ -420,6 +444,10 @@ class _Reader:
         if c == '"':
             return (yield from self.json_string(what))
         start = self.pos
+        done = self.complete(start)
+        if done is not None:
+            self.pos = done[1]
+            return done[0]
         if c in "{[":
             yield from self.nested(None, what)
         else:
