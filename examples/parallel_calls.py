@@ -43,7 +43,8 @@ async def booking_flight_tickets(origin_airport_code: str, destination_airport_c
 async def booking_hotels(destination: str, check_in_date: str, checkout_date: str) -> dict[str, Any]:
     """Book a hotel (a stand-in service that answers after SERVICE_DELAY)."""
     await asyncio.sleep(SERVICE_DELAY)
-    return {"status": "booked", "hotel": f"Hotel in {destination}", "nights": f"{check_in_date}..{checkout_date}"}
+    return {"status": "booked", "hotel": f"Hotel in {destination}",
+            "nights": f"{check_in_date}..{checkout_date}"}
 
 
 FUNCTIONS: dict[str, Callable[..., Awaitable[dict[str, Any]]]] = {

@@ -121,7 +121,8 @@ def build_model(folder: Path, markers: Sequence[str], *, special: bool = True,
     (folder / "tokenizer.json").write_text(text, encoding="utf-8")
     (folder / "tokenizer_config.json").write_text(json.dumps({
         "tokenizer_class": "GPT2Tokenizer", "eos_token": EOS, "bos_token": EOS,
-        "unk_token": EOS, "add_bos_token": False, "chat_template": CHAT_TEMPLATE, "clean_up_tokenization_spaces": False,
+        "unk_token": EOS, "add_bos_token": False, "chat_template": CHAT_TEMPLATE,
+        "clean_up_tokenization_spaces": False,
         "model_max_length": context_length}), encoding="utf-8")
     onnx.save(build_decoder(vocab_size, seed, [added[m] for m in prefer]), folder / "model.onnx")
     (folder / "genai_config.json").write_text(
