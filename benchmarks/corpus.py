@@ -65,6 +65,15 @@ def bfcl_cases(corpus: Path = CORPUS, *, every: int = 1, limit: int | None = Non
     return cases[::every][:limit]
 
 
+def bfcl_multi_turn_cases(corpus: Path = CORPUS, *, every: int = 1, limit: int | None = None
+                          ) -> list[dict[str, Any]]:
+    """BFCL multi-turn cases, one per turn that has ground-truth calls (id ``<case>/turn<i>``)."""
+    turns = [{"id": f"{row['id']}/turn{i}", "tools": row["tools"], "answer": calls}
+             for row in read_jsonl(corpus / "bfcl" / "bfcl_multi_turn.jsonl")
+             for i, calls in enumerate(row.get("answer") or []) if calls]
+    return turns[::every][:limit]
+
+
 def jsb_schemas(corpus: Path = CORPUS, *, every: int = 1, limit: int | None = None
                 ) -> list[dict[str, Any]]:
     """JSONSchemaBench rows (every ``every``-th, at most ``limit``)."""
@@ -672,6 +681,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--formats", default=",".join(grammargen.formats()), help="profiles to run")
     ap.add_argument("--every", type=int, default=1, help="take every N-th BFCL case / schema")
     ap.add_argument("--limit", type=int, default=None, help="at most N BFCL cases / schemas")
+    ap.add_argument("--bfcl", choices=("single", "multi-turn", "both"), default="single",
+                    help="BFCL file(s) for completeness and rejection")
     ap.add_argument("--only", default="", help="comma-separated BFCL case / schema ids")
     ap.add_argument("--walk-cases", type=int, default=40, help="BFCL tool sets to walk")
     ap.add_argument("--seeds", type=int, default=10, help="walks per tool set, format, tokenizer")
@@ -689,8 +700,12 @@ def main(argv: list[str] | None = None) -> int:
     started = time.time()
     bfcl = cover = walks = None
     if "bfcl" in checks:
-        bfcl = run_bfcl(_only(bfcl_cases(args.corpus, every=args.every, limit=args.limit), args.only),
-                        formats,
+        cases = []
+        if args.bfcl in ("single", "both"):
+            cases += bfcl_cases(args.corpus, every=args.every, limit=args.limit)
+        if args.bfcl in ("multi-turn", "both"):
+            cases += bfcl_multi_turn_cases(args.corpus, every=args.every, limit=args.limit)
+        bfcl = run_bfcl(_only(cases, args.only), formats,
                         progress=args.progress)
     if "coverage" in checks:
         cover = run_coverage(_only(jsb_schemas(args.corpus, every=args.every, limit=args.limit),
