@@ -51,7 +51,7 @@ def main() -> int:
 
     model = og.Model(args.model)
     tokenizer = og.Tokenizer(model)
-    folder = ort.read_model_folder(args.model, args.format)
+    folder = ort.read_model_folder(args.model)
     tools = grammargen.load_tools(Path(args.tools))
     messages: list[dict[str, Any]] = [
         {"role": "system", "content": prompt(tools, args.format)},

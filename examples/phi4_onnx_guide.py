@@ -45,7 +45,7 @@ def main() -> int:
     # Steps 1-2: the model, its tokenizer (for encoding), and grammargen's view of the folder.
     model = og.Model(args.model)
     tokenizer = og.Tokenizer(model)
-    folder = ort.read_model_folder(args.model, args.format)
+    folder = ort.read_model_folder(args.model)
 
     # Step 4: the tools, in any common dialect (the guide's flat parameter map included).
     tools = grammargen.load_tools(Path(args.tools))

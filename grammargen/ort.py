@@ -8,7 +8,10 @@ Two runtime facts shape this module (onnxruntime-genai 0.18.0):
 - its llguidance matches an unquoted ``<|tool_call|>`` only when the token is
   ``"special": true`` in tokenizer.json, and crashes on a quoted marker when it is; so
   compile with ``tokenizer=`` the model folder (:func:`read_model_folder` gives it) and the
-  marker forms follow that folder's tokenizer.
+  marker forms follow that folder's tokenizer;
+- with ``enable_ff_tokens=True`` a step appends a whole forced run of tokens without
+  checking ``max_length`` (and ``get_next_tokens()`` shows only the last of them), so
+  :func:`generate` reads the sequence and leaves the runtime room past its own limit.
 
 ``onnxruntime_genai`` is imported only by the functions that run it (an optional extra).
 """
@@ -23,7 +26,6 @@ from typing import Any, Sequence
 
 from .errors import GrammarError, InputError
 from .grammar import Grammar
-from .profiles import Profile, get_profile
 from .tokenizer import Tokenizer, load_tokenizer
 
 
@@ -48,7 +50,7 @@ class ModelFolder:
         return value if isinstance(value, int) else None
 
 
-def read_model_folder(path: str | Path, profile: str | Profile | None = None) -> ModelFolder:
+def read_model_folder(path: str | Path) -> ModelFolder:
     """Read ``genai_config.json`` and ``tokenizer.json`` from an onnxruntime-genai model folder.
 
     Pass ``folder.tokenizer`` (or the path itself) as ``compile(..., tokenizer=...)`` so the
@@ -65,8 +67,7 @@ def read_model_folder(path: str | Path, profile: str | Profile | None = None) ->
         raise InputError(f"cannot read genai_config.json: {exc}", source=str(config_file)) from exc
     if not isinstance(config, dict):
         raise InputError("genai_config.json is not a JSON object", source=str(config_file))
-    tok = load_tokenizer(folder, get_profile(profile) if profile is not None else None)
-    return ModelFolder(folder, config, tok)
+    return ModelFolder(folder, config, load_tokenizer(folder))
 
 
 @dataclass(frozen=True)

@@ -68,7 +68,7 @@ class Models:
         if key not in self.loaded:
             folder = self.root / f"{profile.name}-{'special' if special else 'plain'}"
             tinymodel.build_model(folder, profile.markers, special=special, prefer=profile.markers[:1])
-            self.loaded[key] = (og.Model(str(folder)), ort.read_model_folder(folder, profile))
+            self.loaded[key] = (og.Model(str(folder)), ort.read_model_folder(folder))
         return self.loaded[key]
 
 
