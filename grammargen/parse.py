@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import codecs
 import json
-import random
+import os
 import re
 import string
 from dataclasses import dataclass, field
@@ -37,7 +37,7 @@ _SPACE = re.compile(r"(?:\s|\\[nrt])*")  # layout whitespace, escaped forms incl
 _STRING_STOP = re.compile(r'["\\]')
 _NEST_STOP = re.compile(r'[{}\[\]"]')
 _SCALAR_END = re.compile(r"[\s,}\]]")
-_ID_CHARS = string.ascii_letters + string.digits
+_ID_TABLE = bytes((string.ascii_letters + string.digits).encode()[i % 62] for i in range(256))
 _DECODER = json.JSONDecoder()
 _LAYOUTS: dict[int, tuple[Profile, _Layout]] = {}  # by id(profile); the profile is kept alive
 
@@ -186,7 +186,7 @@ def _lead_words(pieces: Sequence[Piece]) -> Words:
         if piece.kind in ("text", "marker"):
             words += _alternatives(piece)[0]
             continue
-        if piece.kind == "call_object" or (piece.kind == "arguments"):
+        if piece.kind in ("call_object", "arguments"):
             words.append("{")
         elif piece.kind == "name" and piece.value == "json":
             words.append('"')
@@ -346,11 +346,19 @@ class _Reader:
 
     def literal(self, piece: Piece) -> Wait:
         alternatives = _alternatives(piece)
+        status, end = _try(self.text, self.pos, alternatives[0])
+        if status == _MATCH and len(alternatives) == 1:  # the common case, without waiting
+            self.pos = end
+            return
         k = yield from self.lookahead(alternatives, " or ".join(
             repr(" ".join(w)) for w in alternatives))
         self.pos = _try(self.text, self.pos, alternatives[k])[1]
 
     def char(self, expected: str, what: str) -> Wait:
+        at = _SPACE.match(self.text, self.pos).end()  # type: ignore[union-attr]
+        if at < len(self.text) and self.text[at] in expected:  # the common case, without waiting
+            self.pos = at + 1
+            return self.text[at]
         yield from self.space()
         while self.pos >= len(self.text):
             yield from self.more(what)
@@ -701,7 +709,7 @@ class _Call:
 
     def header(self) -> None:
         if self.sent is None:
-            self.id = self.id or "call_" + "".join(random.choices(_ID_CHARS, k=24))
+            self.id = self.id or "call_" + os.urandom(24).translate(_ID_TABLE).decode()
             self.reader.events.append(("call", self.index, self.id, self.name))
             self.sent = self.reader.open = self.index
 
