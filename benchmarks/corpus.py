@@ -488,34 +488,39 @@ STRUCTURAL = re.compile(r'^[\s"{}\[\],:0-9.\-]{1,3}$|^(true|false|null)$')
 
 
 class Walker:
-    """Random walks over one tokenizer's mask: half uniform tokens, half short JSON pieces.
+    """Random walks over one tokenizer's mask.
 
-    Uniform picks over a 150k vocabulary almost never close a string; mixing in picks
-    from the tokens made only of JSON punctuation and digits lets walks finish.
+    Uniform picks over a 150k vocabulary almost never close a string, so a third of the
+    picks are uniform, a third among short JSON pieces (punctuation, digits, literals) and a
+    third among special tokens (markers), where the mask allows any.
     """
 
     def __init__(self, tok: Tokenizer) -> None:
         self.tok = tok
         self.vocab = tok.ll.vocab_size
         self.eos = tok.ll.eos_token
-        special = set(tok.hf.get_added_tokens_decoder())
-        keep = [i for i in range(self.vocab) if i in special
-                or STRUCTURAL.match(tok.ll.decode_bytes([i]).decode("utf-8", "replace"))]
+        special = [i for i in tok.hf.get_added_tokens_decoder() if i < self.vocab and i != self.eos]
+        short = [i for i in range(self.vocab)
+                 if STRUCTURAL.match(tok.ll.decode_bytes([i]).decode("utf-8", "replace"))]
+        self.special = np.zeros(self.vocab, dtype=bool)
+        self.special[special] = True
         self.short = np.zeros(self.vocab, dtype=bool)
-        self.short[keep] = True
+        self.short[short] = True
 
-    def walk(self, matcher: llguidance.LLMatcher, rng: random.Random, max_tokens: int
-             ) -> tuple[str, list[int]]:
-        """("done" | "stuck" | "long", tokens) of one walk."""
+    def walk(self, matcher: llguidance.LLMatcher, rng: random.Random, max_tokens: int,
+             stop: float = 0.5) -> tuple[str, list[int]]:
+        """("done" | "stuck" | "long", tokens) of one walk; EOS taken with ``stop`` when allowed."""
         ids: list[int] = []
         for _ in range(max_tokens):
             mask = np.frombuffer(bytes(matcher.compute_bitmask()), dtype=np.uint8)
             allowed = np.unpackbits(mask, bitorder="little")[:self.vocab].astype(bool)
-            if allowed[self.eos] and (rng.random() < 0.5 or allowed.sum() == 1):
+            if allowed[self.eos] and (rng.random() < stop or allowed.sum() == 1):
                 return ("done" if matcher.consume_token(self.eos) and matcher.is_accepting()
                         else "stuck"), ids
             allowed[self.eos] = False
-            pool = np.flatnonzero(allowed & self.short) if rng.random() < 0.5 else None
+            pick = rng.random()
+            pool = np.flatnonzero(allowed & (self.short if pick < 1 / 3 else self.special)) \
+                if pick < 2 / 3 else None
             if pool is None or not len(pool):
                 pool = np.flatnonzero(allowed)
             if not len(pool):
@@ -525,6 +530,14 @@ class Walker:
                 return "stuck", ids
             ids.append(token)
         return "long", ids
+
+
+def walk_option_sets(fmt: str) -> list[dict[str, Any]]:
+    """Seeds cycle through these: required calls, exactly one call, and text or calls after reasoning."""
+    sets: list[dict[str, Any]] = [{"tool_choice": "required"},
+                                  {"tool_choice": "required", "parallel_tool_calls": False}]
+    sets.append({"tool_choice": "auto", "reasoning": get_profile(fmt).reasoning is not None})
+    return sets
 
 
 def run_walks(cases: Iterable[dict[str, Any]], formats: list[str], tokenizers: list[str], *,
@@ -537,31 +550,40 @@ def run_walks(cases: Iterable[dict[str, Any]], formats: list[str], tokenizers: l
             print(f"  walks {n} {time.strftime('%H:%M:%S')}", file=sys.stderr)
         tools = grammargen.load_tools(case["tools"])
         by_name = {t.name: t for t in tools}
-        for fmt in formats:
-            for tok_name in tokenizers:
-                tok = _walk_tokenizer(tok_name, fmt)
-                if id(tok) not in walkers:  # tokenizers are cached: one walker each
-                    walkers[id(tok)] = Walker(tok)
-                walker = walkers[id(tok)]
-                grammar = grammargen.compile(tools, fmt, tool_choice="required", check=False,
-                                             tokenizer=None if tok_name == "builtin" else tok)
-                base = llguidance.LLMatcher(tok.ll, grammar.lark, log_level=0)
-                for seed in range(seeds):
-                    rng = random.Random(f"{case['id']}/{fmt}/{tok_name}/{seed}")
-                    end, ids = walker.walk(base.deep_copy(), rng, max_tokens)
-                    stats.walks += 1
-                    label = f"{case['id']} {fmt} {tok_name} seed {seed}"
-                    if end == "stuck":
-                        stats.stuck.append(label)
-                    if end != "done":
-                        continue
-                    stats.completed += 1
-                    problem = _check_walk(tok.decode(ids), fmt, by_name, parse)
-                    if problem is None:
-                        stats.unchecked += 1
-                    elif problem:
-                        stats.unsound.append(f"{label}: {problem}")
+        for fmt, tok_name in ((f, t) for f in formats for t in tokenizers):
+            tok = _walk_tokenizer(tok_name, fmt)
+            if id(tok) not in walkers:  # tokenizers are cached: one walker each
+                walkers[id(tok)] = Walker(tok)
+            option_sets = walk_option_sets(fmt)
+            matchers = [llguidance.LLMatcher(tok.ll, grammargen.compile(
+                tools, fmt, check=False, tokenizer=None if tok_name == "builtin" else tok,
+                **options).lark, log_level=0) for options in option_sets]
+            for seed in range(seeds):
+                options = option_sets[seed % len(option_sets)]
+                rng = random.Random(f"{case['id']}/{fmt}/{tok_name}/{seed}")
+                # free text may end anywhere: stop rarely there, or the walk never reaches a call
+                stop = 0.5 if options["tool_choice"] == "required" else 0.02
+                end, ids = walkers[id(tok)].walk(matchers[seed % len(option_sets)].deep_copy(),
+                                                 rng, max_tokens, stop)
+                stats.walks += 1
+                label = f"{case['id']} {fmt} {tok_name} {_walk_label(options)} seed {seed}"
+                if end == "stuck":
+                    stats.stuck.append(label)
+                if end != "done":
+                    continue
+                stats.completed += 1
+                problem = _check_walk(tok.decode(ids), fmt, by_name, parse, options)
+                if problem is None:
+                    stats.unchecked += 1
+                elif problem:
+                    stats.unsound.append(f"{label}: {problem}")
     return stats
+
+
+def _walk_label(options: dict[str, Any]) -> str:
+    return "/".join([options["tool_choice"]]
+                    + (["single"] if options.get("parallel_tool_calls") is False else [])
+                    + (["reasoning"] if options.get("reasoning") else []))
 
 
 def _walk_tokenizer(name: str, fmt: str) -> Tokenizer:
@@ -573,16 +595,22 @@ def _walk_tokenizer(name: str, fmt: str) -> Tokenizer:
     return load_tokenizer(path)
 
 
-def _check_walk(text: str, fmt: str, tools: dict[str, Tool], parse: Any) -> str | None:
+def _check_walk(text: str, fmt: str, tools: dict[str, Tool], parse: Any,
+                options: dict[str, Any] | None = None) -> str | None:
     """Why a finished walk is unsound ("" if sound, None if it cannot be checked yet)."""
+    options = options or {"tool_choice": "required"}
     if parse is None:
         return None
     try:
         message = parse(text, fmt, tools=list(tools.values()))
     except GrammarGenError as exc:
         return f"does not parse: {exc} in {text[:200]!r}"
-    if not message.tool_calls:
+    if options["tool_choice"] == "required" and not message.tool_calls:
         return f"no calls parsed from {text[:200]!r}"
+    if options.get("parallel_tool_calls") is False and len(message.tool_calls) > 1:
+        return f"{len(message.tool_calls)} calls with parallel calls off in {text[:200]!r}"
+    if message.reasoning_content is not None and not options.get("reasoning"):
+        return f"reasoning read though none was allowed in {text[:200]!r}"
     for call in message.tool_calls:
         try:
             name, arguments = call_parts(call)

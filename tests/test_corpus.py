@@ -138,6 +138,14 @@ def test_walk_checker_flags_schema_violations(arguments, problem):
     assert (verdict == "") if not problem else (problem in verdict)
 
 
+def test_walk_checker_flags_two_calls_when_parallel_is_off():
+    """A finished walk with two calls under parallel_tool_calls=False is unsound."""
+    tools = {t.name: t for t in grammargen.load_tools([ADD])}
+    text = grammargen.render([{"name": "add", "arguments": {"x": 1}}] * 2, "qwen25")
+    options = {"tool_choice": "required", "parallel_tool_calls": False}
+    assert "2 calls" in corpus._check_walk(text, "qwen25", tools, corpus._parser(), options)
+
+
 def test_schema_order_follows_refs_and_all_of():
     """Instances are rendered in llguidance's key order: $ref and allOf keys first, then own keys."""
     schema = {"$defs": {"base": {"properties": {"b": {"type": "integer"}}}},
