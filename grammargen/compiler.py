@@ -396,10 +396,17 @@ def check_grammar(grammar: Grammar, tok: Tokenizer, writer: _Writer | None = Non
         text = next(t for t, r in writer.args_rules.items() if r == rule)  # type: ignore[union-attr]
         bad, sub = llguidance.LLMatcher.validate_grammar_with_warnings(f"start: %json {text}", tok.ll)
         if bad:
-            detail = sub[0].strip().splitlines()[0] if sub else message
+            detail = _first_error(sub[0]) if sub else message
             raise GrammarError(f"llguidance refuses this schema: {_strip_location(detail)}",
                                path=f"{tool.path}.parameters")
     raise GrammarError(f"llguidance refuses the grammar: {message}")
+
+
+def _first_error(message: str) -> str:
+    """llguidance's first line, and for a regex error (first line ends in ':') its reason line."""
+    lines = message.strip().splitlines()
+    reason = next((x.strip() for x in lines[1:] if x.strip().startswith("error:")), "")
+    return f"{lines[0]} {reason}" if lines[0].endswith(":") and reason else lines[0]
 
 
 def _strip_location(message: str) -> str:

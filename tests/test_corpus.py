@@ -146,6 +146,14 @@ def test_walk_checker_flags_two_calls_when_parallel_is_off():
     assert "2 calls" in corpus._check_walk(text, "qwen25", tools, corpus._parser(), options)
 
 
+def test_refused_pattern_error_says_why():
+    """A pattern llguidance cannot compile is refused with its reason, not a bare 'regex parse error:'."""
+    tool = {"name": "f", "parameters": {"type": "object", "properties": {
+        "tag": {"type": "string", "pattern": "^<([a-z]+)>.*</\\1>$"}}}}
+    with pytest.raises(grammargen.GrammarError, match="backreferences are not supported"):
+        grammargen.compile([tool], "json")
+
+
 def test_schema_order_follows_refs_and_all_of():
     """Instances are rendered in llguidance's key order: $ref and allOf keys first, then own keys."""
     schema = {"$defs": {"base": {"properties": {"b": {"type": "integer"}}}},
