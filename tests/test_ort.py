@@ -282,3 +282,27 @@ def test_examples_run_against_the_tiny_model(models: Models, tmp_path: Path, scr
                            str(tools_file), *extra], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert expected in done.stdout
+
+
+def test_cli_travel_grammar_is_accepted_by_set_guidance(models: Models, examples: Path) -> None:
+    """The grammar `grammargen compile examples/travel_tools.json` prints loads in onnxruntime-genai and guides a call."""
+    from click.testing import CliRunner
+
+    from grammargen.cli import main
+
+    printed = CliRunner().invoke(main, ["compile", str(examples / "travel_tools.json"), "--tool-choice", "required"])
+    assert printed.exit_code == 0
+    model, folder = models.get(get_profile("phi4-mini"))
+    params = og.GeneratorParams(model)
+    params.set_search_options(max_length=600)
+    params.set_guidance("lark_grammar", printed.output)
+    generator = og.Generator(model, params)
+    generator.append_tokens(folder.tokenizer.encode("Book a flight and a hotel."))
+    while not generator.is_done():
+        generator.generate_next_token()
+    text = folder.tokenizer.decode(list(generator.get_sequence(0))[len(folder.tokenizer.encode("Book a flight and a hotel.")):])
+    # The travel strings are unbounded, so random weights may not finish a call before
+    # max_length; what they wrote must still be a prefix the grammar allows, call marker first.
+    assert text.startswith('<|tool_call|>[{"name": "booking_')
+    result = grammargen.validate(printed.output, [text], tokenizer=folder.path, format="phi4-mini").results[0]
+    assert result.got in ("accepted", "incomplete"), result.context
