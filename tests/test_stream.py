@@ -58,8 +58,8 @@ def check_deltas(deltas: list[dict], fmt: str, text: str) -> None:
     for delta in deltas:
         assert set(delta) in ({"content"}, {"reasoning_content"}, {"tool_calls"})
         assert all(v for v in delta.values())  # nothing empty is sent
-        if "content" in delta:
-            assert not MARKER_CHARS & set(delta["content"]), delta
+        for key in ("content", "reasoning_content"):
+            assert not MARKER_CHARS & set(delta.get(key, "")), delta
         for part in delta.get("tool_calls", ()):
             if "id" in part:
                 assert part["index"] == len(opened) and part["type"] == "function"
@@ -163,3 +163,25 @@ def test_lenient_stream_sends_the_rest_as_content() -> None:
     message = Message.from_deltas(deltas)
     assert message.content == "Hi bye"
     assert [c["function"]["name"] for c in message.tool_calls] == ["f"]
+
+
+BROKEN = [
+    pytest.param("qwen25", '<tool_call>\n{"name": "now", "arguments": {"a": tru}}\n</tool_call>', id="invalid-json"),
+    pytest.param("phi4-mini", '<|tool_call|>[{"name": "now", "arguments": {}}] and more', id="missing-end-marker"),
+    pytest.param("deepseekv31", "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>now<｜tool▁sep｜>{}", id="unclosed"),
+    pytest.param("qwen25", "<think>never ends", id="unclosed-reasoning"),
+]
+
+
+@pytest.mark.parametrize(("fmt", "text"), BROKEN)
+def test_stream_fails_where_parse_fails(fmt: str, text: str) -> None:
+    """Fed a character at a time, broken output raises the same error, at the same offset, as parse().
+
+    The stream raises as soon as the fault shows, so the excerpt after "found" may be shorter.
+    """
+    with pytest.raises(OutputParseError) as whole:
+        parse(text, fmt)
+    with pytest.raises(OutputParseError) as streamed:
+        stream(fmt, list(text))
+    assert streamed.value.offset == whole.value.offset
+    assert str(streamed.value).split(", found")[0] == str(whole.value).split(", found")[0]
