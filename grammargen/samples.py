@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import random
+import re
 from typing import Any, Iterator, Sequence
 
 import jsonschema
@@ -227,7 +228,9 @@ def _with(arguments: Any, path: Sequence[str], value: Any) -> Any:
     out = copy.deepcopy(arguments)
     node = out
     for key in path[:-1]:
-        node = node.setdefault(key, {})
+        node = node.setdefault(key, {}) if isinstance(node, dict) else None
+    if not isinstance(node, dict):
+        raise _CannotGenerate(f"no object at {'.'.join(path[:-1])}")
     node[path[-1]] = value
     return out
 
@@ -261,7 +264,10 @@ def _mutations(base: dict[str, Any], schema: dict[str, Any]) -> Iterator[tuple[s
         yield f"wrong type for {wrong_type[0]!r}", wrong_type[1]
     for path, values in _enums(schema, schema):
         if path[0] in base and all(isinstance(v, str) for v in values):
-            yield f"enum violation at {'.'.join(path)}", _with(base, path, "not_" + "_".join(values)[:40])
+            try:
+                yield f"enum violation at {'.'.join(path)}", _with(base, path, "not_" + "_".join(values)[:40])
+            except _CannotGenerate:
+                continue
             break
 
 
@@ -354,7 +360,7 @@ class _Values:
             value = self.rng.choice(STRINGS)
         if "pattern" in schema:
             value = next((c for c in (value, *STRINGS, "abc", "ABC", "123", "a1") if
-                          _valid(c, {"pattern": schema["pattern"]})), None)
+                          _plainly_matches(schema["pattern"], c)), None)
             if value is None:
                 raise _CannotGenerate("pattern")
         low, high = schema.get("minLength", 0), schema.get("maxLength")
@@ -375,8 +381,8 @@ class _Values:
         high = schema.get("maximum", schema.get("exclusiveMaximum", low + 100))
         step = schema.get("multipleOf")
         if step:
-            k = int(low // step) + 1
-            return k * step
+            value = (int(low // step) + 1) * step
+            return int(value) if float(value).is_integer() else value  # models write 3, not 3.0
         value: float | int = self.rng.randint(int(low) + 1, max(int(low) + 1, int(high) - 1))
         if not integer:
             value = value + 0.5 if value + 0.5 < high else value
@@ -387,6 +393,18 @@ class _Values:
 
     def _null(self, schema: dict[str, Any], full: bool, depth: int) -> None:
         return None
+
+
+def _plainly_matches(pattern: str, text: str) -> bool:
+    """``text`` matches ``pattern`` whole and with ASCII classes: what every regex engine agrees on.
+
+    JSON Schema patterns are unanchored and Unicode-aware, but engines differ on both; a
+    generated *accept* sample must not hinge on that difference.
+    """
+    try:
+        return re.fullmatch(pattern, text, re.ASCII) is not None
+    except re.error:
+        return False
 
 
 def _kind(schema: dict[str, Any]) -> str:
