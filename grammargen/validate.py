@@ -70,6 +70,7 @@ class Report:
     results: list[Result] = field(default_factory=list)
     grammar_error: str = ""
     tokenizer: str = ""
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -89,7 +90,7 @@ class Report:
     def to_json(self) -> dict[str, Any]:
         return {"ok": self.ok, "grammar_error": self.grammar_error or None,
                 "tokenizer": self.tokenizer, "total": len(self.results),
-                "failed": len(self.failures), "counts": self.counts(),
+                "failed": len(self.failures), "counts": self.counts(), "warnings": self.warnings,
                 "results": [r.to_json() for r in self.results]}
 
 
@@ -107,6 +108,8 @@ def validate(grammar: Grammar | str, samples: Iterable[Sample | str], *,
     profile_name = grammar.format if isinstance(grammar, Grammar) else format or "phi4-mini"
     tok = load_tokenizer(tokenizer, get_profile(profile_name))
     report = Report(tokenizer=tok.name)
+    if isinstance(grammar, Grammar) and tokenizer is not None:
+        report.warnings = marker_mismatches(grammar, tok)
     base = llguidance.LLMatcher(tok.ll, lark, log_level=0)
     if base.is_error():
         report.grammar_error = _first_line(base.get_error())
@@ -118,6 +121,24 @@ def validate(grammar: Grammar | str, samples: Iterable[Sample | str], *,
         if progress is not None:
             progress(1)
     return report
+
+
+def marker_mismatches(grammar: Grammar, tok: Tokenizer) -> list[str]:
+    """Markers the grammar spells differently from how ``tok`` has them.
+
+    llguidance may still match them (it treats every added ``<...>`` token as special),
+    but other runtimes do not: onnxruntime-genai matches a named special reference only
+    for tokens flagged ``special``.  Compiling with the tokenizer avoids the difference.
+    """
+    spelled = {"special": "a special token", "id": "a token referenced by id", "text": "text"}
+    has = {"special": "a special token", "id": "a non-special added token", "text": "plain text"}
+    out = []
+    for marker, kind in grammar.markers.items():
+        wanted = tok.marker_form(marker).kind
+        if kind != wanted:
+            out.append(f"the grammar writes {marker} as {spelled[kind]}, but this tokenizer has it as "
+                       f"{has[wanted]}: compile with this tokenizer so every runtime matches it")
+    return out
 
 
 def force(matcher: llguidance.LLMatcher, tok: Tokenizer, sample: Sample) -> Result:

@@ -90,6 +90,16 @@ def test_qwen3_quoted_text_marker_form_is_rejected(qwen3) -> None:
     assert result.got == "rejected" and result.offset == 0 and "<tool_call>" in result.context
 
 
+def test_validate_warns_when_the_grammar_spells_markers_unlike_the_tokenizer(qwen3) -> None:
+    """A grammar compiled without the tokenizer (special references) still passes in llguidance, with a warning per marker."""
+    grammar = grammargen.compile(TOOLS, "qwen25")
+    report = grammargen.validate(grammar, [_rendered_call()], tokenizer=qwen3)
+    assert report.ok
+    assert any("<tool_call> as a special token" in w and "non-special added token" in w for w in report.warnings)
+    assert grammargen.validate(grammargen.compile(TOOLS, "qwen25", tokenizer=qwen3), [_rendered_call()],
+                               tokenizer=qwen3).warnings == []
+
+
 def test_qwen3_reasoning_block_with_real_tokens(qwen3) -> None:
     """A <think> block (also an added token in Qwen3) before the call is accepted with reasoning on."""
     grammar = grammargen.compile(TOOLS, "qwen25", tokenizer=qwen3, reasoning=True)
