@@ -229,6 +229,7 @@ def validate_cmd(tools: str, format_name: str, tool_choice: str, no_parallel: bo
             report = validate(grammar, todo, tokenizer=tokenizer, progress=bar.update)
     else:
         report = validate(grammar, todo, tokenizer=tokenizer)
+    echo_warnings(report.warnings)
     if as_json:
         data = {"format": grammar.format, "tools": len(tool_list),
                 "samples": samples_file or "generated", **report.to_json()}
