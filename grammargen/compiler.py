@@ -23,6 +23,7 @@ from typing import Any, Iterable, Sequence
 
 import llguidance
 
+from .capacity import ROW_ITEMS, check_size
 from .errors import GrammarError, GrammarGenError, OptionsError, ProfileError
 from .fastjson import json_regex
 from .grammar import Grammar
@@ -85,7 +86,11 @@ def compile(tools: Any, format: str | Profile = "phi4-mini", *, tool_choice: Any
                       options=options, markers={m: f.kind for m, f in writer.forms.items()},
                       warnings=tuple(writer.warnings))
     if check:
-        check_grammar(grammar, tok or builtin_for(profile), writer)
+        checker = tok or builtin_for(profile)
+        regexes = sum(key.startswith("/") for key in writer.args_rules)
+        check_size(grammar.lark, checker.ll, tools=len(chosen), regex_terminals=regexes,
+                   json_rules=len(writer.args_rules) - regexes)
+        check_grammar(grammar, checker, writer)
     return grammar
 
 
@@ -304,6 +309,9 @@ def _name_tree(name: str, rests: list[list[Item]]) -> list[str]:
             child = f"{name}_{count}"
             alts.append(f"{literal(shared)} {child}")
             node(child, [(text[len(shared):], tail) for text, tail in group])
+        if len(alts) * 2 > ROW_ITEMS:  # each branch is an Earley item, and predicts one more
+            raise GrammarError(f"{len(alts):,} tools branch at one point of the call syntax; "
+                               f"llguidance's Earley rows hold {ROW_ITEMS:,} items")
         rules.append(f"{rule}: " + " | ".join(alts))
 
     node(name, [(r[0], r[1:]) if r and isinstance(r[0], str) else ("", r) for r in rests])
