@@ -24,6 +24,7 @@ floats, ``multipleOf``) is not attempted.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -94,7 +95,7 @@ def _literals(schema: dict[str, Any], types: list[str]) -> str:
     for v in values:
         kind = _kind(v)
         if kind in types or (kind == "integer" and "number" in types):
-            kept.append(regex_escape(json_text(v)))
+            kept.append(_literal(json_text(v)))
     if not kept:
         raise _NotRegular  # nothing is allowed: leave the error to %json
     return _alt(list(dict.fromkeys(kept)))
@@ -187,7 +188,7 @@ def _object(schema: dict[str, Any]) -> str:
         raise _NotRegular
     if any(r not in properties for r in required):
         raise _NotRegular  # unsatisfiable: leave the error to %json
-    members = [(regex_escape(json_text(k) + ": ") + _value(v), k in required)
+    members = [(_key(k) + _value(v), k in required)
                for k, v in properties.items()]
     return r"\{" + _members(members) + r"\}"
 
@@ -208,6 +209,21 @@ def _members(members: list[tuple[str, bool]]) -> str:
         else:
             first[i] = _alt([text + rest[i + 1], first[i + 1]]) if first[i + 1] else f"(?:{text + rest[i + 1]})?"
     return first[0]
+
+
+# ASCII punctuation and controls as \x{..}; letters and digits as they are.
+_ASCII_ESCAPES = {c: f"\\x{{{c:x}}}" for c in range(128) if not chr(c).isalnum()}
+
+
+@functools.lru_cache(maxsize=65536)
+def _literal(text: str) -> str:
+    """``text`` as regex that matches it literally (cached: tool lists repeat their keys)."""
+    return text.translate(_ASCII_ESCAPES) if text.isascii() else regex_escape(text)
+
+
+@functools.lru_cache(maxsize=65536)
+def _key(name: str) -> str:
+    return _literal(json_text(name) + ": ")
 
 
 def _count(value: Any, default: int | None) -> int | None:

@@ -9,8 +9,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from grammargen.compiler import JSON_STYLE
+from grammargen.compiler import JSON_STYLE, compile
+from grammargen.errors import GrammarError, OptionsError
 from grammargen.fastjson import int_range, json_regex
+from grammargen.tools import Tool
 from grammargen.validate import Sample, validate
 
 
@@ -192,3 +194,57 @@ def test_fast_shape_matches_json_on_random_schemas(data: st.DataObject) -> None:
         return
     plain, fast = both_shapes(schema, texts)
     assert fast == plain, [(t, p, f) for t, p, f in zip(texts, plain, fast) if p != f]
+
+
+# -- compiled grammars -------------------------------------------------------------------------
+
+def _tools(n: int) -> list[Tool]:
+    """``n`` tools with distinct closed schemas (built directly: no metaschema check, fast)."""
+    return [Tool(name=f"tool_{i}", parameters={
+        "type": "object", "properties": {"q": {"type": "string", "maxLength": 5 + i % 50},
+                                         "n": {"type": "integer", "minimum": 0, "maximum": 10 + i},
+                                         "tags": {"type": "object", "properties": {"a": {"type": "boolean"}}}},
+        "required": ["q"]}) for i in range(n)]
+
+
+CALLS = [
+    pytest.param('<tool_call>\n{"name": "tool_7", "arguments": {"q": "hi", "n": 17}}\n</tool_call>', "accepted",
+                 id="in-range"),
+    pytest.param('<tool_call>\n{"name": "tool_7", "arguments": {"q": "hi", "n": 18}}\n</tool_call>', "rejected",
+                 id="over-maximum"),
+    pytest.param('<tool_call>\n{"name": "tool_7", "arguments": {"q": "hi", "tags": {"a": true}}}\n</tool_call>',
+                 "accepted", id="optional-nested-object"),
+    pytest.param('<tool_call>\n{"name": "tool_7", "arguments": {"n": 1, "q": "hi"}}\n</tool_call>', "rejected",
+                 id="out-of-order"),
+    pytest.param('<tool_call>\n{"name": "tool_70", "arguments": {"q": "abcdefghijklmnopqrstuvwxyzabcdefghijkl"}}\n'
+                 '</tool_call>', "rejected", id="too-long"),
+    pytest.param('<tool_call>\n{"name": "tool_1000", "arguments": {"q": ""}}\n</tool_call>', "rejected",
+                 id="unknown-tool"),
+]
+
+
+@pytest.mark.parametrize(("text", "got"), CALLS)
+@pytest.mark.parametrize("shape", ["auto", "json"])
+def test_both_shapes_accept_and_reject_the_same_calls(shape: str, text: str, got: str) -> None:
+    """A 100-tool grammar (names as a prefix tree) decides each call the same in either shape."""
+    grammar = compile(_tools(100), "qwen25", tool_choice="required", shape=shape)
+    assert ("%json" in grammar.lark) == (shape == "json")
+    assert verdicts_of(grammar, [text]) == [got]
+
+
+def verdicts_of(grammar: Any, texts: list[str]) -> list[str]:
+    report = validate(grammar, [Sample(t) for t in texts])
+    assert not report.grammar_error, report.grammar_error
+    return [r.got for r in report.results]
+
+
+def test_too_many_symbols_is_a_clear_error_not_a_panic() -> None:
+    """3,000 %json argument rules overflow llguidance's symbol table: GrammarError names the limit."""
+    with pytest.raises(GrammarError, match=r"65,525 \(3,000 tools: 0 argument regexes, 3,000 %json"):
+        compile(_tools(3000), "qwen25", shape="json")
+
+
+def test_shape_must_be_auto_or_json() -> None:
+    """An unknown shape is an options error naming the choices."""
+    with pytest.raises(OptionsError, match='shape must be "auto" or "json"'):
+        compile(_tools(1), "qwen25", shape="regex")
