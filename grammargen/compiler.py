@@ -31,7 +31,7 @@ from .lark import MarkerForm, json_text, literal, regex_escape
 from .profiles import Piece, Profile, get_profile
 from .schema import prepare
 from .tokenizer import Tokenizer, builtin_for, load_tokenizer, marker_forms
-from .tools import Tool, load_tools
+from .tools import Tool, load_tools, names_the_tools_file
 
 # How llguidance must write the JSON inside calls: the separators models emit, nothing else.
 JSON_STYLE = {"whitespace_flexible": False, "item_separator": ", ", "key_separator": ": "}
@@ -47,6 +47,7 @@ class Ref:
 Item = str | Ref
 
 
+@names_the_tools_file
 def compile(tools: Any, format: str | Profile = "phi4-mini", *, tool_choice: Any = "auto",
             parallel_tool_calls: bool = True, reasoning: bool | str = False,
             tokenizer: Any = None, lenient: bool = False, close_objects: bool = True,

@@ -15,16 +15,20 @@ A wrapper object ``{"tools": [...]}`` is accepted too.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, TypeVar
 
-from .errors import GrammarGenError, InputError, ToolError
+from .errors import GrammarError, GrammarGenError, InputError, ToolError
+from .input_limits import (MAX_INPUT_BYTES, check_input_size, check_name_length,
+                           check_schema_size, check_tool_count)
 from .schema import normalize
 
+T = TypeVar("T")
 EMPTY_OBJECT: dict[str, Any] = {"type": "object", "properties": {}}
 
 
@@ -37,6 +41,7 @@ class Tool:
     parameters: dict[str, Any] = field(default_factory=lambda: dict(EMPTY_OBJECT))
     strict: bool = False
     path: str = ""  # where it came from in the input, e.g. ``tools[1].function``
+    source: str = field(default="", compare=False)  # the file it came from, for error messages
 
     def to_openai(self) -> dict[str, Any]:
         """The tool as an OpenAI Chat Completions tool object."""
@@ -59,9 +64,33 @@ def load_tools(source: Any, *, source_name: str = "") -> list[Tool]:
     if not name and isinstance(source, (str, os.PathLike)) and _looks_like_path(source):
         name = "<stdin>" if str(source) == "-" else str(source)
     try:
-        return _load(_read(source))
+        tools = _load(_read(source))
     except GrammarGenError as exc:
         raise exc.at(source=name or None)
+    return [replace(t, source=name) for t in tools] if name else tools
+
+
+def names_the_tools_file(fn: Callable[..., T]) -> Callable[..., T]:
+    """Decorate a function taking tools first: its tool and schema errors name the tools' file.
+
+    Schema problems are found at compile time, long after loading; the :class:`Tool` still
+    knows its file, so the error line reads ``tools.json: tools[0]...: what is wrong``.
+    """
+    @functools.wraps(fn)
+    def wrapper(tools: Any, *args: Any, **kwargs: Any) -> T:
+        try:
+            return fn(tools, *args, **kwargs)
+        except (ToolError, GrammarError) as exc:
+            raise exc.at(source=_source_of(tools) or None)
+    return wrapper
+
+
+def _source_of(tools: Any) -> str:
+    if isinstance(tools, (list, tuple)):
+        return next((t.source for t in tools if isinstance(t, Tool) and t.source), "")
+    if isinstance(tools, (str, os.PathLike)) and _looks_like_path(tools):
+        return "<stdin>" if str(tools) == "-" else str(tools)
+    return ""
 
 
 def read_json(source: Any) -> Any:
@@ -80,16 +109,23 @@ def _read(source: Any) -> Any:
     if isinstance(source, (list, dict)):
         return source
     if isinstance(source, bytes):
+        check_input_size(len(source))
         return _parse_json(source)
     if isinstance(source, (str, os.PathLike)):
         if str(source) == "-":
             import sys
 
-            return _parse_json(sys.stdin.buffer.read())
+            raw = sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)
+            check_input_size(len(raw))
+            return _parse_json(raw)
         if isinstance(source, str) and not _looks_like_path(source):
-            return _parse_json(source.encode())
+            raw = source.encode()
+            check_input_size(len(raw))
+            return _parse_json(raw)
         path = Path(source)
         try:
+            if path.is_file():
+                check_input_size(path.stat().st_size)
             raw = path.read_bytes()
         except OSError as exc:
             raise InputError(f"cannot read file: {exc.strerror or exc}") from exc
@@ -120,6 +156,7 @@ def _load(data: Any) -> list[Tool]:
         raise InputError("expected a JSON array of tools (or an object with a \"tools\" array)")
     if not data:
         raise InputError("the tool list is empty")
+    check_tool_count(len(data))
     tools: list[Tool] = []
     seen: dict[str, str] = {}
     for i, entry in enumerate(data):
@@ -163,6 +200,7 @@ def _tool(entry: Any, path: str) -> Tool:
             raise ToolError("parameters must be a JSON object (a JSON Schema)", path=params_path)
         if _is_legacy_map(params):
             params = _from_legacy_map(params)
+        check_schema_size(params, params_path)
         schema = normalize(params, params_path)
     strict = bool(body.get("strict", entry.get("strict", False)))
     return Tool(name=name, description=description, parameters=schema, strict=strict, path=path)
@@ -175,6 +213,7 @@ def check_name(name: Any, path: str) -> None:
                         path=path)
     if not name:
         raise ToolError("tool name is empty", path=path)
+    check_name_length(name, path)
     bad = next((c for c in name if unicodedata.category(c) in ("Cc", "Cs")), None)
     if bad is not None:
         raise ToolError(f"tool name contains the control character {bad!r}", path=path)

@@ -1,0 +1,73 @@
+"""The largest inputs grammargen takes, checked before any building starts.
+
+Past a limit the input is refused with a clear :class:`InputError` / :class:`ToolError`
+naming the limit, instead of a Python ``RecursionError``, a hang, or an llguidance error
+about its own internals.  (:mod:`grammargen.limits` checks the built grammar against
+llguidance's parser limits; this module checks the input before that.)  The numbers come
+from measurements with llguidance 1.9.1 (see the README's "Limits" section):
+
+* schema depth: llguidance reads a ``%json`` schema with a JSON recursion limit of 128
+  nesting levels (an object schema nested 63 deep passes, 64 deep fails); 100 leaves room
+  for the grammar's own wrapping.  Real tool schemas stay under 20 (BFCL, JSONSchemaBench).
+* enum size: 50,000 short values compile; 100,000 exceed llguidance's lexer size limit.
+* name length: a 10,000-character name costs seconds per validation; real names stay
+  within 64 characters (OpenAI's own limit).
+* tool count and file size: compile time grows with the tool count.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .errors import InputError, ToolError, join_path, path_of
+
+MAX_INPUT_BYTES = 16 * 1024 * 1024  # a tools document (file, stdin or JSON string)
+MAX_TOOLS = 2048  # tools in one list
+MAX_NAME_LENGTH = 256  # characters in a tool name
+MAX_SCHEMA_DEPTH = 100  # JSON nesting levels of one tool's parameters schema
+MAX_ENUM_VALUES = 10_000  # values in one enum
+
+
+def check_input_size(size: int) -> None:
+    """Refuse a tools document larger than :data:`MAX_INPUT_BYTES`."""
+    if size > MAX_INPUT_BYTES:
+        raise InputError(f"the input is over {MAX_INPUT_BYTES:,} bytes (the limit); "
+                         "split the tool list")
+
+
+def check_tool_count(count: int) -> None:
+    """Refuse a tool list longer than :data:`MAX_TOOLS`."""
+    if count > MAX_TOOLS:
+        raise InputError(f"{count:,} tools; the limit is {MAX_TOOLS:,} tools in one list")
+
+
+def check_name_length(name: str, path: str) -> None:
+    """Refuse a tool name longer than :data:`MAX_NAME_LENGTH` characters."""
+    if len(name) > MAX_NAME_LENGTH:
+        raise ToolError(f"tool name is {len(name):,} characters; the limit is {MAX_NAME_LENGTH}",
+                        path=path)
+
+
+def check_schema_size(schema: Any, path: str) -> None:
+    """Refuse a schema nested deeper than :data:`MAX_SCHEMA_DEPTH` or with a too-long enum.
+
+    Walks without recursion, so any depth is measured safely.
+    """
+    stack: list[tuple[Any, tuple[Any, ...], int]] = [(schema, (), 1)]
+    while stack:
+        node, parts, depth = stack.pop()
+        if not isinstance(node, (dict, list)):
+            continue
+        if depth > MAX_SCHEMA_DEPTH:
+            raise ToolError(f"schema nested more than {MAX_SCHEMA_DEPTH} levels deep (the limit)",
+                            path=path)
+        if isinstance(node, dict):
+            enum = node.get("enum")
+            if isinstance(enum, list) and len(enum) > MAX_ENUM_VALUES:
+                raise ToolError(f"enum has {len(enum):,} values; the limit is {MAX_ENUM_VALUES:,}",
+                                path=join_path(path, path_of([*parts, "enum"])))
+            children: list[tuple[Any, Any]] = list(node.items())
+        else:
+            children = list(enumerate(node))
+        for key, value in children:
+            stack.append((value, (*parts, key), depth + 1))
