@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import functools
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +55,7 @@ class Profile:
     reference: str
     models: tuple[str, ...]
     special: tuple[str, ...]  # markers that are special tokens in the model's own tokenizer
-    token_ids: dict[str, int]  # markers referenced by id (those not of the <...> form)
+    token_ids: dict[str, int] = field(hash=False)  # markers referenced by id (not of the <...> form)
     content_before_calls: bool  # may text precede the calls (else: text or calls)
     begin: tuple[Piece, ...]
     call: tuple[Piece, ...]
