@@ -19,6 +19,7 @@ from typing import Any, Iterator, Sequence
 
 import jsonschema
 
+from .compiler import _tool_choice as tool_choice_mode  # one reading of tool_choice
 from .errors import OptionsError
 from .lark import json_text
 from .profiles import Profile, get_profile
@@ -76,7 +77,7 @@ class _Generator:
         self.tools = tools
         self.profile = profile
         self.rng = rng
-        self.mode, self.allowed = _mode(tool_choice, tools)
+        self.mode, self.allowed = tool_choice_mode(tool_choice, tools)
         self.parallel = parallel_tool_calls and max_calls != 1
         self.reasoning = reasoning
         tok = load_tokenizer(tokenizer, profile) if tokenizer is not None else None
@@ -89,7 +90,7 @@ class _Generator:
         calls = {t.name: list(self._valid_arguments(t)) for t in self.tools}
         first = next(((t, calls[t.name][0]) for t in self.allowed if calls.get(t.name)), None)
         if self.mode == "none":
-            out.append(self._text(TEXT_REPLY, "accept", "plain text"))
+            out.append(self._sample(TEXT_REPLY, "accept", "plain text"))
             if first:
                 out.append(self._calls([first], "reject", "a call when tool_choice is none"))
             return out
@@ -98,15 +99,15 @@ class _Generator:
                 out.append(self._calls([(tool, (arguments, note))], "accept", f"{tool.name}: {note}"))
             out += self._tool_rejects(tool, calls[tool.name])
         if self.mode == "auto":
-            out.append(self._text(TEXT_REPLY, "accept", "plain text"))
+            out.append(self._sample(TEXT_REPLY, "accept", "plain text"))
         else:
-            out.append(self._text(TEXT_REPLY, "reject", "text when a call is required"))
+            out.append(self._sample(TEXT_REPLY, "reject", "text when a call is required"))
         excluded = [t for t in self.tools if t not in self.allowed and calls[t.name]]
         if excluded:
             call = (excluded[0], calls[excluded[0].name][0])
             out.append(self._calls([call], "reject", "a call of a tool tool_choice excludes"))
         if first:
-            out += self._format_samples(first)
+            out += self._format_samples(first, [(t, calls[t.name]) for t in self.allowed])
         return out
 
     # -- accept cases --------------------------------------------------------------------
@@ -130,15 +131,17 @@ class _Generator:
                 seen.add(key)
                 yield arguments, note
 
-    def _format_samples(self, first: tuple[Tool, tuple[dict[str, Any], str]]) -> list[Sample]:
+    def _format_samples(self, first: tuple[Tool, tuple[dict[str, Any], str]],
+                        calls: list[tuple[Tool, list[tuple[dict[str, Any], str]]]]) -> list[Sample]:
         """Samples about the call section itself, built on one valid call."""
         out: list[Sample] = []
         tool, (arguments, _) = first
         one = self._render([(tool, arguments)])
+        pair = [first, next(((t, c[0]) for t, c in calls if c and t.name != tool.name), first)]
         if self.parallel:
-            out.append(self._calls([first, first], "accept", "two calls"))
+            out.append(self._calls(pair, "accept", "two calls"))
         else:
-            out.append(self._calls([first, first], "reject", "two calls when parallel is off"))
+            out.append(self._calls(pair, "reject", "two calls when parallel is off"))
         before = "Let me check that.\n"
         if self.mode == "auto" and self.profile.content_before_calls:
             out.append(self._sample(before + one, "accept", "text before the calls"))
@@ -187,29 +190,12 @@ class _Generator:
                note: str) -> Sample:
         return self._sample(self._render([(t, a) for t, (a, _) in calls]), expect, note)
 
-    def _text(self, text: str, expect: str, note: str) -> Sample:
-        return self._sample(text, expect, note)
-
     def _sample(self, text: str, expect: str, note: str) -> Sample:
         """A sample with the reasoning block the options ask for put in front."""
         if self.reasoning == "required" and self.profile.reasoning:
             r = self.profile.reasoning
             text = f"{r.begin}The user wants this.{r.end}{r.gap}{text}"
         return Sample(text, expect, note)  # type: ignore[arg-type]
-
-
-def _mode(choice: Any, tools: list[Tool]) -> tuple[str, list[Tool]]:
-    if choice in ("auto", "none", "required"):
-        return choice, list(tools)
-    name = choice
-    if isinstance(choice, dict):
-        function = choice.get("function")
-        name = function.get("name") if isinstance(function, dict) else choice.get("name")
-    chosen = [t for t in tools if t.name == name]
-    if not chosen:
-        raise OptionsError(f"tool_choice names {name!r}, which is not in the tool list",
-                           path="tool_choice")
-    return "required", chosen
 
 
 def _end_marker(profile: Profile) -> str | None:
