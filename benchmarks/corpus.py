@@ -237,7 +237,11 @@ def run_bfcl(cases: Iterable[dict[str, Any]], formats: list[str], *, parse: bool
             print(f"  bfcl {n} {time.strftime('%H:%M:%S')}", file=sys.stderr)
         stats.cases += 1
         cid = case["id"]
-        tools = grammargen.load_tools(case["tools"])
+        try:
+            tools = grammargen.load_tools(case["tools"])
+        except GrammarGenError as exc:  # an invalid schema: refused with its path, named here
+            stats.data_faults[cid] = f"tool list refused: {exc}"
+            continue
         calls = case["answer"]
         fault = data_fault(calls, tools)
         if fault:
@@ -350,7 +354,7 @@ def run_coverage(schemas: Iterable[dict[str, Any]], *, progress: bool = False) -
             if not grammar.warnings:
                 stats.enforced += 1
             continue
-        samples = [Sample(_args_text(grammar, t["data"], tools_or_none(tool)),
+        samples = [Sample(_args_text(grammar, t["data"], _tools_or_none(tool)),
                           "accept" if t["valid"] else "reject") for t in tests]
         report = grammargen.validate(grammar, samples)
         if report.grammar_error:
@@ -374,7 +378,7 @@ def run_coverage(schemas: Iterable[dict[str, Any]], *, progress: bool = False) -
     return stats
 
 
-def tools_or_none(tool: dict[str, Any]) -> list[Tool] | None:
+def _tools_or_none(tool: dict[str, Any]) -> list[Tool] | None:
     try:
         return grammargen.load_tools([tool])
     except GrammarGenError:
@@ -631,7 +635,8 @@ def table(bfcl: BfclStats | None, cover: CoverageStats | None, walks: WalkStats 
         good = bfcl.cases - len(bfcl.data_faults)
         rows += [
             f"| BFCL cases with an answer | {bfcl.cases} |",
-            f"| data faults (answer breaks its own schema) | {len(bfcl.data_faults)} |",
+            f"| data faults (answer breaks its own schema, or the schema is invalid) | "
+            f"{len(bfcl.data_faults)} |",
             f"| completeness: runs accepted (case x format x options) | {bfcl.accepted} / "
             f"{bfcl.runs - bfcl.faults_runs} ({good} cases) |",
             f"| data-fault runs rejected too (grammar agrees with jsonschema) | "
@@ -639,7 +644,7 @@ def table(bfcl: BfclStats | None, cover: CoverageStats | None, walks: WalkStats 
             f"| compile errors | {len(bfcl.compile_errors)} |",
             f"| parse(render(answer)) == answer | "
             + (f"{bfcl.round_trips - len(bfcl.round_trip_failures)} / {bfcl.round_trips} |"
-               if bfcl.round_trips else "not run (no grammargen.parse) |"),
+               if bfcl.round_trips else "not run |"),
             f"| rejection: mutants rejected | {bfcl.rejected} / {bfcl.mutants} |",
             f"| survivors | {len(bfcl.survivors)} "
             f"({sum('COMPILER BUG' in s for s in bfcl.survivors)} compiler bugs) |",
