@@ -142,17 +142,34 @@ def marker_mismatches(grammar: Grammar, tok: Tokenizer) -> list[str]:
 
 
 def force(matcher: llguidance.LLMatcher, tok: Tokenizer, sample: Sample) -> Result:
-    """Run one sample's tokens through ``matcher``, checking the mask before each token."""
+    """Run one sample's tokens through ``matcher``, computing the mask before each token.
+
+    The verdict is the grammar's: a token outside the mask that the grammar still takes
+    is consumed and noted, not rejected.  (With forced text, such as the rest of the only
+    enum value that fits, llguidance's mask allows just the canonical tokenization of it;
+    the model's own tokens may split it differently, yet the text is in the grammar.)
+    """
     ids, starts = tok.encode_with_offsets(sample.text)
+    outside_mask: list[str] = []
     for i, token in enumerate(ids):
         mask = matcher.compute_bitmask()
-        allowed = bool(mask[token >> 3] >> (token & 7) & 1) if token >> 3 < len(mask) else False
-        if not allowed:
-            return _rejected(matcher, tok, sample, token, starts[i], _refusal(matcher, token))
-        if not matcher.consume_token(token):  # allowed by the mask yet refused: report llguidance's word
-            return _rejected(None, tok, sample, token, starts[i], _first_line(matcher.get_error()))
+        if _in_mask(mask, token):
+            if not matcher.consume_token(token):  # allowed by the mask yet refused
+                return _rejected(None, tok, sample, token, starts[i], _first_line(matcher.get_error()))
+            continue
+        probe = matcher.deep_copy()
+        if not probe.consume_token(token):
+            message = _first_line(probe.get_error()) or "the token is not allowed here"
+            return _rejected(matcher, tok, sample, token, starts[i], message)
+        outside_mask.append(f"{tok.decode([token])!r} at byte {len(sample.text[:starts[i]].encode())}")
+        matcher = probe
     if matcher.is_accepting():
-        return Result(sample, "accepted")
+        message = ""
+        if outside_mask:
+            message = (f"{len(outside_mask)} token(s) outside llguidance's mask but in the grammar "
+                       f"(first: {outside_mask[0]}): the mask allows only the canonical "
+                       "tokenization of forced text")
+        return Result(sample, "accepted", message=message)
     wanted = _readable(tok, matcher.compute_ff_bytes())
     message = "the text is a valid prefix, but the grammar needs more"
     if wanted:
@@ -162,11 +179,8 @@ def force(matcher: llguidance.LLMatcher, tok: Tokenizer, sample: Sample) -> Resu
                   message=message)
 
 
-def _refusal(matcher: llguidance.LLMatcher, token: int) -> str:
-    """llguidance's own message for ``token`` here, from a copy of the matcher."""
-    probe = matcher.deep_copy()
-    probe.consume_token(token)
-    return _first_line(probe.get_error()) or "the token is not allowed here"
+def _in_mask(mask: bytes, token: int) -> bool:
+    return token >> 3 < len(mask) and bool(mask[token >> 3] >> (token & 7) & 1)
 
 
 def _rejected(matcher: llguidance.LLMatcher | None, tok: Tokenizer, sample: Sample, token: int,
@@ -189,14 +203,8 @@ def _bytes_accepted(matcher: llguidance.LLMatcher, tok: Tokenizer, data: bytes) 
     """How many leading bytes of ``data`` the grammar takes, fed as single-byte tokens."""
     for n, byte in enumerate(data):
         ids = tok.ll.tokenize_bytes(bytes([byte]))
-        if len(ids) != 1:
-            return n  # no single-byte token: the token's start is as exact as we can be
-        mask = matcher.compute_bitmask()
-        token = ids[0]
-        if not (token >> 3 < len(mask) and mask[token >> 3] >> (token & 7) & 1):
-            return n
-        if not matcher.consume_token(token):
-            return n
+        if len(ids) != 1 or not matcher.consume_token(ids[0]):
+            return n  # (with no single-byte token, the token's start is as exact as we can be)
     return len(data)
 
 

@@ -9,6 +9,7 @@ import pytest
 
 import grammargen
 from grammargen.samples import samples
+from grammargen.validate import Sample
 from grammargen.tokenizer import load_tokenizer
 
 # (package, file inside it, pip name) -- pinned in pyproject's `test` extra.
@@ -77,6 +78,19 @@ def test_qwen3_grammar_accepts_real_qwen_tokenized_outputs(qwen3) -> None:
     report = grammargen.validate(grammar, samples(TOOLS, "qwen25", tokenizer=qwen3), tokenizer=qwen3)
     assert report.ok, [(r.sample.note, r.got, r.context, r.message) for r in report.failures]
     assert sum(r.got == "accepted" for r in report.results) >= 5
+
+
+@pytest.mark.parametrize("wrong, at", [
+    pytest.param("kelvin", "kelvin", id="different-word"),
+    pytest.param("celsiux", "x\"", id="last-letter"),
+])
+def test_qwen3_wrong_enum_value_located_inside_a_multibyte_token(qwen3, wrong: str, at: str) -> None:
+    """With Qwen's multi-byte tokens, a wrong enum value is still located at its first wrong byte, not the token's start."""
+    grammar = grammargen.compile(TOOLS, "qwen25", tokenizer=qwen3)
+    text = _rendered_call().replace("celsius", wrong)
+    [result] = grammargen.validate(grammar, [Sample(text, "reject")], tokenizer=qwen3).results
+    assert result.got == "rejected"
+    assert result.offset == text.encode().rindex(at.encode())
 
 
 def test_qwen3_quoted_text_marker_form_is_rejected(qwen3) -> None:
