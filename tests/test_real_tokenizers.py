@@ -10,7 +10,7 @@ import pytest
 import grammargen
 from grammargen.samples import samples
 from grammargen.validate import Sample
-from grammargen.tokenizer import load_tokenizer
+from grammargen.tokenizer import Tokenizer, load_tokenizer
 
 # (package, file inside it, pip name) -- pinned in pyproject's `test` extra.
 SOURCES = {
@@ -91,6 +91,28 @@ def test_qwen3_wrong_enum_value_located_inside_a_multibyte_token(qwen3, wrong: s
     [result] = grammargen.validate(grammar, [Sample(text, "reject")], tokenizer=qwen3).results
     assert result.got == "rejected"
     assert result.offset == text.encode().rindex(at.encode())
+
+
+class _SplitForcedText(Tokenizer):
+    """Qwen3, but "elsius" is emitted as the two tokens "els" + "ius" (valid text, non-canonical tokens)."""
+
+    def encode_with_offsets(self, text: str) -> tuple[list[int], list[int]]:
+        ids, starts = super().encode_with_offsets(text)
+        whole, parts = self.hf.token_to_id("elsius"), [self.hf.token_to_id("els"), self.hf.token_to_id("ius")]
+        at = ids.index(whole)
+        return ids[:at] + parts + ids[at + 1:], starts[:at] + [starts[at], starts[at] + 3] + starts[at + 1:]
+
+
+def test_qwen3_tokens_outside_the_forced_text_mask_still_accept_valid_text(qwen3) -> None:
+    """Valid text split into non-canonical tokens inside forced text is accepted, with a note that the mask left them out."""
+    real = load_tokenizer(qwen3)
+    split = _SplitForcedText(real.hf, real.ll, "qwen3-split")
+    grammar = grammargen.compile(TOOLS, "qwen25", tokenizer=qwen3)
+    text = _rendered_call()
+    assert real.hf.token_to_id("elsius") in real.encode(text)
+    [result] = grammargen.validate(grammar, [text], tokenizer=split).results
+    assert result.got == "accepted"
+    assert "outside llguidance's mask" in result.message and "'els'" in result.message
 
 
 def test_qwen3_quoted_text_marker_form_is_rejected(qwen3) -> None:
