@@ -52,11 +52,12 @@ ENFORCED = frozenset({
     "minLength", "maxLength", "pattern", "format",
     "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf",
     "anyOf", "allOf", "$ref", "$defs", "definitions",
+    "$id", "$anchor",  # identifiers: kept so a $ref can name them (llguidance resolves both)
 })
 # Annotations constrain nothing; they are dropped from the grammar (and so can't inject anything).
 ANNOTATIONS = frozenset({
     "title", "description", "default", "examples", "$comment", "deprecated", "readOnly",
-    "writeOnly", "$schema", "$id", "$anchor", "$vocabulary", "contentMediaType",
+    "writeOnly", "$schema", "$vocabulary", "contentMediaType",
     "contentEncoding", "contentSchema",
 })
 # Validation keywords llguidance cannot enforce.  ``oneOf`` is enforced when its branches
