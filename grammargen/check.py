@@ -177,7 +177,7 @@ def check(files: Iterable[str] = (), config: Config | None = None,
         try:
             tools = load_tools(path, source_name=file)
         except GrammarGenError as exc:
-            report.problems.append(Problem(file, _without_source(exc)))
+            report.problems.append(Problem(file, _without_source(exc, file)))
             continue
         for name in config.formats:
             report.checked.append((file, name))
@@ -191,7 +191,7 @@ def _check_one(file: str, tools: list[Any], format_name: str, config: Config, ro
     try:
         grammar = compile_tools(tools, format_name, lenient=config.lenient, tokenizer=tokenizer)
     except GrammarGenError as exc:
-        return [Problem(file, f"does not compile: {_without_source(exc)}", format_name)]
+        return [Problem(file, f"does not compile: {_without_source(exc, file)}", format_name)]
     problems: list[Problem] = []
     todo = []
     if config.generated:
@@ -213,9 +213,10 @@ def _check_one(file: str, tools: list[Any], format_name: str, config: Config, ro
     return problems
 
 
-def _without_source(exc: GrammarGenError) -> str:
-    """The error's JSON path and message (the problem line names the file already)."""
-    return ": ".join(p for p in (exc.path, exc.message) if p)
+def _without_source(exc: GrammarGenError, file: str) -> str:
+    """The error as text, without its source when that is ``file`` (the line names it already)."""
+    source = "" if exc.source == file else exc.source
+    return ": ".join(p for p in (source, exc.path, exc.message) if p)
 
 
 def describe(result: Result) -> str:
