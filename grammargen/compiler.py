@@ -32,6 +32,7 @@ from .profiles import Piece, Profile, get_profile
 from .schema import prepare
 from .tokenizer import Tokenizer, builtin_for, load_tokenizer, marker_forms
 from .tools import Tool, load_tools, names_the_tools_file
+from .unwritable import check_writable
 
 # How llguidance must write the JSON inside calls: the separators models emit, nothing else.
 JSON_STYLE = {"whitespace_flexible": False, "item_separator": ", ", "key_separator": ": "}
@@ -73,6 +74,7 @@ def compile(tools: Any, format: str | Profile = "phi4-mini", *, tool_choice: Any
     _check_options(profile, reasoning, max_calls)
     if shape not in ("auto", "json"):
         raise OptionsError('shape must be "auto" or "json"', path="shape")
+    check_writable(chosen, tok or builtin_for(profile))
     writer = _Writer(profile, marker_forms(profile, tok), lenient=lenient, close=close_objects)
     writer.shape = shape
     lark = writer.grammar(chosen, mode, parallel=parallel_tool_calls, reasoning=reasoning,

@@ -10,8 +10,8 @@ from measurements with llguidance 1.9.1 (see the README's "Limits" section):
   nesting levels (an object schema nested 63 deep passes, 64 deep fails); 100 leaves room
   for the grammar's own wrapping.  Real tool schemas stay under 20 (BFCL, JSONSchemaBench).
 * enum size: 50,000 short values compile; 100,000 exceed llguidance's lexer size limit.
-* name length: a 10,000-character name costs seconds per validation; real names stay
-  within 64 characters (OpenAI's own limit).
+* name length: a 10,000-character name costs 8 s per validation (byte tokenizer), 1,000 under 1 s;
+  real names stay within 64 characters (OpenAI's own limit).
 * tool count and file size: compile time grows with the tool count.
 """
 
@@ -23,7 +23,7 @@ from .errors import InputError, ToolError, join_path, path_of
 
 MAX_INPUT_BYTES = 16 * 1024 * 1024  # a tools document (file, stdin or JSON string)
 MAX_TOOLS = 2048  # tools in one list
-MAX_NAME_LENGTH = 256  # characters in a tool name
+MAX_NAME_LENGTH = 1024  # characters in a tool name
 MAX_SCHEMA_DEPTH = 100  # JSON nesting levels of one tool's parameters schema
 MAX_ENUM_VALUES = 10_000  # values in one enum
 

@@ -154,6 +154,12 @@ CASES = [
                f"nested more than {MAX_SCHEMA_DEPTH} levels", "tools[0].function.parameters"),
     tools_case("enum-too-large", text([tool(prop({"enum": list(range(MAX_ENUM_VALUES + 1))}))]), ToolError,
                f"the limit is {MAX_ENUM_VALUES:,}", "tools[0].function.parameters.properties.u.enum"),
+    tools_case("enum-holds-special-token-text", text([tool(prop({"enum": ["ok", "a<|tool_call|>b"]}))]), ToolError,
+               "the text of a special token", "tools[0].function.parameters.properties.u.enum[1]"),
+    tools_case("name-holds-special-token-text", text([tool(name="get<|/tool_call|>")]), ToolError,
+               "the text of a special token", "tools[0].function.name"),
+    tools_case("property-name-with-del", text([tool({"type": "object", "properties": {"a\x7f": {}}})]), ToolError,
+               "U+007F", "tools[0].function.parameters.properties"),
     # options
     tools_case("unknown-format-name", GOOD_TOOLS, ProfileError, "unknown format 'gpt9'; known formats: ",
                format="gpt9"),

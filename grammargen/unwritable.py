@@ -1,0 +1,91 @@
+"""Literals a model can never write: the text of a special token.
+
+llguidance never lets a model spell out a special token's text with ordinary tokens (the
+mask drops the byte path at its first character: measured with llguidance 1.9.1 for
+``<|endoftext|>``, ``<|tool_call|>`` and ``[TOOL_CALLS]``).  A tool name, property name,
+enum or const value that contains such a text therefore compiles into a grammar the model
+cannot complete -- it fails at run time, not at compile time.  This check refuses it at
+compile time, naming the value and the token.
+
+One more literal is refused for the same reason: a property name holding U+007F (DEL),
+which llguidance 1.9.1's ``%json`` expects raw in keys (but escaped in string values).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from .errors import ToolError, join_path, path_of
+from .tokenizer import Tokenizer
+from .tools import Tool
+
+
+def special_texts(tok: Tokenizer) -> tuple[str, ...]:
+    """The texts of the tokens llguidance treats as special in this tokenizer."""
+    added = tok.hf.get_added_tokens_decoder()
+    return tuple(sorted(t.content for i, t in added.items() if t.content and tok.ll.is_special_token(i)))
+
+
+def check_writable(tools: Iterable[Tool], tok: Tokenizer) -> None:
+    """Refuse a tool whose name or schema literals contain a special token's text."""
+    specials = special_texts(tok)
+    firsts = {s[0] for s in specials}
+    for tool in tools:
+        found = _find(tool.name, specials, firsts)
+        if found:
+            raise ToolError(_message("tool name", tool.name, found), path=f"{tool.path}.name",
+                            source=tool.source)
+        where = f"{tool.path}.parameters" if tool.path else "parameters"
+        for value, parts, what in _literals(tool.parameters, []):
+            if what == "property name" and "\x7f" in value:
+                raise ToolError(f"property name {value!r} contains U+007F (DEL): llguidance's %json writes it "
+                                "raw in keys but escaped in strings, so no rendering of it is sure to be "
+                                "accepted; rename the property", path=join_path(where, path_of(parts)),
+                                source=tool.source)
+            found = _find(value, specials, firsts)
+            if found:
+                raise ToolError(_message(what, value, found), path=join_path(where, path_of(parts)),
+                                source=tool.source)
+
+
+def _find(text: str, specials: tuple[str, ...], firsts: set[str]) -> str:
+    if not firsts & set(text):
+        return ""
+    return next((s for s in specials if s in text), "")
+
+
+def _message(what: str, value: str, special: str) -> str:
+    shown = value if len(value) <= 60 else value[:57] + "..."
+    return (f"{what} {shown!r} contains {special!r}, the text of a special token: a model can never "
+            "write it (llguidance keeps special tokens' text out of literals)")
+
+
+def _literals(node: Any, parts: list[Any]) -> Iterable[tuple[str, list[Any], str]]:
+    """Every property name and every string in enum, const and required, with its JSON path parts."""
+    if isinstance(node, list):
+        for i, item in enumerate(node):
+            yield from _literals(item, [*parts, i])
+        return
+    if not isinstance(node, dict):
+        return
+    for key, value in node.items():
+        if key in ("description", "title", "default", "examples", "$comment"):
+            continue  # annotations never reach the grammar
+        if key == "properties" and isinstance(value, dict):
+            for name in value:
+                yield name, [*parts, key, name], "property name"
+        if key in ("enum", "const", "required"):
+            yield from _strings(value, [*parts, key], "required name" if key == "required" else f"{key} value")
+        yield from _literals(value, [*parts, key])
+
+
+def _strings(value: Any, parts: list[Any], what: str) -> Iterable[tuple[str, list[Any], str]]:
+    if isinstance(value, str):
+        yield value, parts, what
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _strings(item, [*parts, i], what)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield key, [*parts, key], what
+            yield from _strings(item, [*parts, key], what)
