@@ -12,6 +12,8 @@ from measurements with llguidance 1.9.1 (see the README's "Limits" section):
 * enum size: 50,000 short values compile; 100,000 exceed llguidance's lexer size limit.
 * name length: a 10,000-character name costs 8 s per validation (byte tokenizer), 1,000 under 1 s;
   real names stay within 64 characters (OpenAI's own limit).
+* special markers: the built-in tokenizer makes each a token, and llguidance 1.9.1 panics on a
+  token over 1,025 bytes; real markers are under 32.
 * tool count and file size: compile time grows with the tool count.
 """
 
@@ -19,13 +21,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import InputError, ToolError, join_path, path_of
+from .errors import InputError, ProfileError, ToolError, join_path, path_of
 
 MAX_INPUT_BYTES = 16 * 1024 * 1024  # a tools document (file, stdin or JSON string)
 MAX_TOOLS = 2048  # tools in one list
 MAX_NAME_LENGTH = 1024  # characters in a tool name
 MAX_SCHEMA_DEPTH = 100  # JSON nesting levels of one tool's parameters schema
 MAX_ENUM_VALUES = 10_000  # values in one enum
+MAX_MARKER_BYTES = 256  # UTF-8 bytes of a profile's special marker (llguidance panics past 1,025)
 
 
 def check_input_size(size: int) -> None:
@@ -71,3 +74,11 @@ def check_schema_size(schema: Any, path: str) -> None:
             children = list(enumerate(node))
         for key, value in children:
             stack.append((value, (*parts, key), depth + 1))
+
+
+def check_marker_length(marker: str, source: str) -> None:
+    """Refuse a profile's special marker longer than :data:`MAX_MARKER_BYTES` (it becomes a token)."""
+    size = len(str(marker).encode())
+    if size > MAX_MARKER_BYTES:
+        raise ProfileError(f"special marker {str(marker)[:40]!r}... is {size:,} bytes; the limit is "
+                           f"{MAX_MARKER_BYTES}", source=source, path="special")

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ProfileError
+from .input_limits import check_marker_length
 
 PIECE_KINDS = ("text", "marker", "choice", "name", "arguments", "call_object")
 
@@ -158,6 +159,8 @@ def load_profile(file: Path) -> Profile:
         raise ProfileError(f"missing key {exc.args[0]!r}", source=source) from exc
     except ProfileError as exc:
         raise exc.at(source=source)
+    for marker in (*profile.special, *profile.token_ids):
+        check_marker_length(marker, source)
     kinds = [p.kind for p in profile.call]
     if kinds.count("call_object") + kinds.count("arguments") != 1:
         raise ProfileError("layout.call needs exactly one call_object or arguments piece",

@@ -183,6 +183,12 @@ CASES = [
          ["compile", "{d}/tools.json", "-f", "{d}/fmt.toml"],
          lambda d: grammargen.compile(d / "tools.json", str(d / "fmt.toml")),
          ProfileError, "missing key 'call'", ["fmt.toml"]),
+    Case("profile-special-marker-2KB", {"tools.json": GOOD_TOOLS, "fmt.toml": (
+        'name = "x"\nreference = "y"\nspecial = ["<' + "m" * 2000 + '>"]\n[layout]\n'
+        'begin = [{ marker = "<' + "m" * 2000 + '>" }]\ncall = [{ call_object = ["arguments"] }]\n').encode()},
+         ["compile", "{d}/tools.json", "-f", "{d}/fmt.toml"],
+         lambda d: grammargen.compile(d / "tools.json", str(d / "fmt.toml")),
+         ProfileError, "the limit is 256", ["fmt.toml", "special"]),
     # other commands' inputs
     Case("render-call-without-name", {"calls.json": b'[{"arguments": {}}]'}, ["render", "{d}/calls.json"],
          lambda d: grammargen.render(json.loads((d / "calls.json").read_text())), InputError,
