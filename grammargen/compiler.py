@@ -74,8 +74,8 @@ def compile(tools: Any, format: str | Profile = "phi4-mini", *, tool_choice: Any
     _check_options(profile, reasoning, max_calls)
     if shape not in ("auto", "json"):
         raise OptionsError('shape must be "auto" or "json"', path="shape")
-    check_writable(chosen, tok or builtin_for(profile))
     writer = _Writer(profile, marker_forms(profile, tok), lenient=lenient, close=close_objects)
+    check_writable(chosen, profile, writer.forms, tok or builtin_for(profile))
     writer.shape = shape
     lark = writer.grammar(chosen, mode, parallel=parallel_tool_calls, reasoning=reasoning,
                           max_calls=max_calls)

@@ -5,7 +5,8 @@ mask drops the byte path at its first character: measured with llguidance 1.9.1 
 ``<|endoftext|>``, ``<|tool_call|>`` and ``[TOOL_CALLS]``).  A tool name, property name,
 enum or const value that contains such a text therefore compiles into a grammar the model
 cannot complete -- it fails at run time, not at compile time.  This check refuses it at
-compile time, naming the value and the token.
+compile time, naming the value and the token.  The same goes for a profile's literal text
+and for a marker matched as text that holds a special token's text.
 
 One more literal is refused for the same reason: a property name holding U+007F (DEL),
 which llguidance 1.9.1's ``%json`` expects raw in keys (but escaped in string values).
@@ -15,7 +16,9 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from .errors import ToolError, join_path, path_of
+from .errors import ProfileError, ToolError, join_path, path_of
+from .lark import MarkerForm
+from .profiles import Profile
 from .tokenizer import Tokenizer
 from .tools import Tool
 
@@ -26,10 +29,27 @@ def special_texts(tok: Tokenizer) -> tuple[str, ...]:
     return tuple(sorted(t.content for i, t in added.items() if t.content and tok.ll.is_special_token(i)))
 
 
-def check_writable(tools: Iterable[Tool], tok: Tokenizer) -> None:
-    """Refuse a tool whose name or schema literals contain a special token's text."""
+def check_writable(tools: Iterable[Tool], profile: Profile, forms: dict[str, MarkerForm],
+                   tok: Tokenizer) -> None:
+    """Refuse a tool name, schema literal or profile text that contains a special token's text.
+
+    ``forms``: how each of the profile's markers is matched; a marker matched as text is
+    literal text too (the profile does not list it as special, but this tokenizer has it).
+    """
     specials = special_texts(tok)
     firsts = {s[0] for s in specials}
+    for part in ("begin", "call", "separator", "end"):
+        for i, piece in enumerate(getattr(profile, part)):
+            if piece.kind == "marker" and forms[piece.value].kind != "text":
+                continue
+            if piece.kind in ("text", "marker", "choice"):
+                for text in ([piece.value] if isinstance(piece.value, str) else piece.value):
+                    found = _find(text, specials, firsts)
+                    if found:
+                        raise ProfileError(f"{piece.kind} {text!r} contains {found!r}, the text of a special "
+                                           "token of the tokenizer: list it under special (or token_ids) "
+                                           "so it is matched as that token", source=profile.path,
+                                           path=f"layout.{part}[{i}]")
     for tool in tools:
         found = _find(tool.name, specials, firsts)
         if found:

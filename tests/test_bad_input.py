@@ -189,6 +189,12 @@ CASES = [
          ["compile", "{d}/tools.json", "-f", "{d}/fmt.toml"],
          lambda d: grammargen.compile(d / "tools.json", str(d / "fmt.toml")),
          ProfileError, "the limit is 256", ["fmt.toml", "special"]),
+    Case("profile-text-holds-special-token", {"tools.json": GOOD_TOOLS, "fmt.toml": (
+        b'name = "x"\nreference = "y"\n[layout]\nbegin = [{ text = "calls<|endoftext|>" }]\n'
+        b'call = [{ call_object = ["arguments"] }]\n')},
+         ["compile", "{d}/tools.json", "-f", "{d}/fmt.toml"],
+         lambda d: grammargen.compile(d / "tools.json", str(d / "fmt.toml")),
+         ProfileError, "the text of a special token", ["fmt.toml", "layout.begin[0]"]),
     # other commands' inputs
     Case("render-call-without-name", {"calls.json": b'[{"arguments": {}}]'}, ["render", "{d}/calls.json"],
          lambda d: grammargen.render(json.loads((d / "calls.json").read_text())), InputError,
