@@ -141,6 +141,7 @@ class BfclStats:
     accepted: int = 0
     not_accepted: list[str] = field(default_factory=list)  # "id format options: why"
     data_faults: dict[str, str] = field(default_factory=dict)  # id -> why
+    open_key_answers: dict[str, str] = field(default_factory=dict)  # id -> the undeclared key
     faults_rejected: int = 0  # data-fault runs the grammar rejects too (it agrees with jsonschema)
     faults_runs: int = 0
     round_trips: int = 0
@@ -246,24 +247,35 @@ def run_bfcl(cases: Iterable[dict[str, Any]], formats: list[str], *, parse: bool
         fault = data_fault(calls, tools)
         if fault:
             stats.data_faults[cid] = fault
+        # An answer with keys its schema does not declare is valid, but objects are closed by
+        # default: check it with close_objects=False instead, and mutate nothing.
+        open_keys = data_fault(calls, tools, closed=True) if not fault else ""
+        if open_keys:
+            stats.open_key_answers[cid] = open_keys
         for fmt in formats:
             answer = grammargen.render(calls, fmt, tools=tools)
             if parser is not None and not fault:
                 _round_trip(stats, parser, cid, fmt, answer, calls, tools)
             for i, options in enumerate(option_sets(calls)):
                 label = f"{cid} {fmt} {_label(options)}"
+                if open_keys:
+                    options = {**options, "close_objects": False}
                 try:
                     grammar = grammargen.compile(tools, fmt, check=False, **options)
                 except GrammarGenError as exc:
                     stats.compile_errors.append(f"{label}: {exc}")
                     continue
                 samples = [Sample(answer, "accept", "answer")]
-                if i == 0 and not fault:  # the mutants, once per case and format
+                if i == 0 and not fault and not open_keys:  # the mutants, once per case and format
                     samples += [Sample(grammargen.render(m, fmt, tools=tools), "reject", kind)
                                 for kind, m in mutants(calls, tools)]
                 report = grammargen.validate(grammar, samples)
                 if report.grammar_error:
-                    stats.compile_errors.append(f"{label}: {report.grammar_error.splitlines()[0]}")
+                    error = report.grammar_error.strip().splitlines()[0]
+                    if fault:  # a broken schema llguidance refuses outright: part of the data fault
+                        stats.data_faults[cid] = f"{fault}; llguidance refuses the schema: {error}"
+                    else:
+                        stats.compile_errors.append(f"{label}: {error}")
                     continue
                 stats.runs += 1
                 first, rest = report.results[0], report.results[1:]
@@ -642,6 +654,8 @@ def table(bfcl: BfclStats | None, cover: CoverageStats | None, walks: WalkStats 
             f"{len(bfcl.data_faults)} |",
             f"| completeness: runs accepted (case x format x options) | {bfcl.accepted} / "
             f"{bfcl.runs - bfcl.faults_runs} ({good} cases) |",
+            f"| of those, answers with undeclared keys (checked with close_objects=False) | "
+            f"{len(bfcl.open_key_answers)} |",
             f"| data-fault runs rejected too (grammar agrees with jsonschema) | "
             f"{bfcl.faults_rejected} / {bfcl.faults_runs} |",
             f"| compile errors | {len(bfcl.compile_errors)} |",
@@ -690,6 +704,8 @@ def details(bfcl: BfclStats | None, cover: CoverageStats | None, walks: WalkStat
 
     if bfcl:
         section("Data faults", (f"`{k}`: {v}" for k, v in bfcl.data_faults.items()))
+        section("Answers with undeclared keys (accepted with close_objects=False)",
+                (f"`{k}`: {v}" for k, v in bfcl.open_key_answers.items()))
         section("Answers not accepted", bfcl.not_accepted)
         section("Compile errors", bfcl.compile_errors)
         section("Round-trip failures", bfcl.round_trip_failures)
