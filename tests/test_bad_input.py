@@ -17,8 +17,8 @@ import pytest
 from click.testing import CliRunner
 
 import grammargen
-from grammargen import (GrammarError, GrammarGenError, InputError, OptionsError, ProfileError,
-                        TokenizerError, ToolError, UnsupportedSchemaError)
+from grammargen import (GrammarError, GrammarGenError, InputError, OptionsError, OutputParseError,
+                        ProfileError, TokenizerError, ToolError, UnsupportedSchemaError)
 from grammargen.cli import main
 from grammargen.input_limits import (MAX_ENUM_VALUES, MAX_INPUT_BYTES, MAX_NAME_LENGTH,
                                      MAX_SCHEMA_DEPTH, MAX_TOOLS)
@@ -206,6 +206,30 @@ CASES = [
 ]
 
 
+def parse_and_check_rows() -> list[Case]:
+    """Rows for `grammargen parse` (model output) and `grammargen check` (the pre-commit config)."""
+    from grammargen.check import read_config
+    from grammargen.parse import parse
+
+    unknown_call = b'<|tool_call|>[{"name": "zzz", "arguments": {}}]<|/tool_call|>'
+    return [
+        Case("parse-output-not-utf8", {"out.txt": b"\xff\xfe\x00garbage"}, ["parse", "-f", "phi4-mini", "{d}/out.txt"],
+             lambda d: parse((d / "out.txt").read_bytes(), "phi4-mini"), InputError, "not UTF-8", ["out.txt"],
+             api_where=[]),
+        Case("parse-tools-invalid-json", {"t.json": b'[{"name":', "out.txt": b"hi"},
+             ["parse", "-f", "phi4-mini", "--tools", "{d}/t.json", "{d}/out.txt"],
+             lambda d: parse("hi", "phi4-mini", tools=d / "t.json"), InputError, "invalid JSON", ["t.json"]),
+        Case("parse-unknown-tool", {"t.json": GOOD_TOOLS, "out.txt": unknown_call},
+             ["parse", "-f", "phi4-mini", "--tools", "{d}/t.json", "{d}/out.txt"],
+             lambda d: parse(unknown_call.decode(), "phi4-mini", tools=d / "t.json"), OutputParseError,
+             "unknown tool 'zzz'", ["out.txt", "offset"], api_where=["offset"]),
+        Case("check-config-wrong-type", {"c.toml": b"tools = 5\n"}, ["check", "--config", "{d}/c.toml"],
+             lambda d: read_config(d / "c.toml"), InputError, "must be a list of strings", ["c.toml", "tools"]),
+        Case("check-config-missing", {}, ["check", "--config", "{d}/none.toml"],
+             lambda d: read_config(d / "none.toml"), InputError, "no such config file", ["none.toml"]),
+    ]
+
+
 def validate_rows() -> list[Case]:
     """Rows for `grammargen validate`: a samples file with a bad line."""
     from grammargen.validate import read_samples
@@ -219,7 +243,7 @@ def validate_rows() -> list[Case]:
             for key, (content, says) in bad_lines.items()]
 
 
-ALL = CASES + validate_rows()
+ALL = CASES + validate_rows() + parse_and_check_rows()
 
 
 @pytest.fixture
