@@ -333,3 +333,26 @@ def test_enum_at_the_limit_compiles_and_enforces() -> None:
     report = grammargen.validate(grammar, [render(values[-1]),
                                            grammargen.Sample(render(f"v{MAX_ENUM_VALUES}"), "reject")])
     assert report.ok, [r.to_json() for r in report.failures]
+
+
+
+def test_name_at_the_length_limit_matches_exactly() -> None:
+    """A tool name of exactly the maximum length compiles; the call is accepted and a one-longer name refused."""
+    name = "n" * MAX_NAME_LENGTH
+    grammar = grammargen.compile([tool(name=name)], "json", tool_choice="required")
+    call = grammargen.render([{"name": name, "arguments": {}}], "json")
+    report = grammargen.validate(grammar, [call, grammargen.Sample(call.replace(name, name + "n"), "reject")])
+    assert report.ok, [r.to_json() for r in report.failures]
+    with pytest.raises(ToolError, match="the limit is"):
+        grammargen.load_tools([tool(name=name + "n")])
+
+
+@pytest.mark.slow
+def test_the_maximum_tool_count_compiles_and_works() -> None:
+    """A list of exactly the maximum number of tools compiles, and a call of the last tool is accepted."""
+    tools = [tool(prop({"type": "integer"}), name=f"tool_{i}") for i in range(MAX_TOOLS)]
+    grammar = grammargen.compile(tools, "phi4-mini", tool_choice="required")
+    call = grammargen.render([{"name": f"tool_{MAX_TOOLS - 1}", "arguments": {"u": 1}}], "phi4-mini")
+    bad = grammargen.render([{"name": f"tool_{MAX_TOOLS}", "arguments": {"u": 1}}], "phi4-mini")
+    report = grammargen.validate(grammar, [call, grammargen.Sample(bad, "reject")])
+    assert report.ok, [r.to_json() for r in report.failures]
