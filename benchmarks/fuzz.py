@@ -26,7 +26,6 @@ the special token.
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import sys
 import tempfile
@@ -35,7 +34,7 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import llguidance
 from hypothesis import HealthCheck, given, settings
@@ -283,7 +282,8 @@ def run_field(field: str, count: int, seed: int, counts: Counter[str], failures:
     """Try ``count`` hostile values in ``field``, each with a format (and shape) drawn at random."""
     names = grammargen.formats()
     rng = random.Random(seed)
-    folder = Path(tempfile.mkdtemp(prefix="grammargen-fuzz-"))
+    workdir = tempfile.TemporaryDirectory(prefix="grammargen-fuzz-")
+    folder = Path(workdir.name)
 
     @settings(max_examples=count, deadline=None, database=None, derandomize=True,
               suppress_health_check=list(HealthCheck), phases=("generate",))
@@ -301,7 +301,8 @@ def run_field(field: str, count: int, seed: int, counts: Counter[str], failures:
             counts[f"{field} FAILED"] += 1
             failures.append(f"{field}: {value!r}: {exc}")
 
-    one()
+    with workdir:
+        one()
 
 
 def main(argv: list[str] | None = None) -> int:
