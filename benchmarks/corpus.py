@@ -39,7 +39,7 @@ import numpy as np
 import referencing.exceptions
 
 import grammargen
-from grammargen import GrammarGenError, Sample, Tool, UnsupportedSchemaError
+from grammargen import GrammarGenError, Sample, Tool
 from grammargen.lark import json_text
 from grammargen.profiles import get_profile
 from grammargen.render import call_parts
@@ -231,6 +231,7 @@ def _enum_violation(schema: Any) -> Any:
 
 def run_bfcl(cases: Iterable[dict[str, Any]], formats: list[str], *, parse: bool = True,
              progress: bool = False) -> BfclStats:
+    """Completeness, round trip and rejection for each case in each format (module docstring)."""
     stats = BfclStats()
     parser = _parser() if parse else None
     for n, case in enumerate(cases):
@@ -345,6 +346,7 @@ class CoverageStats:
 
 
 def run_coverage(schemas: Iterable[dict[str, Any]], *, progress: bool = False) -> CoverageStats:
+    """Classify each schema as a tool's parameters: enforced, refused, or loosened (lenient)."""
     stats = CoverageStats()
     for n, row in enumerate(schemas):
         if progress and n % 50 == 0:
@@ -558,6 +560,7 @@ def walk_option_sets(fmt: str) -> list[dict[str, Any]]:
 
 def run_walks(cases: Iterable[dict[str, Any]], formats: list[str], tokenizers: list[str], *,
               seeds: int, max_tokens: int, progress: bool = False) -> WalkStats:
+    """Random walks per tool set, format and tokenizer; every finished walk parsed and checked."""
     stats = WalkStats()
     parse = _parser()
     walkers: dict[int, Walker] = {}
