@@ -42,6 +42,7 @@ import grammargen
 from grammargen import GrammarGenError, Sample, Tool
 from grammargen.lark import json_text
 from grammargen.profiles import get_profile
+from grammargen.parse import parse as parse_output
 from grammargen.render import call_parts
 from grammargen.schema import prepare
 from grammargen.tokenizer import Tokenizer, builtin_for, load_tokenizer
@@ -233,7 +234,7 @@ def run_bfcl(cases: Iterable[dict[str, Any]], formats: list[str], *, parse: bool
              progress: bool = False) -> BfclStats:
     """Completeness, round trip and rejection for each case in each format (module docstring)."""
     stats = BfclStats()
-    parser = _parser() if parse else None
+    parser = parse_output if parse else None
     for n, case in enumerate(cases):
         if progress and n % 200 == 0:
             print(f"  bfcl {n} {time.strftime('%H:%M:%S')}", file=sys.stderr)
@@ -306,15 +307,6 @@ def _verdict(kind: str, calls: list[dict[str, Any]], tools: list[Tool]) -> str:
     """Is an accepted mutant allowed by the tool's schema (not a bug) or a compiler bug?"""
     fault = data_fault(calls, tools, closed=True)
     return f"COMPILER BUG ({fault})" if fault else "allowed by the schema (not a bug)"
-
-
-def _parser() -> Any:
-    """grammargen.parse.parse when the parser module exists, else None."""
-    try:
-        from grammargen.parse import parse
-    except ImportError:
-        return None
-    return parse
 
 
 def _round_trip(stats: BfclStats, parse: Any, cid: str, fmt: str, text: str,
@@ -562,7 +554,7 @@ def run_walks(cases: Iterable[dict[str, Any]], formats: list[str], tokenizers: l
               seeds: int, max_tokens: int, progress: bool = False) -> WalkStats:
     """Random walks per tool set, format and tokenizer; every finished walk parsed and checked."""
     stats = WalkStats()
-    parse = _parser()
+    parse = parse_output
     walkers: dict[int, Walker] = {}
     for n, case in enumerate(cases):
         if progress and n % 10 == 0:

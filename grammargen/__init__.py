@@ -18,16 +18,20 @@ from .errors import (
     UnsupportedSchemaError,
 )
 from .grammar import Grammar
+from .parse import Message, StreamParser, parse
 from .profiles import Profile, formats, get_profile
+from .prompt import prompt
 from .render import render
+from .samples import samples
 from .tokenizer import Tokenizer, load_tokenizer
 from .tools import Tool, load_tools
-from .validate import Report, Result, Sample, validate
+from .validate import Report, Result, Sample, read_samples, validate
 
 __all__ = [
-    "Grammar", "GrammarError", "GrammarGenError", "InputError", "OptionsError",
-    "OutputParseError", "Profile", "ProfileError", "Report", "Result", "Sample", "Tokenizer",
-    "TokenizerError", "Tool", "ToolError", "UnsupportedSchemaError", "compile", "formats",
-    "get_profile", "load_tokenizer", "load_tools", "render", "validate",
+    "Grammar", "GrammarError", "GrammarGenError", "InputError", "Message", "OptionsError",
+    "OutputParseError", "Profile", "ProfileError", "Report", "Result", "Sample", "StreamParser",
+    "Tokenizer", "TokenizerError", "Tool", "ToolError", "UnsupportedSchemaError", "compile",
+    "formats", "get_profile", "load_tokenizer", "load_tools", "parse", "prompt", "read_samples",
+    "render", "samples", "validate",
 ]
 __version__ = "0.1.0"

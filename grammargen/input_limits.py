@@ -24,7 +24,7 @@ from typing import Any
 from .errors import InputError, ProfileError, ToolError, join_path, path_of
 
 MAX_INPUT_BYTES = 16 * 1024 * 1024  # a tools document (file, stdin or JSON string)
-MAX_TOOLS = 2048  # tools in one list
+MAX_TOOLS = 10_000  # tools in one list (grammar size is checked separately, in capacity.py)
 MAX_NAME_LENGTH = 1024  # characters in a tool name
 MAX_SCHEMA_DEPTH = 100  # JSON nesting levels of one tool's parameters schema
 MAX_ENUM_VALUES = 10_000  # values in one enum

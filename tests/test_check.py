@@ -225,7 +225,7 @@ def _git(repo: Path, *args: str) -> None:
     subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True)
 
 
-@pytest.mark.slow  # pre-commit builds a virtualenv and pip-installs this repository: about a minute
+# pre-commit builds a virtualenv and pip-installs this repository: about a minute, run in CI all the same
 def test_pre_commit_try_repo_passes_good_and_fails_broken_tool_files(tmp_path) -> None:
     """In a temporary git repo, this repository's hook passes a good tool file and fails a broken one with a readable message."""
     exe = _pre_commit()

@@ -134,7 +134,7 @@ def test_walk_checker_flags_schema_violations(arguments, problem):
     """A finished walk is judged by parsing it and checking the calls against the original schema."""
     tools = {t.name: t for t in grammargen.load_tools([ADD])}
     text = grammargen.render([{"name": "add", "arguments": arguments}], "qwen25")
-    verdict = corpus._check_walk(text, "qwen25", tools, corpus._parser())
+    verdict = corpus._check_walk(text, "qwen25", tools, corpus.parse_output)
     assert (verdict == "") if not problem else (problem in verdict)
 
 
@@ -143,7 +143,7 @@ def test_walk_checker_flags_two_calls_when_parallel_is_off():
     tools = {t.name: t for t in grammargen.load_tools([ADD])}
     text = grammargen.render([{"name": "add", "arguments": {"x": 1}}] * 2, "qwen25")
     options = {"tool_choice": "required", "parallel_tool_calls": False}
-    assert "2 calls" in corpus._check_walk(text, "qwen25", tools, corpus._parser(), options)
+    assert "2 calls" in corpus._check_walk(text, "qwen25", tools, corpus.parse_output, options)
 
 
 def test_refused_pattern_error_says_why():
