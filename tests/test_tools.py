@@ -126,3 +126,31 @@ def test_strict_flag_and_openai_round_trip() -> None:
     (tool,) = load_tools([{"type": "function", "function": {"name": "d", "strict": True, "parameters": SCHEMA}}])
     assert tool.strict
     assert tool.to_openai() == {"type": "function", "function": {"name": "d", "parameters": SCHEMA, "strict": True}}
+
+
+def test_fast_metaschema_agrees_with_jsonschema() -> None:
+    """The merged 2020-12 metaschema judges schemas exactly as jsonschema's check_schema does."""
+    import jsonschema
+
+    from conftest import SHARED
+    from grammargen.schema import metaschema_2020
+
+    schemas = [{"type": "strnig"}, {"type": "object", "properties": {"a": {"minLength": -1}}}, {"pattern": "("},
+               {"$defs": {"x": {"enum": 3}}}, {"prefixItems": [{"type": "integer"}], "items": False},
+               {"anyOf": []}, {"required": "a"}, True, {"type": ["string", "null"], "maxLength": 3}]
+    corpus = SHARED / "corpus" / "jsonschemabench" / "schemas.jsonl"
+    if corpus.is_file():
+        import json
+
+        schemas += [json.loads(line)["schema"] for line in corpus.read_text().splitlines()]
+    fast = metaschema_2020()
+    for schema in schemas:
+        if isinstance(schema, dict) and "$schema" in schema:
+            continue
+        try:
+            jsonschema.Draft202012Validator.check_schema(schema)
+            expected = None
+        except jsonschema.SchemaError as exc:
+            expected = (exc.message, list(exc.absolute_path))
+        error = jsonschema.exceptions.best_match(fast.iter_errors(schema))
+        assert (None if error is None else (error.message, list(error.absolute_path))) == expected, schema
