@@ -654,7 +654,7 @@ def table(bfcl: BfclStats | None, cover: CoverageStats | None, walks: WalkStats 
             f"| data-fault runs rejected too (grammar agrees with jsonschema) | "
             f"{bfcl.faults_rejected} / {bfcl.faults_runs} |",
             f"| compile errors | {len(bfcl.compile_errors)} |",
-            f"| parse(render(answer)) == answer | "
+            "| parse(render(answer)) == answer | "
             + (f"{bfcl.round_trips - len(bfcl.round_trip_failures)} / {bfcl.round_trips} |"
                if bfcl.round_trips else "not run |"),
             f"| rejection: mutants rejected | {bfcl.rejected} / {bfcl.mutants} |",

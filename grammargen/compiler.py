@@ -24,7 +24,7 @@ from typing import Any, Iterable, Sequence
 import llguidance
 
 from .capacity import ROW_ITEMS, check_size
-from .errors import GrammarError, GrammarGenError, OptionsError, ProfileError
+from .errors import GrammarError, OptionsError, ProfileError
 from .fastjson import json_regex
 from .grammar import Grammar
 from .lark import MarkerForm, json_text, literal, regex_escape

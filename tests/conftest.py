@@ -23,3 +23,27 @@ def math_tools() -> list[dict]:
     import json
 
     return json.loads((EXAMPLES / "math_tools.json").read_text())
+
+
+def load_benchmark(name: str):
+    """Import ``benchmarks/<name>.py`` (a script, not a package) as module ``<name>``."""
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def cli():
+    """Invoke the grammargen CLI in-process: ``cli("compile", path, input=...)``."""
+    from click.testing import CliRunner
+
+    from grammargen.cli import main
+
+    runner = CliRunner()
+    return lambda *args, input=None: runner.invoke(main, list(args), input=input)

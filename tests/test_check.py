@@ -11,9 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from grammargen.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 WEATHER = [{"type": "function", "function": {"name": "get_weather", "parameters": {
@@ -25,13 +23,9 @@ BROKEN_TOOLS = '[{"type": "function", "function": {"name": "f", "parameters": {"
 
 
 @pytest.fixture
-def run():
-    runner = CliRunner()
-
-    def invoke(*args: str, input: str | None = None):
-        return runner.invoke(main, list(args), input=input)
-
-    return invoke
+def run(cli):
+    """The CLI runner (conftest's ``cli``)."""
+    return cli
 
 
 @pytest.fixture

@@ -5,19 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from click.testing import CliRunner
 
-from grammargen.cli import main
 
 
 @pytest.fixture
-def run():
-    runner = CliRunner()
-
-    def invoke(*args: str, input: str | None = None):
-        return runner.invoke(main, list(args), input=input)
-
-    return invoke
+def run(cli):
+    """The CLI runner (conftest's ``cli``)."""
+    return cli
 
 
 def test_compile_prints_a_grammar_onnxruntime_genai_takes(run, examples) -> None:

@@ -7,28 +7,12 @@ can fail.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 
 import grammargen
+from conftest import load_benchmark
 
-ROOT = Path(__file__).resolve().parent.parent
-RUNNER = ROOT / "benchmarks" / "corpus.py"
-
-
-def _load_runner():
-    spec = importlib.util.spec_from_file_location("corpus_runner", RUNNER)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["corpus_runner"] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-corpus = _load_runner()
+corpus = load_benchmark("corpus")
 needs_corpus = pytest.mark.skipif(not (corpus.CORPUS / "bfcl" / "bfcl.jsonl").is_file(),
                                   reason=f"no shared corpus at {corpus.CORPUS} (only in the team's workspace)")
 needs_qwen3 = pytest.mark.skipif(corpus.qwen3_tokenizer_path() is None,

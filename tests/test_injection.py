@@ -16,31 +16,18 @@ bytes), because ``grammargen.validate`` reads marker text written in a sample as
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import grammargen
+from conftest import load_benchmark
 from grammargen import Grammar, ProfileError, ToolError
 
-FUZZ_FILE = Path(__file__).resolve().parent.parent / "benchmarks" / "fuzz.py"
 
-
-def _load_fuzz() -> Any:
-    spec = importlib.util.spec_from_file_location("grammargen_fuzz", FUZZ_FILE)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["grammargen_fuzz"] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-fuzz = _load_fuzz()
+fuzz = load_benchmark("fuzz")
 FORMATS = grammargen.formats()
 VALUE_FIELDS = ("tool_name", "enum_value", "const_value", "property_name")
 ATTACKS = {

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
-PERF = Path(__file__).resolve().parent.parent / "benchmarks" / "perf.py"
+from conftest import load_benchmark
 
 
 @pytest.fixture(scope="module")
@@ -15,13 +12,8 @@ def smoke_output() -> str:
     """What ``python benchmarks/perf.py --smoke`` prints."""
     import contextlib
     import io
-    import sys
 
-    spec = importlib.util.spec_from_file_location("perf", PERF)
-    assert spec and spec.loader
-    perf = importlib.util.module_from_spec(spec)
-    sys.modules["perf"] = perf  # dataclasses look their module up there
-    spec.loader.exec_module(perf)
+    perf = load_benchmark("perf")
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         assert perf.main(["--smoke"]) == 0
