@@ -36,14 +36,13 @@ from typing import Any, Iterable, Iterator
 import jsonschema
 import llguidance
 import numpy as np
-import referencing.exceptions
 
 import grammargen
 from grammargen import GrammarGenError, Sample, Tool
 from grammargen.lark import json_text
 from grammargen.profiles import get_profile
 from grammargen.parse import parse as parse_output
-from grammargen.render import call_parts
+from grammargen.render import call_parts, ordered
 from grammargen.schema import prepare
 from grammargen.tokenizer import Tokenizer, builtin_for, load_tokenizer
 
@@ -410,78 +409,7 @@ def _args_text(grammar: Any, data: Any, tools: list[Tool] | None) -> str:
     schema = prepare(tools[0].parameters, "", lenient=True, close_objects=False).schema if tools else {}
     sentinel = {"\x00": 0}
     text = grammargen.render([{"name": "f", "arguments": sentinel}], grammar.format)
-    return text.replace(json_text(sentinel), json_text(schema_order(data, schema, schema)), 1)
-
-
-def schema_order(value: Any, schema: Any, root: dict[str, Any], depth: int = 0) -> Any:
-    """``value`` with object keys in the order llguidance demands, through $ref/allOf/anyOf.
-
-    render's ``ordered`` follows plain ``properties`` only (enough for tool lists);
-    real-world schemas reach their objects through references and combinators.
-    """
-    parts = _schema_parts(value, schema, root, depth)
-    if isinstance(value, dict):
-        subs: dict[str, Any] = {}
-        extra: Any = None
-        for part in parts:
-            for key, sub in (part.get("properties") or {}).items():
-                subs.setdefault(key, sub)
-            if extra is None and isinstance(part.get("additionalProperties"), dict):
-                extra = part["additionalProperties"]
-        # llguidance's order: declared properties, then undeclared required keys, then the rest
-        required = [k for p in parts for k in p.get("required") or [] if isinstance(k, str)]
-        keys = list(dict.fromkeys([k for k in subs if k in value]
-                                  + [k for k in required if k in value] + list(value)))
-        return {k: schema_order(value[k], subs.get(k) or _pattern_schema(k, parts) or extra,
-                                root, depth + 1) for k in keys}
-    if isinstance(value, list):
-        prefix = next((p["prefixItems"] for p in parts if isinstance(p.get("prefixItems"), list)), [])
-        items = next((p["items"] for p in parts if isinstance(p.get("items"), dict)), None)
-        return [schema_order(v, prefix[i] if i < len(prefix) else items, root, depth + 1)
-                for i, v in enumerate(value)]
-    return value
-
-
-def _pattern_schema(key: str, parts: list[dict[str, Any]]) -> Any:
-    for part in parts:
-        for pattern, sub in (part.get("patternProperties") or {}).items():
-            if re.search(pattern, key):
-                return sub
-    return None
-
-
-def _schema_parts(value: Any, schema: Any, root: dict[str, Any], depth: int) -> list[dict]:
-    """The subschemas that apply to ``value``: its $ref, allOf, the schema, the matching anyOf/oneOf branch."""
-    if not isinstance(schema, dict) or depth > 50:
-        return []
-    parts = []
-    ref = schema.get("$ref")
-    if isinstance(ref, str) and ref.startswith("#"):  # llguidance puts $ref's and allOf's keys first
-        try:
-            target: Any = root
-            for token in ref[1:].split("/")[1:] if ref != "#" else []:
-                target = target[token.replace("~1", "/").replace("~0", "~")]
-            parts += _schema_parts(value, target, root, depth + 1)
-        except (KeyError, TypeError, IndexError):
-            pass
-    for sub in schema.get("allOf") or []:
-        parts += _schema_parts(value, sub, root, depth + 1)
-    parts.append(schema)
-    for key in ("anyOf", "oneOf"):
-        for sub in schema.get(key) or []:
-            if isinstance(sub, dict) and not _errors_quiet(value, sub, root):
-                parts += _schema_parts(value, sub, root, depth + 1)
-                break
-    return parts
-
-
-def _errors_quiet(value: Any, sub: dict[str, Any], root: dict[str, Any]) -> bool:
-    """True when ``value`` fails ``sub`` (its references resolved against ``root``)."""
-    cls = jsonschema.validators.validator_for(root, default=jsonschema.Draft202012Validator)
-    try:
-        return not cls(root).evolve(schema=sub).is_valid(value)
-    except (jsonschema.exceptions.SchemaError, referencing.exceptions.Unresolvable, RecursionError):
-        return True
+    return text.replace(json_text(sentinel), json_text(ordered(data, schema)), 1)
 
 
 # -- soundness: random walks -----------------------------------------------------------

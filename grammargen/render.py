@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Iterable, Mapping, Sequence
+
+import jsonschema
+import referencing.exceptions
 
 from .errors import InputError
 from .lark import json_text
@@ -77,17 +81,72 @@ def _pieces(pieces: Sequence[Piece], name: str = "", arguments: Any = None) -> s
     return "".join(out)
 
 
-def ordered(value: Any, schema: Any) -> Any:
-    """``value`` with object keys in the schema's property order (llguidance enforces it)."""
-    if not isinstance(schema, dict):
-        return value
+def ordered(value: Any, schema: Any, root: Any = None, depth: int = 0) -> Any:
+    """``value`` with object keys in the order llguidance enforces, through $ref/allOf/anyOf.
+
+    llguidance's order: the declared properties (those of ``$ref`` and ``allOf`` first),
+    then undeclared required keys, then the rest.  ``root`` resolves ``#`` references.
+    """
+    root = schema if root is None else root
+    parts = _schema_parts(value, schema, root, depth)
     if isinstance(value, dict):
-        props = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
-        keys = [k for k in props if k in value] + [k for k in value if k not in props]
-        extra = schema.get("additionalProperties")
-        return {k: ordered(value[k], props.get(k, extra)) for k in keys}
+        subs: dict[str, Any] = {}
+        extra: Any = None
+        for part in parts:
+            for key, sub in (part.get("properties") or {}).items():
+                subs.setdefault(key, sub)
+            if extra is None and isinstance(part.get("additionalProperties"), dict):
+                extra = part["additionalProperties"]
+        required = [k for p in parts for k in p.get("required") or [] if isinstance(k, str)]
+        keys = list(dict.fromkeys([k for k in subs if k in value]
+                                  + [k for k in required if k in value] + list(value)))
+        return {k: ordered(value[k], subs.get(k) or _pattern_schema(k, parts) or extra,
+                                root, depth + 1) for k in keys}
     if isinstance(value, list):
-        prefix = schema.get("prefixItems") if isinstance(schema.get("prefixItems"), list) else []
-        items = schema.get("items")
-        return [ordered(v, prefix[i] if i < len(prefix) else items) for i, v in enumerate(value)]
+        prefix = next((p["prefixItems"] for p in parts if isinstance(p.get("prefixItems"), list)), [])
+        items = next((p["items"] for p in parts if isinstance(p.get("items"), dict)), None)
+        return [ordered(v, prefix[i] if i < len(prefix) else items, root, depth + 1)
+                for i, v in enumerate(value)]
     return value
+
+
+def _pattern_schema(key: str, parts: list[dict[str, Any]]) -> Any:
+    for part in parts:
+        for pattern, sub in (part.get("patternProperties") or {}).items():
+            if re.search(pattern, key):
+                return sub
+    return None
+
+
+def _schema_parts(value: Any, schema: Any, root: dict[str, Any], depth: int) -> list[dict]:
+    """The subschemas that apply to ``value``: its $ref, allOf, the schema, the matching anyOf/oneOf branch."""
+    if not isinstance(schema, dict) or depth > 50:
+        return []
+    parts = []
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#"):  # llguidance puts $ref's and allOf's keys first
+        try:
+            target: Any = root
+            for token in ref[1:].split("/")[1:] if ref != "#" else []:
+                target = target[token.replace("~1", "/").replace("~0", "~")]
+            parts += _schema_parts(value, target, root, depth + 1)
+        except (KeyError, TypeError, IndexError):
+            pass
+    for sub in schema.get("allOf") or []:
+        parts += _schema_parts(value, sub, root, depth + 1)
+    parts.append(schema)
+    for key in ("anyOf", "oneOf"):
+        for sub in schema.get(key) or []:
+            if isinstance(sub, dict) and not _errors_quiet(value, sub, root):
+                parts += _schema_parts(value, sub, root, depth + 1)
+                break
+    return parts
+
+
+def _errors_quiet(value: Any, sub: dict[str, Any], root: dict[str, Any]) -> bool:
+    """True when ``value`` fails ``sub`` (its references resolved against ``root``)."""
+    cls = jsonschema.validators.validator_for(root, default=jsonschema.Draft202012Validator)
+    try:
+        return not cls(root).evolve(schema=sub).is_valid(value)
+    except (jsonschema.exceptions.SchemaError, referencing.exceptions.Unresolvable, RecursionError):
+        return True

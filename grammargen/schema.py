@@ -162,14 +162,41 @@ def prepare(schema: dict[str, Any], path: str, *, lenient: bool = False,
     ``additionalProperties`` gets ``additionalProperties: false`` (models invent keys).
     """
     warnings: list[str] = []
-    out = _prepare(schema, path, lenient, close_objects, warnings, in_all_of=False)
+    close = close_objects
+    if close_objects:
+        close = _all_of_refs(schema)  # definitions that allOf composes stay open
+    out = _prepare(schema, path, lenient, close, warnings, in_all_of=False, root=True)
     if not isinstance(out, dict):
         out = {}
     return Prepared(out, warnings)
 
 
-def _prepare(node: Any, path: str, lenient: bool, close: bool, warnings: list[str],
-             in_all_of: bool) -> Any:
+def _all_of_refs(schema: Any) -> set[str] | bool:
+    """``{"$defs/x", ...}``: the root definitions some allOf uses as a branch.
+
+    Closing such a definition would forbid the keys its allOf siblings add.  Truthy even
+    when empty, so it doubles as the close flag.
+    """
+    found: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for branch in node.get("allOf") or [] if isinstance(node.get("allOf"), list) else []:
+                ref = branch.get("$ref") if isinstance(branch, dict) else None
+                if isinstance(ref, str) and ref.startswith("#/"):
+                    found.add(ref[2:])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(schema)
+    return found or True
+
+
+def _prepare(node: Any, path: str, lenient: bool, close: set[str] | bool, warnings: list[str],
+             in_all_of: bool, root: bool = False) -> Any:
     if isinstance(node, bool):
         return node
     if not isinstance(node, dict):  # normalize() already guaranteed schemas; be defensive
@@ -198,7 +225,8 @@ def _prepare(node: Any, path: str, lenient: bool, close: bool, warnings: list[st
         if key not in ENFORCED:
             continue  # annotation or unknown vocabulary: constrains nothing
         if key in SCHEMA_MAPS and isinstance(value, dict):
-            out[key] = {k: _prepare(v, join_path(where, path_of([k])), lenient, close, warnings, False)
+            out[key] = {k: _prepare(v, join_path(where, path_of([k])), lenient, close, warnings,
+                                    root and isinstance(close, set) and f"{key}/{k}" in close)
                         for k, v in value.items()}
         elif key in SCHEMA_LISTS and isinstance(value, list):
             out[key] = [_prepare(v, f"{where}[{i}]", lenient, close, warnings, key == "allOf")

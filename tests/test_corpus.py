@@ -138,13 +138,6 @@ def test_refused_pattern_error_says_why():
         grammargen.compile([tool], "json")
 
 
-def test_schema_order_follows_refs_and_all_of():
-    """Instances are rendered in llguidance's key order: $ref and allOf keys first, then own keys."""
-    schema = {"$defs": {"base": {"properties": {"b": {"type": "integer"}}}},
-              "allOf": [{"$ref": "#/$defs/base"}], "properties": {"a": {"type": "integer"}}}
-    assert list(corpus.schema_order({"a": 1, "b": 2}, schema, schema)) == ["b", "a"]
-
-
 # -- the full corpus (slow) --------------------------------------------------------------
 @pytest.mark.slow
 @needs_corpus

@@ -98,3 +98,13 @@ def test_render_json_numbers_are_valid_json() -> None:
     args = {"city": "Oslo", "nights": 3, "budget": 1e-7}
     text = render([{"name": "book", "arguments": args}], "json", tools=RICH)
     assert json.loads(text)[0]["arguments"] == args
+
+
+def test_render_orders_keys_through_refs_and_all_of() -> None:
+    """Keys reached through $ref and allOf come first, as llguidance enforces, so the rendered call is accepted."""
+    schema = {"type": "object", "$defs": {"base": {"properties": {"b": {"type": "integer"}}, "required": ["b"]}},
+              "allOf": [{"$ref": "#/$defs/base"}], "properties": {"a": {"type": "integer"}}}
+    tools = load_tools([{"name": "f", "parameters": schema}])
+    text = render([{"name": "f", "arguments": {"a": 1, "b": 2}}], "json", tools=tools)
+    assert text == '[{"name": "f", "arguments": {"b": 2, "a": 1}}]'
+    assert validate(compile(tools, "json"), [text]).ok
