@@ -74,9 +74,10 @@ def compile(tools: Any, format: str | Profile = "phi4-mini", *, tool_choice: Any
     _check_options(profile, reasoning, max_calls)
     if shape not in ("auto", "json"):
         raise OptionsError('shape must be "auto" or "json"', path="shape")
-    writer = _Writer(profile, marker_forms(profile, tok), lenient=lenient, close=close_objects)
-    check_writable(chosen, profile, writer.forms, tok or builtin_for(profile))
-    writer.shape = shape
+    checker = tok or builtin_for(profile)
+    writer = _Writer(profile, marker_forms(profile, tok), lenient=lenient, close=close_objects,
+                     shape=shape)
+    check_writable(chosen, profile, writer.forms, checker)
     lark = writer.grammar(chosen, mode, parallel=parallel_tool_calls, reasoning=reasoning,
                           max_calls=max_calls)
     options = {"tool_choice": tool_choice, "parallel_tool_calls": parallel_tool_calls,
@@ -89,7 +90,6 @@ def compile(tools: Any, format: str | Profile = "phi4-mini", *, tool_choice: Any
                       options=options, markers={m: f.kind for m, f in writer.forms.items()},
                       warnings=tuple(writer.warnings))
     if check:
-        checker = tok or builtin_for(profile)
         regexes = sum(key.startswith("/") for key in writer.args_rules)
         check_size(grammar.lark, checker.ll, tools=len(chosen), regex_terminals=regexes,
                    json_rules=len(writer.args_rules) - regexes)
@@ -144,7 +144,7 @@ class _Writer:
     """Builds the Lark text for one compile: rules, shared argument rules, warnings."""
 
     def __init__(self, profile: Profile, forms: dict[str, MarkerForm], *, lenient: bool,
-                 close: bool) -> None:
+                 close: bool, shape: str) -> None:
         self.profile = profile
         self.forms = forms
         self.lenient = lenient
@@ -152,8 +152,8 @@ class _Writer:
         self.rules: list[str] = []
         self.warnings: list[str] = []
         self.args_rules: dict[str, str] = {}  # prepared schema JSON -> rule name
-        self.tool_args: list[tuple[Tool, str]] = []
-        self.shape = "auto"  # "auto": a regex terminal where exact (fastjson), else %json
+        self.tool_args: list[tuple[Tool, str]] = []  # (tool, its %json schema text)
+        self.shape = shape  # "auto": a regex terminal where exact (fastjson), else %json
 
     # -- sequences ---------------------------------------------------------------------
     def items(self, pieces: Iterable[Piece], tool: Tool | None = None) -> list[Item]:
@@ -197,7 +197,7 @@ class _Writer:
             name = f"args_{len(self.args_rules)}"
             self.args_rules[text] = name
             self.rules.append(f"{name}: %json {text}")
-        self.tool_args.append((tool, self.args_rules[text]))
+        self.tool_args.append((tool, text))
         return self.args_rules[text]
 
     # -- the grammar -------------------------------------------------------------------
@@ -403,8 +403,7 @@ def check_grammar(grammar: Grammar, tok: Tokenizer, writer: _Writer | None = Non
     if not is_error:
         return
     message = messages[0].strip().splitlines()[0] if messages else "unknown error"
-    for tool, rule in (writer.tool_args if writer else []):
-        text = next(t for t, r in writer.args_rules.items() if r == rule)  # type: ignore[union-attr]
+    for tool, text in (writer.tool_args if writer else []):
         bad, sub = llguidance.LLMatcher.validate_grammar_with_warnings(f"start: %json {text}", tok.ll)
         if bad:
             detail = _first_error(sub[0]) if sub else message
