@@ -67,7 +67,7 @@ def compile(tools: Any, format: str | Profile = "phi4-mini", *, tool_choice: Any
     ``shape``: ``"auto"`` writes each tool's arguments as one exact regex where the
     schema allows it (faster matchers) and as ``%json`` elsewhere; ``"json"``: ``%json`` only.
     """
-    tool_list = tools if _all_tools(tools) else load_tools(tools)
+    tool_list = load_tools(tools)
     profile = get_profile(format)
     tok = load_tokenizer(tokenizer, profile) if tokenizer is not None else None
     mode, chosen = _tool_choice(tool_choice, tool_list)
@@ -104,10 +104,6 @@ def format_name(profile: Profile) -> str:
     except ProfileError:
         shipped = False
     return profile.name if shipped else profile.path
-
-
-def _all_tools(tools: Any) -> bool:
-    return isinstance(tools, (list, tuple)) and bool(tools) and all(isinstance(t, Tool) for t in tools)
 
 
 def _tool_choice(choice: Any, tools: Sequence[Tool]) -> tuple[str, list[Tool]]:

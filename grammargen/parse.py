@@ -231,9 +231,7 @@ class _Layout:
 def _tool_table(tools: Any) -> dict[str, Tool] | None:
     if tools is None:
         return None
-    tool_list = tools if isinstance(tools, (list, tuple)) and all(isinstance(t, Tool) for t in tools) \
-        else load_tools(tools)
-    return {t.name: t for t in tool_list}
+    return {t.name: t for t in load_tools(tools)}
 
 
 _MATCH, _PARTIAL, _FAIL = "match", "partial", "fail"

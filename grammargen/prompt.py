@@ -30,7 +30,7 @@ def prompt(tools: Any, format: str | Profile = "phi4-mini", *, system: str = DEF
     put it in the runtime's chat template as the system message, without ``tools=``.
     """
     profile = get_profile(format)
-    tool_list = tools if _all_tools(tools) else load_tools(tools)
+    tool_list = load_tools(tools)
     if not profile.prompt:
         raise ProfileError(f"format {profile.name!r} names no prompt template", source=profile.path,
                            path="prompt")
@@ -50,10 +50,6 @@ def prompt(tools: Any, format: str | Profile = "phi4-mini", *, system: str = DEF
         format=profile,
     )
     return text.strip() + "\n"
-
-
-def _all_tools(tools: Any) -> bool:
-    return isinstance(tools, (list, tuple)) and bool(tools) and all(isinstance(t, Tool) for t in tools)
 
 
 def _function(tool: Tool) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from .errors import OptionsError
 from .lark import json_text
 from .profiles import Profile, get_profile
 from .render import ordered, render
-from .schema import prepare
+from .schema import prepare, resolve_ref
 from .tokenizer import load_tokenizer, marker_forms
 from .tools import Tool, load_tools
 from .validate import Sample
@@ -61,12 +61,8 @@ def samples(tools: Any, format: str | Profile = "phi4-mini", *, seed: int = 0,
     unknown = set(options) - COMPILE_OPTIONS
     if unknown:
         raise OptionsError(f"unknown option(s): {', '.join(sorted(unknown))}")
-    tool_list = list(tools) if _all_tools(tools) else load_tools(tools)
+    tool_list = load_tools(tools)
     return _Generator(tool_list, get_profile(format), random.Random(seed), **options).run()
-
-
-def _all_tools(tools: Any) -> bool:
-    return isinstance(tools, (list, tuple)) and all(isinstance(t, Tool) for t in tools)
 
 
 class _Generator:
@@ -262,13 +258,10 @@ def _resolve(schema: Any, root: dict[str, Any]) -> Any:
     for _ in range(MAX_DEPTH):
         if not (isinstance(schema, dict) and isinstance(schema.get("$ref"), str)):
             return schema
-        node: Any = root
-        for part in schema["$ref"].lstrip("#").strip("/").split("/"):
-            if not part:
-                continue
-            if not isinstance(node, dict) or part not in node:
-                raise _CannotGenerate(f"unresolvable $ref {schema['$ref']}")
-            node = node[part]
+        try:
+            node = resolve_ref(root, schema["$ref"])
+        except LookupError as exc:
+            raise _CannotGenerate(str(exc)) from exc
         rest = {k: v for k, v in schema.items() if k != "$ref"}
         schema = {**node, **rest} if isinstance(node, dict) else node
     raise _CannotGenerate("$ref chain too deep")

@@ -57,9 +57,12 @@ class Tool:
 def load_tools(source: Any, *, source_name: str = "") -> list[Tool]:
     """Load a tool list from a path, a JSON string, ``-`` (stdin), or already-parsed data.
 
-    Raises :class:`InputError` for unreadable or malformed input and :class:`ToolError` for
+    A non-empty list of :class:`Tool` (already loaded) is returned as it is, so every
+    entry point can take either.  Raises :class:`InputError` for unreadable or malformed input and :class:`ToolError` for
     an invalid tool; each names the file and the JSON path of the problem.
     """
+    if isinstance(source, (list, tuple)) and source and all(isinstance(t, Tool) for t in source):
+        return list(source)
     name = source_name
     if not name and isinstance(source, (str, os.PathLike)) and _looks_like_path(source):
         name = "<stdin>" if str(source) == "-" else str(source)
