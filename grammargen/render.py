@@ -12,6 +12,7 @@ import referencing.exceptions
 from .errors import InputError
 from .lark import json_text
 from .profiles import Piece, Profile, get_profile
+from .schema import resolve_ref
 from .tools import Tool
 
 
@@ -126,11 +127,8 @@ def _schema_parts(value: Any, schema: Any, root: dict[str, Any], depth: int) -> 
     ref = schema.get("$ref")
     if isinstance(ref, str) and ref.startswith("#"):  # llguidance puts $ref's and allOf's keys first
         try:
-            target: Any = root
-            for token in ref[1:].split("/")[1:] if ref != "#" else []:
-                target = target[token.replace("~1", "/").replace("~0", "~")]
-            parts += _schema_parts(value, target, root, depth + 1)
-        except (KeyError, TypeError, IndexError):
+            parts += _schema_parts(value, resolve_ref(root, ref), root, depth + 1)
+        except LookupError:
             pass
     for sub in schema.get("allOf") or []:
         parts += _schema_parts(value, sub, root, depth + 1)

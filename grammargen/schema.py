@@ -114,6 +114,25 @@ def metaschema_2020() -> jsonschema.Draft202012Validator:
     return cls(json.loads(text), format_checker=cls.FORMAT_CHECKER)
 
 
+def resolve_ref(root: Any, ref: str) -> Any:
+    """The node a local ``$ref`` (``#``, ``#/$defs/x``, ``#/a~1b``) points at in ``root``.
+
+    Raises LookupError when it points nowhere, or is not a local JSON pointer.
+    """
+    if not ref.startswith("#") or (len(ref) > 1 and not ref.startswith("#/")):
+        raise LookupError(f"not a local JSON pointer: {ref}")
+    node = root
+    for token in ref[2:].split("/") if len(ref) > 1 else []:
+        token = token.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict) and token in node:
+            node = node[token]
+        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+            node = node[int(token)]
+        else:
+            raise LookupError(f"unresolvable $ref {ref}")
+    return node
+
+
 def _map_types(node: Any) -> Any:
     """Rewrite ``type`` names in place, recursively, and old tuple-form ``items``."""
     if isinstance(node, list):

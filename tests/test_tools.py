@@ -154,3 +154,22 @@ def test_fast_metaschema_agrees_with_jsonschema() -> None:
             expected = (exc.message, list(exc.absolute_path))
         error = jsonschema.exceptions.best_match(fast.iter_errors(schema))
         assert (None if error is None else (error.message, list(error.absolute_path))) == expected, schema
+
+
+def test_loaded_tools_pass_through() -> None:
+    """A list of already-loaded Tools is returned as it is, so every entry point takes either."""
+    tools = load_tools(DIALECTS["bare"])
+    assert load_tools(tools) == tools
+
+
+def test_resolve_ref_follows_json_pointers() -> None:
+    """Local $refs resolve with JSON-pointer escapes and array indices; a dangling one is a LookupError."""
+    from grammargen.schema import resolve_ref
+
+    root = {"$defs": {"a/b": {"type": "integer"}, "list": [{"type": "string"}]}}
+    assert resolve_ref(root, "#/$defs/a~1b") == {"type": "integer"}
+    assert resolve_ref(root, "#/$defs/list/0") == {"type": "string"}
+    assert resolve_ref(root, "#") is root
+    for bad in ("#/$defs/missing", "other.json#/x"):
+        with pytest.raises(LookupError):
+            resolve_ref(root, bad)
