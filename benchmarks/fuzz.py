@@ -45,6 +45,7 @@ from grammargen import GrammarGenError
 from grammargen.lark import json_text
 from grammargen.profiles import Piece, Profile, load_profile
 from grammargen.tokenizer import Tokenizer, builtin_for
+from grammargen.validate import token_allowed
 
 FIELDS = ("tool_name", "enum_value", "const_value", "property_name", "description", "marker")
 
@@ -120,7 +121,7 @@ def accepts(matcher: llguidance.LLMatcher, ids: list[int]) -> bool:
     m = matcher.deep_copy()
     for token in ids:
         mask = m.compute_bitmask()
-        if not (mask[token >> 3] >> (token & 7)) & 1 or not m.consume_token(token):
+        if not token_allowed(mask, token) or not m.consume_token(token):
             return False
     return m.is_accepting()
 

@@ -36,6 +36,7 @@ import llguidance
 import grammargen
 from grammargen.profiles import get_profile
 from grammargen.tokenizer import Tokenizer, builtin_for, load_tokenizer
+from grammargen.validate import token_allowed
 
 FORMAT = "qwen25"  # Hermes-style <tool_call> JSON </tool_call>: the Qwen3 tokenizer's own layout
 BFCL = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus" / "bfcl" / "bfcl.jsonl"
@@ -213,7 +214,7 @@ def force(matcher: llguidance.LLMatcher, tok: Tokenizer, text: str, times: list[
         start = time.perf_counter()
         mask = matcher.compute_bitmask()
         times.append(time.perf_counter() - start)
-        if not (mask[token >> 3] >> (token & 7) & 1) or not matcher.consume_token(token):
+        if not token_allowed(mask, token) or not matcher.consume_token(token):
             return False
     return matcher.is_accepting()
 

@@ -153,7 +153,7 @@ def force(matcher: llguidance.LLMatcher, tok: Tokenizer, sample: Sample) -> Resu
     outside_mask: list[str] = []
     for i, token in enumerate(ids):
         mask = matcher.compute_bitmask()
-        if _in_mask(mask, token):
+        if token_allowed(mask, token):
             if not matcher.consume_token(token):  # allowed by the mask yet refused
                 return _rejected(None, tok, sample, token, starts[i], _first_line(matcher.get_error()))
             continue
@@ -179,7 +179,8 @@ def force(matcher: llguidance.LLMatcher, tok: Tokenizer, sample: Sample) -> Resu
                   message=message)
 
 
-def _in_mask(mask: bytes, token: int) -> bool:
+def token_allowed(mask: bytes, token: int) -> bool:
+    """Is ``token`` set in llguidance's bitmask (one bit per token id)?"""
     return token >> 3 < len(mask) and bool(mask[token >> 3] >> (token & 7) & 1)
 
 
