@@ -41,13 +41,13 @@ def check_size(lark: str, tok: llguidance.LLTokenizer, *, tools: int, json_rules
     if not matcher.is_error():
         return
     message = matcher.get_error()
-    counts = (f"{tools:,} tools: {regex_terminals:,} argument regexes, "
+    counts = (f"{tools:,} tools: {regex_terminals:,} argument terminals, "
               f"{json_rules:,} %json argument rules")
     if "number of symbols" in message:
         raise GrammarError(
             f"the grammar needs more than {SYMBOL_BUDGET:,} grammar symbols; llguidance's symbol "
             f"table holds fewer than {SYMBOL_TABLE:,} ({counts}; a %json rule costs 14-75+ "
-            "symbols): pass fewer tools, or schemas the fast shape can write as regexes")
+            "symbols): pass fewer tools, or schemas the fast shape can write as terminals")
     if "lexer configuration" in message:
         raise GrammarError(
             f"the grammar's regexes exceed llguidance's initial lexer budget "

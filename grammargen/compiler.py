@@ -18,6 +18,7 @@ never loop on whitespace; free text (TEXT, the reasoning block) is the only open
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
@@ -25,7 +26,7 @@ import llguidance
 
 from .capacity import ROW_ITEMS, check_size
 from .errors import GrammarError, OptionsError, ProfileError
-from .fastjson import json_regex
+from .fastjson import ArgsTerminals
 from .grammar import Grammar
 from .lark import MarkerForm, json_text, literal, regex_escape
 from .profiles import Piece, Profile, get_profile
@@ -90,9 +91,9 @@ def compile(tools: Any, format: str | Profile = "phi4-mini", *, tool_choice: Any
                       options=options, markers={m: f.kind for m, f in writer.forms.items()},
                       warnings=tuple(writer.warnings))
     if check:
-        regexes = sum(key.startswith("/") for key in writer.args_rules)
-        check_size(grammar.lark, checker.ll, tools=len(chosen), regex_terminals=regexes,
-                   json_rules=len(writer.args_rules) - regexes)
+        terminals = writer.terminal_count
+        check_size(grammar.lark, checker.ll, tools=len(chosen), regex_terminals=terminals,
+                   json_rules=len(writer.args_rules) - terminals)
         check_grammar(grammar, checker, writer)
     return grammar
 
@@ -149,7 +150,9 @@ class _Writer:
         self.warnings: list[str] = []
         self.args_rules: dict[str, str] = {}  # prepared schema JSON -> rule name
         self.tool_args: list[tuple[Tool, str]] = []  # (tool, its %json schema text)
-        self.shape = shape  # "auto": a regex terminal where exact (fastjson), else %json
+        self.shape = shape  # "auto": a terminal where exact (fastjson), else %json
+        self.terminals = ArgsTerminals()  # value terminals the argument terminals share
+        self.terminal_count = 0
 
     # -- sequences ---------------------------------------------------------------------
     def items(self, pieces: Iterable[Piece], tool: Tool | None = None) -> list[Item]:
@@ -179,13 +182,13 @@ class _Writer:
         where = f"{tool.path or 'tool ' + repr(tool.name)}.parameters"
         prepared = prepare(tool.parameters, where, lenient=self.lenient, close_objects=self.close)
         self.warnings += prepared.warnings
-        regex = json_regex(prepared.schema) if self.shape == "auto" else None
-        if regex is not None:
-            key = "/" + regex + "/"
-            if key not in self.args_rules:  # identical argument languages share a terminal
-                self.args_rules[key] = f"ARGS_{len(self.args_rules)}"
-                self.rules.append(f"{self.args_rules[key]}: {key}")
-            return self.args_rules[key]
+        expr = self.terminals.expression(prepared.schema) if self.shape == "auto" else None
+        if expr is not None:
+            if expr not in self.args_rules:  # identical argument languages share a terminal
+                self.args_rules[expr] = f"ARGS_{len(self.args_rules)}"
+                self.rules.append(f"{self.args_rules[expr]}: {expr}")
+                self.terminal_count += 1
+            return self.args_rules[expr]
         schema = dict(prepared.schema)
         schema["x-guidance"] = JSON_STYLE
         text = json.dumps(schema, ensure_ascii=True, sort_keys=False)
@@ -242,7 +245,7 @@ class _Writer:
         else:
             rules = ["start: body", *rules]
         rules += self._text_rules(lead, reasoning)
-        return "\n".join(rules + head + self.rules) + "\n"
+        return "\n".join(rules + head + self.rules + self.terminals.definitions()) + "\n"
 
     def _calls_alternatives(self, lead: str | None) -> list[str]:
         if not self.profile.content_before_calls:
@@ -386,11 +389,7 @@ def _split_common_prefix(seqs: list[list[Item]], lead: str | None
 
 
 def _common_text(texts: Sequence[str]) -> str:
-    first = texts[0]
-    n = 0
-    while n < len(first) and all(len(t) > n and t[n] == first[n] for t in texts):
-        n += 1
-    return first[:n]
+    return os.path.commonprefix(list(texts))  # a string function, despite its module
 
 
 def check_grammar(grammar: Grammar, tok: Tokenizer, writer: _Writer | None = None) -> None:

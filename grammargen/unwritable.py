@@ -14,6 +14,7 @@ which llguidance 1.9.1's ``%json`` expects raw in keys (but escaped in string va
 
 from __future__ import annotations
 
+import json
 from typing import Any, Iterable
 
 from .errors import ProfileError, ToolError, join_path, path_of
@@ -50,11 +51,15 @@ def check_writable(tools: Iterable[Tool], profile: Profile, forms: dict[str, Mar
                                            "token of the tokenizer: list it under special (or token_ids) "
                                            "so it is matched as that token", source=profile.path,
                                            path=f"layout.{part}[{i}]")
+    tools = list(tools)
     for tool in tools:
         found = _find(tool.name, specials, firsts)
         if found:
             raise ToolError(_message("tool name", tool.name, found), path=f"{tool.path}.name",
                             source=tool.source)
+    if _none_in_schemas(tools, specials):
+        return
+    for tool in tools:
         where = f"{tool.path}.parameters" if tool.path else "parameters"
         for value, parts, what in _literals(tool.parameters, []):
             if what == "property name" and "\x7f" in value:
@@ -66,6 +71,18 @@ def check_writable(tools: Iterable[Tool], profile: Profile, forms: dict[str, Mar
             if found:
                 raise ToolError(_message(what, value, found), path=join_path(where, path_of(parts)),
                                 source=tool.source)
+
+
+def _none_in_schemas(tools: list[Tool], specials: tuple[str, ...]) -> bool:
+    """True when no schema's JSON text holds a special token's text or DEL: nothing to walk.
+
+    One search over all schemas at once; only a hit (often just a description) pays for
+    the walk that finds the literal.  Texts JSON would escape can't be searched this way.
+    """
+    if any('"' in s or "\\" in s or not s.isprintable() for s in specials):
+        return False
+    text = json.dumps([t.parameters for t in tools], ensure_ascii=False)
+    return "\x7f" not in text and not any(s in text for s in specials)
 
 
 def _find(text: str, specials: tuple[str, ...], firsts: set[str]) -> str:

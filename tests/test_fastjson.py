@@ -1,4 +1,4 @@
-"""The fast argument shape (one regex) accepts and rejects exactly what %json does."""
+"""The fast argument shape (one Lark terminal) accepts and rejects exactly what %json does."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from grammargen.compiler import JSON_STYLE, compile
 from grammargen.errors import GrammarError, OptionsError
-from grammargen.fastjson import int_range, json_regex
+from grammargen.fastjson import ArgsTerminals, int_range
 from grammargen.tools import Tool
 from grammargen.validate import Sample, validate
 
@@ -23,12 +23,20 @@ def verdicts(lark: str, texts: list[str]) -> list[str]:
     return [r.got for r in report.results]
 
 
+def fast_grammar(schema: dict[str, Any]) -> str | None:
+    """The fast shape of ``schema`` as a grammar of its own, or None when it has none."""
+    terminals = ArgsTerminals()
+    expr = terminals.expression(schema)
+    if expr is None:
+        return None
+    return "\n".join(["start: ARGS", f"ARGS: {expr}", *terminals.definitions()])
+
+
 def both_shapes(schema: dict[str, Any], texts: list[str]) -> tuple[list[str], list[str]]:
-    """The verdicts of the plain %json grammar and of the regex grammar, side by side."""
-    regex = json_regex(schema)
-    assert regex is not None, f"no fast shape for {schema}"
+    """The verdicts of the plain %json grammar and of the fast grammar, side by side."""
+    fast = fast_grammar(schema)
+    assert fast is not None, f"no fast shape for {schema}"
     plain = "start: %json " + json.dumps({**schema, "x-guidance": JSON_STYLE})
-    fast = f"start: ARGS\nARGS: /{regex}/"
     return verdicts(plain, texts), verdicts(fast, texts)
 
 
@@ -93,9 +101,9 @@ FALLBACKS = [
 
 
 @pytest.mark.parametrize("schema", FALLBACKS)
-def test_schemas_without_an_exact_regex_fall_back(schema: dict[str, Any]) -> None:
-    """A schema the regex can't match exactly gets no fast shape (the compiler then uses %json)."""
-    assert json_regex(schema) is None
+def test_schemas_without_an_exact_terminal_fall_back(schema: dict[str, Any]) -> None:
+    """A schema the terminal can't match exactly gets no fast shape (the compiler then uses %json)."""
+    assert fast_grammar(schema) is None
 
 
 @pytest.mark.parametrize(("low", "high"), [(0, 0), (-5, 5), (-5, 0), (-1, 0), (7, 7), (13, 1999), (-321, -17), (95, 105)],
@@ -187,10 +195,10 @@ def value_text(draw: st.DrawFn, schema: dict[str, Any]) -> str:
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_fast_shape_matches_json_on_random_schemas(data: st.DataObject) -> None:
-    """For random closed schemas and texts near them, the regex and %json give the same verdicts."""
+    """For random closed schemas and texts near them, the fast terminal and %json give the same verdicts."""
     schema = data.draw(schemas())
     texts = data.draw(st.lists(value_text(schema), min_size=1, max_size=8))
-    if json_regex(schema) is None:  # e.g. an enum whose values none fit its type
+    if fast_grammar(schema) is None:  # e.g. an enum whose values none fit its type
         return
     plain, fast = both_shapes(schema, texts)
     assert fast == plain, [(t, p, f) for t, p, f in zip(texts, plain, fast) if p != f]
@@ -240,7 +248,7 @@ def verdicts_of(grammar: Any, texts: list[str]) -> list[str]:
 
 def test_too_many_symbols_is_a_clear_error_not_a_panic() -> None:
     """3,000 %json argument rules overflow llguidance's symbol table: GrammarError names the limit."""
-    with pytest.raises(GrammarError, match=r"65,525 \(3,000 tools: 0 argument regexes, 3,000 %json"):
+    with pytest.raises(GrammarError, match=r"65,525 \(3,000 tools: 0 argument terminals, 3,000 %json"):
         compile(_tools(3000), "qwen25", shape="json")
 
 
