@@ -151,7 +151,7 @@ class _Writer:
         self.args_rules: dict[str, str] = {}  # prepared schema JSON -> rule name
         self.tool_args: list[tuple[Tool, str]] = []  # (tool, its %json schema text)
         self.shape = shape  # "auto": a terminal where exact (fastjson), else %json
-        self.terminals = ArgsTerminals()  # value terminals the argument terminals share
+        self.terminals = ArgsTerminals(close)  # value terminals the argument terminals share
         self.terminal_count = 0
 
     # -- sequences ---------------------------------------------------------------------
@@ -179,16 +179,16 @@ class _Writer:
         return _merge(out)
 
     def args_rule(self, tool: Tool) -> str:
-        where = f"{tool.path or 'tool ' + repr(tool.name)}.parameters"
-        prepared = prepare(tool.parameters, where, lenient=self.lenient, close_objects=self.close)
-        self.warnings += prepared.warnings
-        expr = self.terminals.expression(prepared.schema) if self.shape == "auto" else None
+        expr = self.terminals.expression(tool.parameters) if self.shape == "auto" else None
         if expr is not None:
             if expr not in self.args_rules:  # identical argument languages share a terminal
                 self.args_rules[expr] = f"ARGS_{len(self.args_rules)}"
                 self.rules.append(f"{self.args_rules[expr]}: {expr}")
                 self.terminal_count += 1
             return self.args_rules[expr]
+        where = f"{tool.path or 'tool ' + repr(tool.name)}.parameters"
+        prepared = prepare(tool.parameters, where, lenient=self.lenient, close_objects=self.close)
+        self.warnings += prepared.warnings
         schema = dict(prepared.schema)
         schema["x-guidance"] = JSON_STYLE
         text = json.dumps(schema, ensure_ascii=True, sort_keys=False)

@@ -21,6 +21,12 @@ exactly what ``%json`` (with the compiler's compact separators) matches, and ret
 Anything else (``pattern``, ``format``, ``$ref``, open objects, untyped values, bounded
 floats, ``multipleOf``) is not attempted.
 
+It reads a loaded schema directly, with the keyword table of :mod:`.schema`: annotations
+and unknown keywords constrain nothing, any keyword outside :data:`KNOWN` that constrains
+(or can't be enforced) sends the schema to ``%json`` through :func:`.schema.prepare`, which
+words the error or warning.  With ``close_objects``, an object listing ``properties``
+without ``additionalProperties`` is closed, as :func:`.schema.prepare` closes it.
+
 The terminal is written as a Lark *terminal expression*: literal strings for keys and
 punctuation, and named value terminals (``JSON_STRING``, ``STRING_0_16``, ``INT_0_20``...)
 defined once per grammar and shared by every tool.  llguidance builds such a composition
@@ -30,11 +36,14 @@ benchmarks/perf.py), because each shared piece is parsed and built once.
 
 from __future__ import annotations
 
+import functools
 import math
+import re
 from dataclasses import dataclass
 from typing import Any, Sequence
 
 from .lark import json_text, literal
+from .schema import ENFORCED, UNSUPPORTED
 
 # A JSON string character: anything but a quote, a backslash or a control, or an escape.
 CHAR = r'(?:[^"\\\x00-\x1f\x7f]|\\(?:["\\bfnrt]|u00(?:[01][0-9a-fA-F]|7[fF])))'
@@ -42,7 +51,7 @@ NATURAL = "(?:0|[1-9][0-9]*)"
 INTEGER = f"-?{NATURAL}"
 NUMBER = f"{INTEGER}(?:\\.[0-9]+)?(?:[eE][+-]?[0-9]+)?"
 MAX_EXPRESSION = 20_000  # characters; past this a terminal costs llguidance's lexer more than %json
-MAX_NESTING = 24  # parentheses; llguidance 1.9.1's Lark parser refuses 29 ("too deeply nested")
+MAX_NESTING = 24  # groups; llguidance 1.9.1's Lark parser refuses 29 ("too deeply nested")
 
 # Keywords this module understands; a schema with any other keyword falls back.
 KNOWN = frozenset({
@@ -51,6 +60,7 @@ KNOWN = frozenset({
     "exclusiveMinimum", "exclusiveMaximum", "anyOf",
 })
 TYPES = ("object", "array", "string", "integer", "number", "boolean", "null")
+_NOT_HERE = (ENFORCED | UNSUPPORTED | {"oneOf"}) - KNOWN  # keywords that send a schema to %json
 
 
 class _NotRegular(Exception):
@@ -62,7 +72,6 @@ class _Expr:
     """A Lark terminal expression inside a sequence (literal text is a plain ``str``)."""
 
     text: str
-    depth: int = 0  # how deeply its parentheses nest
 
 
 _Seq = list  # of str (literal text) and _Expr, concatenated
@@ -71,8 +80,9 @@ _Seq = list  # of str (literal text) and _Expr, concatenated
 class ArgsTerminals:
     """The argument terminals of one grammar, and the value terminals they share."""
 
-    def __init__(self) -> None:
+    def __init__(self, close_objects: bool = True) -> None:
         self.shared: dict[str, str] = {}  # terminal name -> its definition
+        self.close_objects = close_objects
 
     def expression(self, schema: Any) -> str | None:
         """The Lark terminal expression for the compact JSON ``schema`` accepts, or None."""
@@ -81,7 +91,7 @@ class ArgsTerminals:
             text = _lark(self._value(schema))
         except _NotRegular:
             text = None
-        if text is None or len(text) > MAX_EXPRESSION:
+        if text is None or len(text) > MAX_EXPRESSION or _nesting(text) > MAX_NESTING:
             self.shared = before  # nothing of a refused schema stays in the grammar
             return None
         return text
@@ -95,8 +105,14 @@ class ArgsTerminals:
 
     # -- values ------------------------------------------------------------------------
     def _value(self, schema: Any) -> _Seq:
-        if not isinstance(schema, dict) or not schema or set(schema) - KNOWN:
+        if not isinstance(schema, dict):
             raise _NotRegular
+        if not schema.keys() <= KNOWN:
+            if not _NOT_HERE.isdisjoint(schema):
+                raise _NotRegular
+            schema = {k: v for k, v in schema.items() if k in KNOWN}  # annotations dropped
+        if not schema:
+            raise _NotRegular  # any JSON value, which nests without bound
         if "anyOf" in schema:
             if set(schema) != {"anyOf"} or not schema["anyOf"]:
                 raise _NotRegular
@@ -151,7 +167,8 @@ class ArgsTerminals:
         return ["[", *(items if low >= 1 else _optional(items)), "]"]
 
     def _object(self, schema: dict[str, Any]) -> _Seq:
-        if schema.get("additionalProperties") is not False:
+        closed = self.close_objects and "properties" in schema
+        if schema.get("additionalProperties", not closed) is not False:
             raise _NotRegular  # open objects take any key and any JSON value
         properties = schema.get("properties", {})
         required = schema.get("required", [])
@@ -159,9 +176,15 @@ class ArgsTerminals:
             raise _NotRegular
         if any(r not in properties for r in required):
             raise _NotRegular  # unsatisfiable: leave the error to %json
-        members = [([json_text(k) + ": ", *self._value(v)], k in required)
+        members = [([_key(k), *self._value(v)], k in required)
                    for k, v in properties.items()]
         return ["{", *_members(members), "}"]
+
+
+@functools.lru_cache(maxsize=65536)
+def _key(name: str) -> str:
+    """A member's lead, ``"name": `` (cached: tool lists repeat their property names)."""
+    return json_text(name) + ": "
 
 
 def _members(members: list[tuple[_Seq, bool]]) -> _Seq:
@@ -281,10 +304,23 @@ def _lark(seq: Sequence[str | _Expr]) -> str:
 
 def _group(options: Sequence[_Seq], suffix: str = "") -> _Seq:
     """``(a | b ...)`` plus a suffix (``?``, ``*``, ``{m,n}``), as one item of a sequence."""
-    depth = 1 + max((i.depth for o in options for i in o if isinstance(i, _Expr)), default=0)
-    if depth > MAX_NESTING:
-        raise _NotRegular  # deeper than llguidance's Lark parser goes: %json nests by rules
-    return [_Expr("(" + " | ".join(_lark(o) for o in options) + ")" + suffix, depth)]
+    return [_Expr("(" + " | ".join(_lark(o) for o in options) + ")" + suffix)]
+
+
+_STRING_LITERAL = re.compile(r'"(?:[^"\\]|\\.)*"')
+_INNERMOST_GROUP = re.compile(r"\([^()]*\)")
+
+
+def _nesting(expr: str) -> int:
+    """How deeply an argument expression's groups nest (its parentheses outside string literals).
+
+    Value terminals are referenced by name, so every parenthesis left is a group of ours.
+    """
+    rest, depth = _STRING_LITERAL.sub("", expr), 0
+    while "(" in rest:
+        rest = _INNERMOST_GROUP.sub("", rest)
+        depth += 1
+    return depth
 
 
 def _alt(options: list[_Seq]) -> _Seq:
@@ -303,6 +339,7 @@ def _repeat(seq: _Seq, low: int, high: int | None) -> _Seq:
 
 # -- integer ranges ---------------------------------------------------------------------
 
+@functools.lru_cache(maxsize=65536)
 def int_range(low: int | None, high: int | None) -> str:
     """A regex for the JSON integers in [low, high] (either end open), no leading zeros.
 

@@ -54,13 +54,12 @@ def check_name_length(name: str, path: str) -> None:
 def check_schema_size(schema: Any, path: str) -> None:
     """Refuse a schema nested deeper than :data:`MAX_SCHEMA_DEPTH` or with a too-long enum.
 
-    Walks without recursion, so any depth is measured safely.
+    Walks without recursion, so any depth is measured safely.  Only containers are
+    visited; the path of an offending enum is worked out only when there is one.
     """
-    stack: list[tuple[Any, tuple[Any, ...], int]] = [(schema, (), 1)]
+    stack: list[tuple[Any, int]] = [(schema, 1)]
     while stack:
-        node, parts, depth = stack.pop()
-        if not isinstance(node, (dict, list)):
-            continue
+        node, depth = stack.pop()
         if depth > MAX_SCHEMA_DEPTH:
             raise ToolError(f"schema nested more than {MAX_SCHEMA_DEPTH} levels deep (the limit)",
                             path=path)
@@ -68,12 +67,23 @@ def check_schema_size(schema: Any, path: str) -> None:
             enum = node.get("enum")
             if isinstance(enum, list) and len(enum) > MAX_ENUM_VALUES:
                 raise ToolError(f"enum has {len(enum):,} values; the limit is {MAX_ENUM_VALUES:,}",
-                                path=join_path(path, path_of([*parts, "enum"])))
-            children: list[tuple[Any, Any]] = list(node.items())
+                                path=join_path(path, path_of([*_parts_to(schema, node), "enum"])))
+            children = node.values()
         else:
-            children = list(enumerate(node))
-        for key, value in children:
-            stack.append((value, (*parts, key), depth + 1))
+            children = node
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+
+
+def _parts_to(root: Any, target: Any) -> list[Any]:
+    """The keys and indices from ``root`` down to the container ``target`` (found by identity)."""
+    stack: list[tuple[Any, list[Any]]] = [(root, [])]
+    while stack:
+        node, parts = stack.pop()
+        if node is target:
+            return parts
+        items = node.items() if isinstance(node, dict) else enumerate(node)
+        stack.extend((v, [*parts, k]) for k, v in items if isinstance(v, (dict, list)))
+    return []
 
 
 def check_marker_length(marker: str, source: str) -> None:

@@ -14,7 +14,11 @@ from typing import Literal
 
 def literal(text: str) -> str:
     """A Lark string literal matching exactly ``text`` (JSON escapes; the grammar stays ASCII)."""
-    return json.dumps(text, ensure_ascii=True)
+    return _ascii_string(text)  # json.dumps(text), without its per-call overhead: this is hot
+
+
+_ascii_string = json.encoder.encode_basestring_ascii
+_string = json.encoder.encode_basestring
 
 
 def regex_escape(text: str) -> str:
@@ -38,7 +42,11 @@ def json_text(value: object) -> str:
     This is also the one spelling llguidance's exact JSON accepts: escapes only where JSON
     needs them, plus DEL as ``\\u007f`` (llguidance refuses it raw).
     """
-    return json.dumps(value, ensure_ascii=False, separators=(", ", ": ")).replace("\x7f", "\\u007f")
+    text = _string(value) if isinstance(value, str) else _COMPACT.encode(value)
+    return text.replace("\x7f", "\\u007f")
+
+
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": "))  # built once: json_text is hot
 
 
 MarkerKind = Literal["special", "id", "text"]

@@ -24,8 +24,11 @@ def verdicts(lark: str, texts: list[str]) -> list[str]:
 
 
 def fast_grammar(schema: dict[str, Any]) -> str | None:
-    """The fast shape of ``schema`` as a grammar of its own, or None when it has none."""
-    terminals = ArgsTerminals()
+    """The fast shape of ``schema`` as a grammar of its own, or None when it has none.
+
+    Objects are taken as written (not closed), as the plain ``%json`` grammar beside it reads them.
+    """
+    terminals = ArgsTerminals(close_objects=False)
     expr = terminals.expression(schema)
     if expr is None:
         return None
@@ -76,6 +79,12 @@ EDGES = [
                  ["[]", '["x"]', '["x", "y"]', '["x","y"]', '["x", "y", "x"]', '["z"]'], id="array-bounds"),
     pytest.param({"anyOf": [{"type": "string", "maxLength": 1}, {"type": "integer", "minimum": 0}]},
                  ['"a"', '"ab"', "5", "-5"], id="any-of"),
+    pytest.param({"type": "string", "maxLength": 0}, ['""', '"a"'], id="empty-string-only"),
+    pytest.param({"type": "string", "minLength": 2}, ['"a"', '"ab"', '"abcdefghijklmnopqrstuvwxyz"'],
+                 id="string-min-only"),
+    pytest.param({"type": "array", "items": {"type": "integer"}, "maxItems": 0}, ["[]", "[1]"], id="empty-array-only"),
+    pytest.param({"type": "array", "items": {"type": "integer"}, "minItems": 2}, ["[]", "[1]", "[1, 2]", "[1, 2, 3]"],
+                 id="array-min-only"),
 ]
 
 
@@ -202,6 +211,49 @@ def test_fast_shape_matches_json_on_random_schemas(data: st.DataObject) -> None:
         return
     plain, fast = both_shapes(schema, texts)
     assert fast == plain, [(t, p, f) for t, p, f in zip(texts, plain, fast) if p != f]
+
+
+def loaded_form(schema: Any, draw: st.DrawFn) -> Any:
+    """``schema`` as a user writes it: annotations here and there, objects closed by default only."""
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: ({n: loaded_form(v, draw) for n, v in s.items()} if k == "properties"
+               else loaded_form(s, draw) if k == "items" else s) for k, s in schema.items()}
+    if out.get("additionalProperties") is False and draw(st.booleans()):
+        del out["additionalProperties"]  # close_objects closes it
+    if draw(st.booleans()):
+        out[draw(st.sampled_from(["description", "title", "examples", "x-vendor"]))] = "a note"
+    return out
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_compiled_shapes_agree_on_schemas_as_users_write_them(data: st.DataObject) -> None:
+    """The fast shape reads loaded schemas itself (annotations skipped, objects closed): the
+    compiled auto and json grammars still give every call text the same verdict."""
+    closed = data.draw(schemas().filter(lambda s: s.get("type") == "object"))
+    schema = loaded_form(closed, data.draw)
+    args = data.draw(st.lists(value_text(closed), min_size=1, max_size=6))
+    texts = ['{"name": "t", "arguments": ' + a + "}" for a in args]
+    tools = [Tool(name="t", parameters=schema)]
+    auto = compile(tools, "json", tool_choice="required", parallel_tool_calls=False)
+    plain = compile(tools, "json", tool_choice="required", parallel_tool_calls=False, shape="json")
+    assert verdicts_of(auto, texts) == verdicts_of(plain, texts), texts
+
+
+def test_deep_nesting_falls_back_to_json() -> None:
+    """Past llguidance's Lark nesting limit the fast shape steps aside; shallower schemas keep it."""
+    def nested(depth: int) -> dict[str, Any]:
+        schema: dict[str, Any] = {"type": "integer"}
+        for _ in range(depth):
+            schema = {"type": "object", "properties": {"a": schema}, "additionalProperties": False}
+        return schema
+    from grammargen.fastjson import MAX_NESTING
+
+    deepest = fast_grammar(nested(MAX_NESTING))  # one optional group a level
+    assert deepest is not None and fast_grammar(nested(MAX_NESTING + 1)) is None
+    text = '{"a": ' * MAX_NESTING + "7" + "}" * MAX_NESTING
+    assert verdicts(deepest, [text, text.replace("7", '"7"')]) == ["accepted", "rejected"]
 
 
 # -- compiled grammars -------------------------------------------------------------------------
