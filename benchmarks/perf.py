@@ -101,13 +101,18 @@ _LOADED: dict[int, tuple[list[Any], list[Any]]] = {}
 
 
 def load(tools: list[dict[str, Any]]) -> list[Any]:
-    """grammargen.load_tools, in chunks under its per-list cap, once per list in this run."""
+    """grammargen.load_tools, in chunks under its per-list cap."""
+    loaded = []
+    for i in range(0, len(tools), 2000):
+        loaded += grammargen.load_tools(tools[i:i + 2000])
+    return loaded
+
+
+def loaded_once(tools: list[dict[str, Any]]) -> list[Any]:
+    """The loaded list, kept for this run: what the hand-written grammars are written from."""
     key = id(tools)
     if key not in _LOADED or _LOADED[key][0] is not tools:
-        loaded = []
-        for i in range(0, len(tools), 2000):
-            loaded += grammargen.load_tools(tools[i:i + 2000])
-        _LOADED[key] = (tools, loaded)
+        _LOADED[key] = (tools, load(tools))
     return _LOADED[key][1]
 
 
@@ -119,17 +124,16 @@ class Built:
     compile_s: float = 0.0
     valid: list[str] = field(default_factory=list)  # texts the grammar must accept
     invalid: str = ""  # a text it must reject
-    load_s: float = 0.0  # load_tools: BFCL type names mapped, each schema checked against its metaschema
+    load_s: float = 0.0  # load_tools: type names mapped, each schema checked against its metaschema
+    matcher: Callable[[], Any] | None = None  # a peer's own matcher (else llguidance on ``lark``)
 
 
 def grammargen_grammar(shape: str) -> Callable[..., Built]:
     def build(tools: list[Any], calls: list[dict[str, Any]], bad: dict[str, Any] | None,
               tok: Tokenizer) -> Built:
-        first = id(tools) not in _LOADED
         start = time.perf_counter()
         loaded = load(tools)
-        load_s = time.perf_counter() - start if first else _LOAD_S.get(id(tools), 0.0)
-        _LOAD_S[id(tools)] = load_s
+        load_s = time.perf_counter() - start
         start = time.perf_counter()
         g = grammargen.compile(loaded, FORMAT, tokenizer=tok, lenient=True, check=False, shape=shape)
         elapsed = time.perf_counter() - start
@@ -138,14 +142,11 @@ def grammargen_grammar(shape: str) -> Callable[..., Built]:
     return build
 
 
-_LOAD_S: dict[int, float] = {}
-
-
 def _anyof(tools: list[Any]) -> dict[str, Any]:
     """The hand-written schema, from the normalized tools (llguidance refuses BFCL's "dict")."""
     return {"anyOf": [{"type": "object", "properties": {
         "name": {"const": t.name}, "arguments": t.parameters},
-        "required": ["name", "arguments"], "additionalProperties": False} for t in load(tools)]}
+        "required": ["name", "arguments"], "additionalProperties": False} for t in loaded_once(tools)]}
 
 
 def naive_grammar(array: bool) -> Callable[..., Built]:
@@ -162,12 +163,77 @@ def naive_grammar(array: bool) -> Callable[..., Built]:
     return build
 
 
+class XgMatcher:
+    """xgrammar's matcher behind the four calls this script makes of llguidance's."""
+
+    def __init__(self, compiled: Any) -> None:
+        import xgrammar
+
+        self.xgrammar, self.compiled = xgrammar, compiled
+        self.matcher = xgrammar.GrammarMatcher(compiled)
+        self.bitmask = xgrammar.allocate_token_bitmask(1, compiled.tokenizer_info.vocab_size)
+
+    def is_error(self) -> bool:
+        return False
+
+    def deep_copy(self) -> "XgMatcher":
+        return XgMatcher(self.compiled)
+
+    def compute_bitmask(self) -> Any:
+        self.matcher.fill_next_token_bitmask(self.bitmask)
+        return self.bitmask
+
+    def allows(self, mask: Any, token: int) -> bool:
+        return bool((int(mask[0, token // 32]) >> (token % 32)) & 1)
+
+    def consume_token(self, token: int) -> bool:
+        return self.matcher.accept_token(token)
+
+    def is_accepting(self) -> bool:
+        return self.matcher.is_completed()
+
+
+_XG_INFO: dict[int, Any] = {}
+
+
+def xgrammar_grammar(kind: str) -> Callable[..., Built]:
+    """xgrammar 0.2.8: its own Qwen 3 structural tag, or the JSON schema of one call (anyOf)."""
+    def build(tools: list[Any], calls: list[dict[str, Any]], bad: dict[str, Any] | None,
+              tok: Tokenizer) -> Built:
+        import transformers
+        import xgrammar
+
+        if id(tok) not in _XG_INFO:  # per tokenizer, once (as llguidance's LLTokenizer is)
+            fast = transformers.PreTrainedTokenizerFast(tokenizer_object=tok.hf)
+            _XG_INFO[id(tok)] = xgrammar.TokenizerInfo.from_huggingface(fast, vocab_size=tok.ll.vocab_size)
+        start = time.perf_counter()
+        compiler = xgrammar.GrammarCompiler(_XG_INFO[id(tok)], cache_enabled=False)
+        if kind == "tag":
+            openai = [t.to_openai() for t in loaded_once(tools)]  # BFCL's "dict" types mapped
+            tag = xgrammar.get_model_structural_tag("qwen_3", tools=openai, tool_choice="required",
+                                                    reasoning=False)
+            compiled = compiler.compile_structural_tag(tag)
+            texts = [grammargen.render([c], FORMAT, tools=loaded_once(tools)) for c in calls]
+            invalid = grammargen.render([bad], FORMAT, tools=loaded_once(tools)) if bad else ""
+        else:
+            compiled = compiler.compile_json_schema(json.dumps(_anyof(tools)), any_whitespace=False,
+                                                    separators=(", ", ": "))
+            texts = [json.dumps(c, separators=(", ", ": "), ensure_ascii=False) for c in calls]
+            invalid = json.dumps(bad, separators=(", ", ": "), ensure_ascii=False) if bad else ""
+        elapsed = time.perf_counter() - start
+        return Built("", elapsed, texts, invalid, matcher=lambda: XgMatcher(compiled))
+    return build
+
+
 GRAMMARS: dict[str, Callable[..., Built]] = {
     "grammargen": grammargen_grammar("auto"),
     "grammargen-json": grammargen_grammar("json"),
     "anyOf": naive_grammar(array=False),
     "array-anyOf": naive_grammar(array=True),
 }
+if importlib.util.find_spec("xgrammar") is not None:  # an optional peer: pip install torch==2.13.0 xgrammar
+    GRAMMARS["xgrammar-tag"] = xgrammar_grammar("tag")
+    GRAMMARS["xgrammar-json"] = xgrammar_grammar("json")
 BASELINE = "anyOf"
 
 
@@ -208,48 +274,86 @@ class Row:
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def force(matcher: llguidance.LLMatcher, tok: Tokenizer, text: str, times: list[float]) -> bool:
+def force(matcher: Any, tok: Tokenizer, text: str, times: list[float]) -> bool:
     """Consume ``text`` token by token, timing each mask; True when accepted at the end."""
+    allows = getattr(matcher, "allows", token_allowed)
     for token in tok.encode(text):
         start = time.perf_counter()
         mask = matcher.compute_bitmask()
         times.append(time.perf_counter() - start)
-        if not token_allowed(mask, token) or not matcher.consume_token(token):
+        if not allows(mask, token) or not matcher.consume_token(token):
             return False
     return matcher.is_accepting()
 
 
-def measure(name: str, tools: list[Any], calls: list[dict[str, Any]], bad: dict[str, Any] | None,
-            tok: Tokenizer) -> Row:
+def warm_up(tok: Tokenizer) -> float:
+    """Pay llguidance's one-time, per-tokenizer costs; return how long they took.
+
+    The first mask after a special token in a process builds a per-tokenizer table (about
+    1.5 ms on Qwen3); a server pays it once, so it is kept out of the per-token figures.
+    """
+    tools = synthetic_tools(1)
+    grammar = grammargen.compile(tools, FORMAT, tokenizer=tok, check=False)
+    start = time.perf_counter()
+    force(llguidance.LLMatcher(tok.ll, grammar.lark, log_level=0), tok,
+          grammargen.render([synthetic_call(tools, 0)], FORMAT, tools=tools), [])
+    return time.perf_counter() - start
+
+
+def ready(name: str, tools: list[Any], calls: list[dict[str, Any]], bad: dict[str, Any] | None,
+          tok: Tokenizer) -> tuple[Row, Built, Any]:
+    """One run of tool list -> ready matcher -> first mask, each step timed."""
     row = Row(name)
-    try:
-        built = GRAMMARS[name](tools, calls, bad, tok)
-        row.compile_s, row.load_s = built.compile_s, built.load_s
-        before = rss_mb()
-        start = time.perf_counter()
-        matcher = llguidance.LLMatcher(tok.ll, built.lark, log_level=0)
-        row.matcher_s = time.perf_counter() - start
-        if matcher.is_error():
-            row.error = matcher.get_error().splitlines()[0][:80]
-            return row
-        fresh = matcher.deep_copy()
-        start = time.perf_counter()
-        matcher.compute_bitmask()
-        row.first_mask_s = time.perf_counter() - start
-        row.rss_mb = rss_mb() - before
-        accepted, spent = [], 0.0
-        for text in built.valid:
-            times: list[float] = []
-            accepted.append(force(fresh.deep_copy(), tok, text, times))
-            row.masks += times
-            spent += sum(times)
-        row.accepted = all(accepted) and bool(accepted)
-        row.tokens_per_s = len(row.masks) / spent if spent else 0.0
-        if built.invalid:
-            row.rejected = not force(fresh.deep_copy(), tok, built.invalid, [])
-    except (grammargen.GrammarGenError, ValueError) as exc:
-        row.error = str(exc).splitlines()[0][:80]
-    return row
+    built = GRAMMARS[name](tools, calls, bad, tok)
+    row.compile_s, row.load_s = built.compile_s, built.load_s
+    before = rss_mb()
+    start = time.perf_counter()
+    matcher = built.matcher() if built.matcher else llguidance.LLMatcher(tok.ll, built.lark, log_level=0)
+    row.matcher_s = time.perf_counter() - start
+    if matcher.is_error():
+        row.error = matcher.get_error().splitlines()[0][:80]
+        return row, built, None
+    fresh = matcher.deep_copy()
+    start = time.perf_counter()
+    matcher.compute_bitmask()
+    row.first_mask_s = time.perf_counter() - start
+    row.rss_mb = rss_mb() - before
+    return row, built, fresh
+
+
+def measure_all(names: list[str], tools: list[Any], calls: list[dict[str, Any]],
+                bad: dict[str, Any] | None, tok: Tokenizer, repeat: int) -> list[Row]:
+    """Every grammar, ``repeat`` rounds taken in turn; each keeps its fastest ready run.
+
+    Interleaving and the best of several runs keep the ratios steady on a shared machine,
+    where one run can be slowed 50% by a neighbour.  Masks are then timed along the valid
+    calls on the kept grammar.
+    """
+    best: dict[str, tuple[Row, Built, Any]] = {}
+    for _ in range(repeat):
+        for name in names:
+            try:
+                run = ready(name, tools, calls, bad, tok)
+            except (grammargen.GrammarGenError, ValueError, RuntimeError) as exc:
+                run = (Row(name, error=str(exc).splitlines()[0][:80]), Built(""), None)
+            if name not in best or (not run[0].error and run[0].ready_s < best[name][0].ready_s):
+                best[name] = run
+    rows = []
+    for name in names:
+        row, built, fresh = best[name]
+        if fresh is not None:
+            accepted, spent = [], 0.0
+            for text in built.valid:
+                times: list[float] = []
+                accepted.append(force(fresh.deep_copy(), tok, text, times))
+                row.masks += times
+                spent += sum(times)
+            row.accepted = all(accepted) and bool(accepted)
+            row.tokens_per_s = len(row.masks) / spent if spent else 0.0
+            if built.invalid:
+                row.rejected = not force(fresh.deep_copy(), tok, built.invalid, [])
+        rows.append(row)
+    return rows
 
 
 def ms(seconds: float) -> str:
@@ -326,7 +430,7 @@ def scale(n: int, tok: Tokenizer) -> None:
         except grammargen.GrammarError as exc:
             print(f"\n{n:,} {label} tools: refused in {time.perf_counter() - start:.1f} s: {exc}")
             continue
-        row = measure("grammargen", tools, [call(tools, n - 1)], call(tools, n // 2, False), tok)
+        (row,) = measure_all(["grammargen"], tools, [call(tools, n - 1)], call(tools, n // 2, False), tok, 1)
         table(f"{n:,} distinct {label} tools, {tok.name} tokenizer (grammargen only: per-tool %json "
               "overflows llguidance's symbol table near 2,400 tools, a flat anyOf its Earley rows)", [row])
 
@@ -337,8 +441,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--counts", default="1,10,100,1000", help="synthetic tool counts, comma-separated")
     parser.add_argument("--scale", default="5000,10000", help="tool counts for the scale check (0: skip)")
     parser.add_argument("--no-bfcl", action="store_true", help="skip the BFCL tool set")
+    parser.add_argument("--repeat", type=int, default=5, help="ready runs per grammar; the fastest is kept")
     args = parser.parse_args(argv)
     counts = [1, 10] if args.smoke else [int(c) for c in args.counts.split(",") if c]
+    if args.smoke:
+        args.repeat = 1
     toks = [builtin_for(get_profile(FORMAT))]
     if not args.smoke:
         real = qwen3()
@@ -348,13 +455,15 @@ def main(argv: list[str] | None = None) -> int:
             toks.insert(0, real)
     print(f"grammargen {FORMAT} grammars vs hand-written ones; llguidance {llguidance.__version__}; "
           "mask times while forcing valid calls; ratios against the hand-written anyOf, same run")
+    names = [n for n in GRAMMARS if not (args.smoke and n.startswith("xgrammar"))]
     for tok in toks:
+        print(f"\n{tok.name}: one-time per-process cost paid before measuring: {warm_up(tok) * 1000:.1f} ms")
         for n in counts:
             tools = synthetic_tools(n)
             calls = [synthetic_call(tools, i) for i in sorted({0, n // 2, n - 1})]
             bad = synthetic_call(tools, n // 2, valid=False)
-            rows = [measure(name, tools, calls, bad, tok) for name in GRAMMARS]
-            table(f"{n:,} synthetic tools, {tok.name} tokenizer", rows)
+            rows = measure_all(names, tools, calls, bad, tok, args.repeat)
+            table(f"{n:,} synthetic tools, {tok.name} tokenizer (best of {args.repeat})", rows)
         if args.smoke:
             continue
         real_tools = None if args.no_bfcl else bfcl_tools()
@@ -367,8 +476,9 @@ def main(argv: list[str] | None = None) -> int:
             tools = [t for t in tools if _compiles(t, tok)]  # BFCL has unsatisfiable schemas
             names = {t["function"]["name"] for t in tools}
             calls = [c for c in calls if c["name"] in names]
-            rows = [measure(name, tools, calls, None, tok) for name in GRAMMARS]
-            table(f"BFCL: {len(tools):,} real tools (simple, multiple, live_simple), {tok.name}", rows)
+            rows = measure_all(names, tools, calls, None, tok, args.repeat)
+            table(f"BFCL: {len(tools):,} real tools (simple, multiple, live_simple), {tok.name} "
+                  f"(best of {args.repeat})", rows)
     for n in [int(c) for c in args.scale.split(",") if int(c)] if not args.smoke else []:
         scale(n, toks[0])
     return 0

@@ -13,20 +13,20 @@ from .errors import InputError
 from .lark import json_text
 from .profiles import Piece, Profile, get_profile
 from .schema import resolve_ref
-from .tools import Tool
+from .tools import load_tools
 
 
 def render(calls: Iterable[Mapping[str, Any]], format: str | Profile = "phi4-mini", *,
-           tools: Sequence[Tool] | None = None, content: str | None = None,
+           tools: Any = None, content: str | None = None,
            reasoning: str | None = None) -> str:
     """The model-native text of ``calls`` (``[{"name", "arguments"}]`` or OpenAI tool_calls).
 
-    With ``tools``, argument keys follow each schema's property order, as the grammar
-    demands.  ``content`` is text written before the calls, ``reasoning`` the inside of the
+    With ``tools`` (a tool list in any form :func:`compile` takes), argument keys follow
+    each schema's property order, as the grammar demands.  ``content`` is text written before the calls, ``reasoning`` the inside of the
     profile's reasoning block.  Markers are written as their text.
     """
     profile = get_profile(format)
-    schemas = {t.name: t.parameters for t in tools or ()}
+    schemas = {t.name: t.parameters for t in (load_tools(tools) if tools is not None else ())}
     out = []
     if reasoning is not None:
         if profile.reasoning is None:

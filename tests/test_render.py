@@ -108,3 +108,15 @@ def test_render_orders_keys_through_refs_and_all_of() -> None:
     text = render([{"name": "f", "arguments": {"a": 1, "b": 2}}], "json", tools=tools)
     assert text == '[{"name": "f", "arguments": {"b": 2, "a": 1}}]'
     assert validate(compile(tools, "json"), [text]).ok
+
+
+def test_render_takes_the_raw_tool_list_as_compile_does() -> None:
+    """tools= may be the OpenAI list itself, not only loaded Tools: keys follow the schema either way."""
+    from grammargen import load_tools
+
+    raw = [{"type": "function", "function": {"name": "f", "parameters": {
+        "type": "object", "properties": {"b": {"type": "integer"}, "a": {"type": "integer"}}}}}]
+    call = {"name": "f", "arguments": {"a": 1, "b": 2}}
+    text = render([call], "json", tools=raw)
+    assert text == render([call], "json", tools=load_tools(raw))
+    assert text.index('"b"') < text.index('"a"')
