@@ -8,8 +8,9 @@ The emitted grammar has one shape for every format::
     call:  CALL_PREFIX call_rest      // the layout's tool-independent lead, written once
     call_rest: "get_" call_rest_1 | ...  // a prefix tree over the tool names; each leaf:
     call_rest_1: "weather..." ARGS_0  // the rest of one name, then that tool's arguments
-    ARGS_0: /{...}/                   // one exact regex where the schema allows (fastjson),
+    ARGS_0: "{\"q\": " STRING_0_16 ...  // one exact terminal where the schema allows (fastjson),
     args_1: %json {...}               // else %json; identical schemas share one rule
+    STRING_0_16: ...                  // value terminals, defined once, shared by every tool
 
 JSON is compact and exact (``", "`` and ``": "``, no other whitespace), so a model can
 never loop on whitespace; free text (TEXT, the reasoning block) is the only open text.
@@ -24,7 +25,7 @@ from typing import Any, Iterable, Sequence
 
 import llguidance
 
-from .capacity import ROW_ITEMS, check_size
+from .capacity import ROW_ITEMS, check_size, limit_error
 from .errors import GrammarError, OptionsError, ProfileError
 from .fastjson import ArgsTerminals
 from .grammar import Grammar
@@ -65,7 +66,7 @@ def compile(tools: Any, format: str | Profile = "phi4-mini", *, tool_choice: Any
     ``close_objects``: objects listing properties get ``additionalProperties: false``
     unless they say otherwise.  ``max_calls`` bounds the number of parallel calls.
     ``check``: have llguidance check the grammar before returning it.
-    ``shape``: ``"auto"`` writes each tool's arguments as one exact regex where the
+    ``shape``: ``"auto"`` writes each tool's arguments as one exact terminal where the
     schema allows it (faster matchers) and as ``%json`` elsewhere; ``"json"``: ``%json`` only.
     """
     tool_list = load_tools(tools)
@@ -91,9 +92,7 @@ def compile(tools: Any, format: str | Profile = "phi4-mini", *, tool_choice: Any
                       options=options, markers={m: f.kind for m, f in writer.forms.items()},
                       warnings=tuple(writer.warnings))
     if check:
-        terminals = writer.terminal_count
-        check_size(grammar.lark, checker.ll, tools=len(chosen), regex_terminals=terminals,
-                   json_rules=len(writer.args_rules) - terminals)
+        check_size(grammar.lark, checker.ll, **writer.sizes(len(chosen)))
         check_grammar(grammar, checker, writer)
     return grammar
 
@@ -198,6 +197,14 @@ class _Writer:
             self.rules.append(f"{name}: %json {text}")
         self.tool_args.append((tool, text))
         return self.args_rules[text]
+
+    def sizes(self, tools: int) -> dict[str, int]:
+        """What decides whether the grammar fits llguidance's limits (see capacity)."""
+        terminals = self.terminal_count
+        chars = sum(len(k) for k, v in self.args_rules.items() if v.startswith("ARGS_"))
+        chars += sum(map(len, self.terminals.definitions()))
+        return {"tools": tools, "arg_terminals": terminals, "terminal_chars": chars,
+                "json_rules": len(self.args_rules) - terminals}
 
     # -- the grammar -------------------------------------------------------------------
     def grammar(self, tools: Sequence[Tool], mode: str, *, parallel: bool, reasoning: Any,
@@ -398,6 +405,10 @@ def check_grammar(grammar: Grammar, tok: Tokenizer, writer: _Writer | None = Non
     if not is_error:
         return
     message = messages[0].strip().splitlines()[0] if messages else "unknown error"
+    if writer is not None:
+        error = limit_error(message, **writer.sizes(len(grammar.tool_names)))
+        if error is not None:  # a size limit: no one schema is to blame
+            raise error
     for tool, text in (writer.tool_args if writer else []):
         bad, sub = llguidance.LLMatcher.validate_grammar_with_warnings(f"start: %json {text}", tok.ll)
         if bad:

@@ -300,8 +300,24 @@ def verdicts_of(grammar: Any, texts: list[str]) -> list[str]:
 
 def test_too_many_symbols_is_a_clear_error_not_a_panic() -> None:
     """3,000 %json argument rules overflow llguidance's symbol table: GrammarError names the limit."""
-    with pytest.raises(GrammarError, match=r"65,525 \(3,000 tools: 0 argument terminals, 3,000 %json"):
+    with pytest.raises(GrammarError, match=r"65,525 \(3,000 tools: 0 argument terminals of 0 characters, 3,000 %json"):
         compile(_tools(3000), "qwen25", shape="json")
+
+
+@pytest.mark.parametrize(("required", "shape"), [(True, "0 %json"), (False, "100 %json")],
+                         ids=["fast-shape", "json-fallback"])
+def test_too_big_for_the_lexer_budget_is_a_clear_error(required: bool, shape: str) -> None:
+    """5,000 distinct integer ranges in only 100 tools overflow llguidance's initial lexer
+    budget: the terminals' size, not just the tool count, makes compile check it, and the
+    error names the limit whether the schemas took the fast shape or (50 optional members
+    nest too deeply for it) %json."""
+    names = [f"p{k}" for k in range(50)]
+    tools = [Tool(name=f"t{i}", parameters={"type": "object", "required": names if required else [],
+                                            "properties": {
+        p: {"type": "integer", "minimum": -(i * 50 + k) * 7, "maximum": (i * 50 + k) * 13 + 999}
+        for k, p in enumerate(names)}}) for i in range(100)]
+    with pytest.raises(GrammarError, match=rf"initial lexer budget \(limit 1,000,000 fuel; 100 tools: .* {shape}"):
+        compile(tools, "qwen25")
 
 
 def test_shape_must_be_auto_or_json() -> None:
