@@ -352,7 +352,7 @@ def measure_all(names: list[str], tools: list[Any], calls: list[dict[str, Any]],
             if name not in best or (not run[0].error and run[0].ready_s < best[name][0].ready_s):
                 best[name] = run
     rows = []
-    for name in names:
+    for name in [n for n in names if n in best]:
         row, built, fresh = best[name]
         if fresh is not None:
             accepted, spent = [], 0.0

@@ -10,7 +10,7 @@ the symbol budget lowered below the point where llguidance panics:
   symbols, an argument terminal one.
 * the initial lexer budget ("fuel", 1,000,000): building the terminals' expressions spends
   it.  Measured: an object terminal of the benchmark's kind about 125, each distinct integer
-  range about 200 (5,000 of them overflow it), a five-value enum about 50; literal text
+  range about 100 (10,000 of them overflow it), a five-value enum about 50; literal text
   costs little.  So the terminals' size, not only their count, decides when to check.
 
 The third, the Earley row limit (2,000 items), is kept by construction: tool names are a
@@ -28,7 +28,7 @@ SYMBOL_BUDGET = 65_000  # what we build with, so the overflow is an error, not a
 LEXER_FUEL = llguidance.LLParserLimits().initial_lexer_fuel
 ROW_ITEMS = llguidance.LLParserLimits().max_items_in_row
 # Below these sizes neither limit is reachable (measured: a %json rule costs at least 14
-# symbols; terminals spend at most about one fuel a character: 1.7 million characters of
+# symbols; terminals spend well under one fuel a character: 2.8 million characters of
 # integer ranges were the densest overflow found).
 JSON_RULES_CHECKED = 500
 ARG_TERMINALS_CHECKED = 2_000
@@ -67,5 +67,5 @@ def limit_error(message: str, *, tools: int, json_rules: int, arg_terminals: int
         return GrammarError(
             f"the grammar's terminals exceed llguidance's initial lexer budget "
             f"(limit {LEXER_FUEL:,} fuel; {counts}; an object terminal costs about 125 fuel, "
-            "each distinct integer range about 200): pass fewer tools or smaller argument schemas")
+            "each distinct integer range about 100): pass fewer tools or smaller argument schemas")
     return None

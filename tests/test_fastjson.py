@@ -304,19 +304,19 @@ def test_too_many_symbols_is_a_clear_error_not_a_panic() -> None:
         compile(_tools(3000), "qwen25", shape="json")
 
 
-@pytest.mark.parametrize(("required", "shape"), [(True, "0 %json"), (False, "100 %json")],
+@pytest.mark.parametrize(("n", "required", "shape"), [(200, True, "0 %json"), (100, False, "100 %json")],
                          ids=["fast-shape", "json-fallback"])
-def test_too_big_for_the_lexer_budget_is_a_clear_error(required: bool, shape: str) -> None:
-    """5,000 distinct integer ranges in only 100 tools overflow llguidance's initial lexer
-    budget: the terminals' size, not just the tool count, makes compile check it, and the
-    error names the limit whether the schemas took the fast shape or (50 optional members
-    nest too deeply for it) %json."""
+def test_too_big_for_the_lexer_budget_is_a_clear_error(n: int, required: bool, shape: str) -> None:
+    """10,000 distinct integer ranges in only 200 tools overflow llguidance's initial lexer
+    budget (5,000 do as %json): the terminals' size, not just the tool count, makes compile
+    check it, and the error names the limit whether the schemas took the fast shape or
+    (50 optional members nest too deeply for it) %json."""
     names = [f"p{k}" for k in range(50)]
     tools = [Tool(name=f"t{i}", parameters={"type": "object", "required": names if required else [],
                                             "properties": {
         p: {"type": "integer", "minimum": -(i * 50 + k) * 7, "maximum": (i * 50 + k) * 13 + 999}
-        for k, p in enumerate(names)}}) for i in range(100)]
-    with pytest.raises(GrammarError, match=rf"initial lexer budget \(limit 1,000,000 fuel; 100 tools: .* {shape}"):
+        for k, p in enumerate(names)}}) for i in range(n)]
+    with pytest.raises(GrammarError, match=rf"initial lexer budget \(limit 1,000,000 fuel; {n} tools: .* {shape}"):
         compile(tools, "qwen25")
 
 
