@@ -83,24 +83,26 @@ class ArgsTerminals:
     def __init__(self, close_objects: bool = True) -> None:
         self.shared: dict[str, str] = {}  # terminal name -> its definition
         self.close_objects = close_objects
+        self._new: dict[str, str] = {}  # definitions the schema being written needs
 
     def expression(self, schema: Any) -> str | None:
         """The Lark terminal expression for the compact JSON ``schema`` accepts, or None."""
-        before = dict(self.shared)
+        self._new = {}
         try:
             text = _lark(self._value(schema))
         except _NotRegular:
-            text = None
-        if text is None or len(text) > MAX_EXPRESSION or _nesting(text) > MAX_NESTING:
-            self.shared = before  # nothing of a refused schema stays in the grammar
             return None
+        if len(text) > MAX_EXPRESSION or (text.count("(") > MAX_NESTING and _nesting(text) > MAX_NESTING):
+            return None
+        self.shared.update(self._new)  # only a schema written in full adds its definitions
         return text
 
     def definitions(self) -> list[str]:
         return [f"{name}: {body}" for name, body in self.shared.items()]
 
     def _define(self, name: str, body: str) -> _Seq:
-        self.shared.setdefault(name, body)
+        if name not in self.shared:
+            self._new[name] = body
         return [_Expr(name)]
 
     # -- values ------------------------------------------------------------------------

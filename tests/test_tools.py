@@ -156,6 +156,62 @@ def test_fast_metaschema_agrees_with_jsonschema() -> None:
         assert (None if error is None else (error.message, list(error.absolute_path))) == expected, schema
 
 
+def test_metaschema_verdicts_match_jsonschema_on_the_corpus() -> None:
+    """load_tools asks jsonschema-rs first: on every corpus schema it accepts and refuses what
+    jsonschema's own check_schema does, and a refusal carries jsonschema's message and path."""
+    import json
+
+    import jsonschema
+
+    from conftest import SHARED
+    from grammargen.schema import _metaschema_error
+
+    schemas = [{"type": "strnig"}, {"properties": {"a": {"minLength": -1}}}, {"pattern": "("},
+               {"$schema": "http://json-schema.org/draft-07/schema#", "type": "strnig"},
+               {"$schema": "http://json-schema.org/draft-04/schema#", "required": []}]
+    corpus = SHARED / "corpus" / "jsonschemabench" / "schemas.jsonl"
+    if corpus.is_file():
+        schemas += [json.loads(line)["schema"] for line in corpus.read_text().splitlines()]
+    for schema in schemas:
+        if not isinstance(schema, dict):
+            continue
+        cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+        try:
+            cls.check_schema(schema)
+            expected = None
+        except jsonschema.SchemaError as exc:
+            expected = exc.message
+        message, _ = _metaschema_error(schema)
+        assert (message is None) == (expected is None), (schema, message, expected)
+
+
+def test_patterns_are_ecma_regexes() -> None:
+    """A Unicode property class is a valid JSON Schema pattern (ECMA-262), loaded and enforced."""
+    from grammargen import Sample, compile, validate
+
+    tools = [{"name": "f", "parameters": {"type": "object", "properties": {"w": {"type": "string",
+                                                                            "pattern": "^\\p{L}+$"}},
+                                          "required": ["w"]}}]
+    report = validate(compile(tools, "json", tool_choice="required"),
+                      [Sample('[{"name": "f", "arguments": {"w": "héllo"}}]'),
+                       Sample('[{"name": "f", "arguments": {"w": "h3"}}]', "reject")])
+    assert report.ok, [r.to_json() for r in report.failures]
+
+
+def test_loading_leaves_the_input_untouched() -> None:
+    """BFCL type names are mapped in a copy: the caller's tool list is not changed."""
+    import copy
+
+    raw = [{"name": "f", "parameters": {"type": "dict", "properties": {"n": {"type": "float", "enum": [1.5]},
+                                                                      "t": {"type": "tuple", "items": [{}]}}}}]
+    before = copy.deepcopy(raw)
+    (tool,) = load_tools(raw)
+    assert raw == before
+    assert tool.parameters["properties"]["n"]["type"] == "number"
+    tool.parameters["properties"]["n"]["enum"].append(2.5)
+    assert raw == before
+
+
 def test_loaded_tools_pass_through() -> None:
     """A list of already-loaded Tools is returned as it is, so every entry point takes either."""
     tools = load_tools(DIALECTS["bare"])
