@@ -84,6 +84,7 @@ class ArgsTerminals:
         self.shared: dict[str, str] = {}  # terminal name -> its definition
         self.close_objects = close_objects
         self._new: dict[str, str] = {}  # definitions the schema being written needs
+        self._writers = {t: getattr(self, "_" + t) for t in TYPES}
 
     def expression(self, schema: Any) -> str | None:
         """The Lark terminal expression for the compact JSON ``schema`` accepts, or None."""
@@ -122,7 +123,7 @@ class ArgsTerminals:
         types = _types(schema)
         if "enum" in schema or "const" in schema:
             return _literals(schema, types)
-        return _alt([getattr(self, "_" + t)(schema) for t in types])
+        return _alt([self._writers[t](schema) for t in types])
 
     def _string(self, schema: dict[str, Any]) -> _Seq:
         low, high = _count(schema.get("minLength"), 0), _count(schema.get("maxLength"), None)
@@ -292,13 +293,13 @@ def _lark(seq: Sequence[str | _Expr]) -> str:
     out: list[str] = []
     text = ""
     for item in seq:
-        if isinstance(item, str):
+        if type(item) is str:  # (this loop runs ~10 times a tool: kept lean)
             text += item
-            continue
-        if text:
-            out.append(literal(text))
-            text = ""
-        out.append(item.text)
+        else:
+            if text:
+                out.append(literal(text))
+                text = ""
+            out.append(item.text)
     if text:
         out.append(literal(text))
     return " ".join(out)
@@ -306,7 +307,7 @@ def _lark(seq: Sequence[str | _Expr]) -> str:
 
 def _group(options: Sequence[_Seq], suffix: str = "") -> _Seq:
     """``(a | b ...)`` plus a suffix (``?``, ``*``, ``{m,n}``), as one item of a sequence."""
-    return [_Expr("(" + " | ".join(_lark(o) for o in options) + ")" + suffix)]
+    return [_Expr("(" + " | ".join([_lark(o) for o in options]) + ")" + suffix)]
 
 
 _STRING_LITERAL = re.compile(r'"(?:[^"\\]|\\.)*"')
