@@ -51,27 +51,16 @@ def check_name_length(name: str, path: str) -> None:
                         path=path)
 
 
-def check_schema_size(schema: Any, path: str) -> None:
-    """Refuse a schema nested deeper than :data:`MAX_SCHEMA_DEPTH` or with a too-long enum.
+def schema_too_deep(path: str) -> ToolError:
+    """The error for a schema nested deeper than :data:`MAX_SCHEMA_DEPTH` (schema.normalize counts)."""
+    return ToolError(f"schema nested more than {MAX_SCHEMA_DEPTH} levels deep (the limit)", path=path)
 
-    Walks without recursion, so any depth is measured safely.  Only containers are
-    visited; the path of an offending enum is worked out only when there is one.
-    """
-    stack: list[tuple[Any, int]] = [(schema, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > MAX_SCHEMA_DEPTH:
-            raise ToolError(f"schema nested more than {MAX_SCHEMA_DEPTH} levels deep (the limit)",
-                            path=path)
-        if isinstance(node, dict):
-            enum = node.get("enum")
-            if isinstance(enum, list) and len(enum) > MAX_ENUM_VALUES:
-                raise ToolError(f"enum has {len(enum):,} values; the limit is {MAX_ENUM_VALUES:,}",
-                                path=join_path(path, path_of([*_parts_to(schema, node), "enum"])))
-            children = node.values()
-        else:
-            children = node
-        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+
+def enum_too_long(schema: Any, node: dict[str, Any], path: str) -> ToolError:
+    """The error for ``node``'s enum, longer than :data:`MAX_ENUM_VALUES`, with its path in ``schema``."""
+    count = len(node["enum"])
+    return ToolError(f"enum has {count:,} values; the limit is {MAX_ENUM_VALUES:,}",
+                     path=join_path(path, path_of([*_parts_to(schema, node), "enum"])))
 
 
 def _parts_to(root: Any, target: Any) -> list[Any]:

@@ -23,6 +23,7 @@ import jsonschema.validators
 import jsonschema_rs
 
 from .errors import ToolError, UnsupportedSchemaError, join_path, path_of
+from .input_limits import MAX_ENUM_VALUES, MAX_SCHEMA_DEPTH, enum_too_long, schema_too_deep
 
 # Type names found in real tool lists (BFCL, Java/JS generators) -> JSON Schema.
 # ``None`` means "no type constraint" (BFCL's ``any``).
@@ -78,7 +79,12 @@ def normalize(schema: Any, path: str) -> dict[str, Any]:
     """
     if not isinstance(schema, dict):
         raise ToolError(f"a schema must be a JSON object, not {_kind(schema)}", path=path)
-    fixed = _map_types(schema)
+    try:
+        fixed = _map_types(schema, 1)
+    except _TooDeep:
+        raise schema_too_deep(path) from None
+    except _EnumTooLong as exc:
+        raise enum_too_long(schema, exc.args[0], path) from None
     message, where = _metaschema_error(fixed)
     if message is not None:
         raise ToolError(f"invalid JSON Schema: {message}", path=join_path(path, path_of(where)))
@@ -158,21 +164,42 @@ def resolve_ref(root: Any, ref: str) -> Any:
     return node
 
 
-def _map_types(node: Any) -> Any:
-    """A copy of ``node`` with ``type`` names mapped, recursively, and old tuple-form ``items``."""
+class _TooDeep(Exception):
+    """A container nested past MAX_SCHEMA_DEPTH."""
+
+
+class _EnumTooLong(Exception):
+    """A schema (the argument) whose enum holds more than MAX_ENUM_VALUES values."""
+
+
+def _map_types(node: Any, depth: int) -> Any:
+    """A copy of ``node`` with ``type`` names mapped, recursively, and old tuple-form ``items``.
+
+    It also keeps the input limits, counting every JSON container as a level from the
+    schema (``depth``), so it never recurses deeper than that.
+    """
     if isinstance(node, list):
-        return [_map_types(v) for v in node]
+        if depth > MAX_SCHEMA_DEPTH:
+            raise _TooDeep
+        return [_map_types(v, depth + 1) for v in node]
     if not isinstance(node, dict):
         return node
+    if depth > MAX_SCHEMA_DEPTH:
+        raise _TooDeep
     out: dict[str, Any] = {}
     for key, value in node.items():
         if key in SCHEMA_MAPS and isinstance(value, dict):
-            value = {k: _map_types(v) for k, v in value.items()}
+            if depth + 1 > MAX_SCHEMA_DEPTH:
+                raise _TooDeep
+            value = {k: _map_types(v, depth + 2) for k, v in value.items()}
         elif key in SCHEMA_LISTS or key in SCHEMA_ONE:
-            value = _map_types(value)
+            value = _map_types(value, depth + 1)
         elif isinstance(value, (dict, list)):
-            value = _copy_json(value)  # enum, const, default...: kept as they are
+            value = _copy_json(value, depth + 1)  # enum, const, default...: kept as they are
         out[key] = value
+    enum = out.get("enum")
+    if isinstance(enum, list) and len(enum) > MAX_ENUM_VALUES:
+        raise _EnumTooLong(node)
     t = out.get("type")
     if isinstance(t, str) and t in TYPE_ALIASES:
         mapped = TYPE_ALIASES[t]
@@ -194,12 +221,17 @@ def _map_types(node: Any) -> Any:
     return out
 
 
-def _copy_json(value: Any) -> Any:
-    """A copy of parsed JSON (dicts, lists, scalars): what ``copy.deepcopy`` does, 3x faster."""
+def _copy_json(value: Any, depth: int) -> Any:
+    """A copy of parsed JSON (dicts, lists, scalars), what ``copy.deepcopy`` does 3x faster;
+    containers past MAX_SCHEMA_DEPTH raise _TooDeep."""
     if isinstance(value, dict):
-        return {k: _copy_json(v) for k, v in value.items()}
+        if depth > MAX_SCHEMA_DEPTH:
+            raise _TooDeep
+        return {k: _copy_json(v, depth + 1) for k, v in value.items()}
     if isinstance(value, list):
-        return [_copy_json(v) for v in value]
+        if depth > MAX_SCHEMA_DEPTH:
+            raise _TooDeep
+        return [_copy_json(v, depth + 1) for v in value]
     return value
 
 

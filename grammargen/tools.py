@@ -17,15 +17,14 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import os
-import unicodedata
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, TypeVar
 
 from .errors import GrammarError, GrammarGenError, InputError, ToolError
-from .input_limits import (MAX_INPUT_BYTES, check_input_size, check_name_length,
-                           check_schema_size, check_tool_count)
+from .input_limits import MAX_INPUT_BYTES, check_input_size, check_name_length, check_tool_count
 from .schema import normalize
 
 T = TypeVar("T")
@@ -203,8 +202,7 @@ def _tool(entry: Any, path: str) -> Tool:
             raise ToolError("parameters must be a JSON object (a JSON Schema)", path=params_path)
         if _is_legacy_map(params):
             params = _from_legacy_map(params)
-        check_schema_size(params, params_path)
-        schema = normalize(params, params_path)
+        schema = normalize(params, params_path)  # also keeps the depth and enum limits
     strict = bool(body.get("strict", entry.get("strict", False)))
     return Tool(name=name, description=description, parameters=schema, strict=strict, path=path)
 
@@ -217,9 +215,13 @@ def check_name(name: Any, path: str) -> None:
     if not name:
         raise ToolError("tool name is empty", path=path)
     check_name_length(name, path)
-    bad = next((c for c in name if unicodedata.category(c) in ("Cc", "Cs")), None)
+    bad = _CONTROL_OR_SURROGATE.search(name)
     if bad is not None:
-        raise ToolError(f"tool name contains the control character {bad!r}", path=path)
+        raise ToolError(f"tool name contains the control character {bad.group()!r}", path=path)
+
+
+# Unicode categories Cc (C0, DEL, C1) and Cs, as one search instead of a lookup a character.
+_CONTROL_OR_SURROGATE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 _SCHEMA_WORDS = {"type", "properties", "$ref", "anyOf", "oneOf", "allOf", "$schema", "items",
