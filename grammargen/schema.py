@@ -39,10 +39,11 @@ TYPE_ALIASES: dict[str, str | None] = {
 }
 
 # Keywords whose subschemas we walk, by how they hold them.
-SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
-SCHEMA_LISTS = ("anyOf", "allOf", "oneOf", "prefixItems")
-SCHEMA_ONE = ("additionalProperties", "items", "not", "if", "then", "else", "contains",
-              "propertyNames", "unevaluatedProperties", "unevaluatedItems", "additionalItems")
+SCHEMA_MAPS = frozenset({"properties", "patternProperties", "$defs", "definitions", "dependentSchemas"})
+SCHEMA_LISTS = frozenset({"anyOf", "allOf", "oneOf", "prefixItems"})
+SCHEMA_ONE = frozenset({"additionalProperties", "items", "not", "if", "then", "else", "contains",
+                        "propertyNames", "unevaluatedProperties", "unevaluatedItems", "additionalItems"})
+SCHEMA_LISTS_OR_ONE = SCHEMA_LISTS | SCHEMA_ONE
 
 # The keyword table.  Enforced keywords pass through to llguidance's %json.
 ENFORCED = frozenset({
@@ -192,7 +193,7 @@ def _map_types(node: Any, depth: int) -> Any:
             if depth + 1 > MAX_SCHEMA_DEPTH:
                 raise _TooDeep
             value = {k: _map_types(v, depth + 2) for k, v in value.items()}
-        elif key in SCHEMA_LISTS or key in SCHEMA_ONE:
+        elif key in SCHEMA_LISTS_OR_ONE:
             value = _map_types(value, depth + 1)
         elif isinstance(value, (dict, list)):
             value = _copy_json(value, depth + 1)  # enum, const, default...: kept as they are
