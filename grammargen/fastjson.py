@@ -60,6 +60,7 @@ KNOWN = frozenset({
     "exclusiveMinimum", "exclusiveMaximum", "anyOf",
 })
 TYPES = ("object", "array", "string", "integer", "number", "boolean", "null")
+_TYPE_NAMES = frozenset(TYPES)
 _NOT_HERE = (ENFORCED | UNSUPPORTED | {"oneOf"}) - KNOWN  # keywords that send a schema to %json
 
 
@@ -146,7 +147,7 @@ class ArgsTerminals:
         return self._define(f"INT_{_bound(low)}_{_bound(high)}", f"/{int_range(low, high)}/")
 
     def _number(self, schema: dict[str, Any]) -> _Seq:
-        if any(k in schema for k in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")):
+        if not schema.keys().isdisjoint(_BOUNDS):
             raise _NotRegular  # ranges over decimals and exponents: left to %json
         return self._define("JSON_NUMBER", f"/{NUMBER}/")
 
@@ -177,7 +178,7 @@ class ArgsTerminals:
         required = schema.get("required", [])
         if not isinstance(properties, dict) or not isinstance(required, list):
             raise _NotRegular
-        if any(r not in properties for r in required):
+        if not properties.keys() >= set(required):
             raise _NotRegular  # unsatisfiable: leave the error to %json
         members = [([_key(k), *self._value(v)], k in required)
                    for k, v in properties.items()]
@@ -216,8 +217,8 @@ def _types(schema: dict[str, Any]) -> list[str]:
         if "enum" in schema or "const" in schema:
             return list(TYPES)
         raise _NotRegular  # an untyped value may be any JSON, which nests without bound
-    types = [t] if isinstance(t, str) else list(t)
-    if not types or any(x not in TYPES for x in types):
+    types = [t] if type(t) is str else list(t)
+    if not types or not _TYPE_NAMES.issuperset(types):
         raise _NotRegular
     return types
 
@@ -251,10 +252,14 @@ def _kind(v: Any) -> str:
     raise _NotRegular  # floats, objects, arrays: their JSON spelling is not ours to guess
 
 
+_BOUNDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
+
+
 def _integer_bounds(schema: dict[str, Any]) -> tuple[int | None, int | None]:
     low = high = None
-    for key, value in schema.items():
-        if key not in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+    for key in _BOUNDS:
+        value = schema.get(key)
+        if value is None:
             continue
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not abs(value) < 2**53:
             raise _NotRegular  # llguidance's bounds are 64-bit; stay well inside them
