@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from grammargen.compiler import JSON_STYLE, compile
@@ -232,6 +232,7 @@ def test_compiled_shapes_agree_on_schemas_as_users_write_them(data: st.DataObjec
     """The fast shape reads loaded schemas itself (annotations skipped, objects closed): the
     compiled auto and json grammars still give every call text the same verdict."""
     closed = data.draw(schemas().filter(lambda s: s.get("type") == "object"))
+    assume("\x7f" not in json.dumps(closed, ensure_ascii=False))  # a DEL key is refused (unwritable.py)
     schema = loaded_form(closed, data.draw)
     args = data.draw(st.lists(value_text(closed), min_size=1, max_size=6))
     texts = ['{"name": "t", "arguments": ' + a + "}" for a in args]
