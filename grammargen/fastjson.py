@@ -194,21 +194,21 @@ def _key(name: str) -> str:
 def _members(members: list[tuple[_Seq, bool]]) -> _Seq:
     """Members in order, optional ones skippable, ", " only between members present.
 
-    ``first[i]``: members from i on when none came before; ``rest[i]``: when one did.
+    One alternative for each member that can come first (every optional member before the
+    first required one, and that one), each followed by the rest: later members as
+    ``", " member``, optional ones in a group.  Flat, so wide objects do not nest.
     """
-    rest: list[_Seq] = [[] for _ in range(len(members) + 1)]
-    first: list[_Seq] = [[] for _ in range(len(members) + 1)]
-    for i in range(len(members) - 1, -1, -1):
-        seq, needed = members[i]
+    rest: list[_Seq] = [[]]  # rest[-1 - i]: the members after member i
+    for seq, needed in reversed(members):
         tail = [", ", *seq]
-        rest[i] = (tail if needed else _optional(tail)) + rest[i + 1]
+        rest.append((tail if needed else _optional(tail)) + rest[-1])
+    rest.reverse()  # rest[i]: members i.. when one came before
+    firsts = []
+    for i, (seq, needed) in enumerate(members):
+        firsts.append(seq + rest[i + 1])
         if needed:
-            first[i] = seq + rest[i + 1]
-        elif first[i + 1]:
-            first[i] = _alt([seq + rest[i + 1], first[i + 1]])
-        else:
-            first[i] = _optional(seq + rest[i + 1])
-    return first[0]
+            return _alt(firsts)
+    return _group(firsts, "?") if firsts else []
 
 
 def _types(schema: dict[str, Any]) -> list[str]:

@@ -242,6 +242,16 @@ def test_compiled_shapes_agree_on_schemas_as_users_write_them(data: st.DataObjec
     assert verdicts_of(auto, texts) == verdicts_of(plain, texts), texts
 
 
+def test_wide_objects_keep_the_fast_shape() -> None:
+    """30 optional members at one level stay one flat terminal (no nesting limit), exact."""
+    props = {f"k{i}": {"type": "integer"} for i in range(30)}
+    schema = {"type": "object", "properties": props, "required": ["k20"], "additionalProperties": False}
+    texts = ['{"k20": 1}', '{"k0": 1, "k20": 2, "k29": 3}', '{"k3": 1, "k7": 2, "k20": 3}', '{"k29": 1}',
+             '{"k20": 1, "k3": 2}', '{}', '{"k0": 1, "k1": 2}']
+    plain, fast = both_shapes(schema, texts)
+    assert fast == plain == ["accepted", "accepted", "accepted", "rejected", "rejected", "rejected", "rejected"]
+
+
 def test_deep_nesting_falls_back_to_json() -> None:
     """Past llguidance's Lark nesting limit the fast shape steps aside; shallower schemas keep it."""
     def nested(depth: int) -> dict[str, Any]:
@@ -305,20 +315,18 @@ def test_too_many_symbols_is_a_clear_error_not_a_panic() -> None:
         compile(_tools(3000), "qwen25", shape="json")
 
 
-@pytest.mark.parametrize(("n", "required", "shape"), [(200, True, "0 %json"), (100, False, "100 %json")],
-                         ids=["fast-shape", "json-fallback"])
-def test_too_big_for_the_lexer_budget_is_a_clear_error(n: int, required: bool, shape: str) -> None:
+@pytest.mark.parametrize(("n", "shape", "counts"), [(200, "auto", "0 %json"), (100, "json", "100 %json")],
+                         ids=["fast-shape", "json-shape"])
+def test_too_big_for_the_lexer_budget_is_a_clear_error(n: int, shape: str, counts: str) -> None:
     """10,000 distinct integer ranges in only 200 tools overflow llguidance's initial lexer
     budget (5,000 do as %json): the terminals' size, not just the tool count, makes compile
-    check it, and the error names the limit whether the schemas took the fast shape or
-    (50 optional members nest too deeply for it) %json."""
+    check it, and the error names the limit in either shape."""
     names = [f"p{k}" for k in range(50)]
-    tools = [Tool(name=f"t{i}", parameters={"type": "object", "required": names if required else [],
-                                            "properties": {
+    tools = [Tool(name=f"t{i}", parameters={"type": "object", "required": names, "properties": {
         p: {"type": "integer", "minimum": -(i * 50 + k) * 7, "maximum": (i * 50 + k) * 13 + 999}
         for k, p in enumerate(names)}}) for i in range(n)]
-    with pytest.raises(GrammarError, match=rf"initial lexer budget \(limit 1,000,000 fuel; {n} tools: .* {shape}"):
-        compile(tools, "qwen25")
+    with pytest.raises(GrammarError, match=rf"initial lexer budget \(limit 1,000,000 fuel; {n} tools: .* {counts}"):
+        compile(tools, "qwen25", shape=shape)
 
 
 def test_shape_must_be_auto_or_json() -> None:
