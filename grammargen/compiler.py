@@ -79,9 +79,9 @@ def compile(tools: Any, format: str | Profile = "phi4-mini", *, tool_choice: Any
     checker = tok or builtin_for(profile)
     writer = _Writer(profile, marker_forms(profile, tok), lenient=lenient, close=close_objects,
                      shape=shape)
-    check_writable(chosen, profile, writer.forms, checker)
     lark = writer.grammar(chosen, mode, parallel=parallel_tool_calls, reasoning=reasoning,
                           max_calls=max_calls)
+    check_writable(chosen, profile, writer.forms, checker, written=writer.args_rules)
     options = {"tool_choice": tool_choice, "parallel_tool_calls": parallel_tool_calls,
                "reasoning": reasoning, "lenient": lenient, "close_objects": close_objects}
     if max_calls is not None:

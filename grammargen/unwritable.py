@@ -14,11 +14,10 @@ which llguidance 1.9.1's ``%json`` expects raw in keys (but escaped in string va
 
 from __future__ import annotations
 
-import json
 from typing import Any, Iterable
 
 from .errors import ProfileError, ToolError, join_path, path_of
-from .lark import MarkerForm
+from .lark import MarkerForm, literal
 from .profiles import Profile
 from .tokenizer import Tokenizer
 from .tools import Tool
@@ -31,11 +30,13 @@ def special_texts(tok: Tokenizer) -> tuple[str, ...]:
 
 
 def check_writable(tools: Iterable[Tool], profile: Profile, forms: dict[str, MarkerForm],
-                   tok: Tokenizer) -> None:
+                   tok: Tokenizer, written: Iterable[str] | None = None) -> None:
     """Refuse a tool name, schema literal or profile text that contains a special token's text.
 
     ``forms``: how each of the profile's markers is matched; a marker matched as text is
     literal text too (the profile does not list it as special, but this tokenizer has it).
+    ``written``: the grammar text the schemas became (argument terminals, ``%json``
+    schemas); when none of it holds a special token's text, the schemas need no walk.
     """
     specials = special_texts(tok)
     firsts = {s[0] for s in specials}
@@ -57,7 +58,7 @@ def check_writable(tools: Iterable[Tool], profile: Profile, forms: dict[str, Mar
         if found:
             raise ToolError(_message("tool name", tool.name, found), path=f"{tool.path}.name",
                             source=tool.source)
-    if _none_in_schemas(tools, specials):
+    if written is not None and _none_in(written, specials):
         return
     for tool in tools:
         where = f"{tool.path}.parameters" if tool.path else "parameters"
@@ -73,16 +74,18 @@ def check_writable(tools: Iterable[Tool], profile: Profile, forms: dict[str, Mar
                                 source=tool.source)
 
 
-def _none_in_schemas(tools: list[Tool], specials: tuple[str, ...]) -> bool:
-    """True when no schema's JSON text holds a special token's text or DEL: nothing to walk.
+def _none_in(written: Iterable[str], specials: tuple[str, ...]) -> bool:
+    """True when no written argument text holds a special token's text or DEL: nothing to walk.
 
-    One search over all schemas at once; only a hit (often just a description) pays for
-    the walk that finds the literal.  Texts JSON would escape can't be searched this way.
+    Literals reach the grammar JSON-escaped (``\\uXXXX`` past ASCII, the same in terminals
+    and in ``%json``), so each special text is searched in that form, once over all of it;
+    only a hit pays for the walk that finds the literal.  Descriptions are not written,
+    so they never cause one.  Texts JSON escapes otherwise can't be searched this way.
     """
     if any('"' in s or "\\" in s or not s.isprintable() for s in specials):
         return False
-    text = json.dumps([t.parameters for t in tools], ensure_ascii=False)
-    return "\x7f" not in text and not any(s in text for s in specials)
+    text = "\n".join(written)
+    return "u007f" not in text and not any(literal(s)[1:-1] in text for s in specials)
 
 
 def _find(text: str, specials: tuple[str, ...], firsts: set[str]) -> str:
