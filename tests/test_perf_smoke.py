@@ -35,3 +35,12 @@ def test_every_grammar_accepts_the_valid_calls_and_rejects_the_invalid_one(smoke
     for row in rows:
         assert "error" not in row and "NOT ACCEPTED" not in row, row
         assert row.rstrip().endswith("| accepted | rejected |"), row
+
+
+def test_instruction_count_stages_run_without_valgrind() -> None:
+    """benchmarks/instructions.py's measured stages do the real work (valgrind only wraps them)."""
+    instructions = load_benchmark("instructions")
+    tools = instructions.run_stage("load_tools", tools=3, repeat=1)
+    grammar = instructions.run_stage("compile", tools=3, repeat=1)
+    assert [t.name for t in tools] == list(grammar.tool_names) and len(tools) == 3
+    assert grammar.lark.count("ARGS_") >= 3  # every tool took the fast shape

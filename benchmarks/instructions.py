@@ -1,0 +1,78 @@
+"""grammargen's own work in instructions: a steady measure where wall-clock time is not.
+
+On a shared machine one run of ``compile`` can take 40% longer than the next; the number of
+instructions it executes does not change.  This script runs ``load_tools`` and ``compile``
+(built-in tokenizer, ``qwen25``, the synthetic tools of perf.py) under valgrind's cachegrind
+and prints instructions per tool, taking (three runs - one run) / 2 so that start-up and
+imports cancel out.  Compare two commits with it; use perf.py for times and ratios.
+
+    python benchmarks/instructions.py              # 200 tools
+    python benchmarks/instructions.py --tools 1000
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+
+
+def run_stage(stage: str, tools: int, repeat: int) -> Any:
+    """What valgrind measures: ``repeat`` runs of one stage after one untimed warm-up; the last result."""
+    sys.path.insert(0, str(HERE))
+    import perf
+
+    import grammargen
+    from grammargen.profiles import get_profile
+    from grammargen.tokenizer import builtin_for
+
+    tok = builtin_for(get_profile(perf.FORMAT))
+    raw = perf.synthetic_tools(tools)
+    loaded = grammargen.load_tools(raw)
+    grammargen.compile(loaded[:5], perf.FORMAT, tokenizer=tok, check=False)
+    result: Any = None
+    for _ in range(repeat):
+        if stage == "load_tools":
+            result = grammargen.load_tools(raw)
+        else:
+            result = grammargen.compile(loaded, perf.FORMAT, tokenizer=tok, lenient=True, check=False)
+    return result
+
+
+def instructions(stage: str, tools: int, repeat: int) -> int:
+    command = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
+               sys.executable, __file__, "--inner", stage, "--tools", str(tools), "--repeat", str(repeat)]
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stderr
+    match = re.search(r"I\s+refs:\s+([\d,]+)", out)
+    if not match:
+        raise RuntimeError(f"no instruction count in valgrind's output:\n{out[-2000:]}")
+    return int(match.group(1).replace(",", ""))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tools", type=int, default=200)
+    parser.add_argument("--inner", choices=["load_tools", "compile"], help=argparse.SUPPRESS)
+    parser.add_argument("--repeat", type=int, default=1, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.inner:
+        run_stage(args.inner, args.tools, args.repeat)
+        return 0
+    if shutil.which("valgrind") is None:
+        print("valgrind is not installed (apt-get install valgrind): nothing measured")
+        return 1
+    print(f"| stage | instructions per tool ({args.tools} synthetic tools) |\n|---|---:|")
+    for stage in ("load_tools", "compile"):
+        per_run = (instructions(stage, args.tools, 3) - instructions(stage, args.tools, 1)) / 2
+        print(f"| {stage} | {per_run / args.tools:,.0f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
