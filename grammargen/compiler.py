@@ -81,7 +81,7 @@ def compile(tools: Any, format: str | Profile = "phi4-mini", *, tool_choice: Any
                      shape=shape)
     lark = writer.grammar(chosen, mode, parallel=parallel_tool_calls, reasoning=reasoning,
                           max_calls=max_calls)
-    check_writable(chosen, profile, writer.forms, checker, written=writer.args_rules)
+    check_writable(chosen, profile, writer.forms, checker, written=list(writer.args_rules))
     options = {"tool_choice": tool_choice, "parallel_tool_calls": parallel_tool_calls,
                "reasoning": reasoning, "lenient": lenient, "close_objects": close_objects}
     if max_calls is not None:
@@ -147,11 +147,10 @@ class _Writer:
         self.close = close
         self.rules: list[str] = []
         self.warnings: list[str] = []
-        self.args_rules: dict[str, str] = {}  # prepared schema JSON -> rule name
+        self.args_rules: dict[str, str] = {}  # argument text (terminal or %json schema) -> its name
         self.tool_args: list[tuple[Tool, str]] = []  # (tool, its %json schema text)
         self.shape = shape  # "auto": a terminal where exact (fastjson), else %json
         self.terminals = ArgsTerminals(close)  # value terminals the argument terminals share
-        self.terminal_count = 0
 
     # -- sequences ---------------------------------------------------------------------
     def items(self, pieces: Iterable[Piece], tool: Tool | None = None) -> list[Item]:
@@ -183,7 +182,6 @@ class _Writer:
             if expr not in self.args_rules:  # identical argument languages share a terminal
                 self.args_rules[expr] = f"ARGS_{len(self.args_rules)}"
                 self.rules.append(f"{self.args_rules[expr]}: {expr}")
-                self.terminal_count += 1
             return self.args_rules[expr]
         where = f"{tool.path or 'tool ' + repr(tool.name)}.parameters"
         prepared = prepare(tool.parameters, where, lenient=self.lenient, close_objects=self.close)
@@ -200,11 +198,10 @@ class _Writer:
 
     def sizes(self, tools: int) -> dict[str, int]:
         """What decides whether the grammar fits llguidance's limits (see capacity)."""
-        terminals = self.terminal_count
-        chars = sum(len(k) for k, v in self.args_rules.items() if v.startswith("ARGS_"))
-        chars += sum(map(len, self.terminals.definitions()))
-        return {"tools": tools, "arg_terminals": terminals, "terminal_chars": chars,
-                "json_rules": len(self.args_rules) - terminals}
+        terminals = [text for text, name in self.args_rules.items() if name.startswith("ARGS_")]
+        chars = sum(map(len, terminals)) + sum(map(len, self.terminals.definitions()))
+        return {"tools": tools, "arg_terminals": len(terminals), "terminal_chars": chars,
+                "json_rules": len(self.args_rules) - len(terminals)}
 
     # -- the grammar -------------------------------------------------------------------
     def grammar(self, tools: Sequence[Tool], mode: str, *, parallel: bool, reasoning: Any,

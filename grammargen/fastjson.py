@@ -171,8 +171,10 @@ class ArgsTerminals:
         return ["[", *(items if low >= 1 else _optional(items)), "]"]
 
     def _object(self, schema: dict[str, Any]) -> _Seq:
-        closed = self.close_objects and "properties" in schema
-        if schema.get("additionalProperties", not closed) is not False:
+        additional = schema.get("additionalProperties")
+        if additional is None and self.close_objects and "properties" in schema:
+            additional = False  # closed, as schema.prepare closes it
+        if additional is not False:
             raise _NotRegular  # open objects take any key and any JSON value
         properties = schema.get("properties", {})
         required = schema.get("required", [])

@@ -99,8 +99,8 @@ def _metaschema_error(schema: dict[str, Any]) -> tuple[str | None, list[Any]]:
     all of ``load_tools``' time.  Only when it objects does jsonschema (the reference, with
     the clearer messages) look: it words the error, and where it finds none the schema
     passes (jsonschema-rs is stricter about ``format`` values: a huge ``pattern``, a
-    ``$ref`` with a space).  Both check ``format: regex`` against ECMA-style patterns, so
-    ``\\p{L}`` is a valid pattern here, as JSON Schema says.
+    ``$ref`` with a space).  jsonschema-rs reads patterns as ECMA-262 regexes, as JSON
+    Schema says, so ``\\p{L}`` is valid here (Python's ``re``, which jsonschema uses, refused it).
     """
     cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
     fast = _fast_metaschema(cls)
