@@ -47,14 +47,14 @@ MODES = ["fast", "slow", "auto", "exact", "rough", "daily", "weekly", "json", "t
 
 # -- inputs ------------------------------------------------------------------------------------
 
-IDENTICAL = False  # --identical: every tool gets tool 0's schema (the issue's peer measurement)
+def synthetic_tools(n: int, identical: bool = False) -> list[dict[str, Any]]:
+    """``n`` tools, each with its own schema: bounded strings and integers, an enum, a nested object.
 
-
-def synthetic_tools(n: int) -> list[dict[str, Any]]:
-    """``n`` tools, each with its own schema: bounded strings and integers, an enum, a nested object."""
+    ``identical``: every tool gets tool 0's schema (the issue's peer measurement).
+    """
     tools = []
     for i in range(n):
-        if IDENTICAL and i:
+        if identical and i:
             tools.append({"type": "function", "function": {
                 "name": f"{VERBS[i % 10]}_{NOUNS[i // 10 % 10]}_{i}", "description": f"tool {i}",
                 "parameters": json.loads(json.dumps(tools[0]["function"]["parameters"]))}})
@@ -297,6 +297,10 @@ def force(matcher: Any, tok: Tokenizer, text: str, times: list[float]) -> bool:
     return matcher.is_accepting()
 
 
+def _distinct_schemas(tools: list[dict[str, Any]]) -> int:
+    return len({json.dumps(t.get("function", t).get("parameters"), sort_keys=True) for t in tools})
+
+
 def warm_up(tok: Tokenizer) -> float:
     """Pay llguidance's one-time, per-tokenizer costs; return how long they took.
 
@@ -344,7 +348,7 @@ def measure_all(names: list[str], tools: list[Any], calls: list[dict[str, Any]],
     best: dict[str, tuple[Row, Built, Any]] = {}
     for round_ in range(repeat):
         for name in names:
-            if name.startswith("xgrammar") and (round_ or len(tools) > PEER_MAX_TOOLS and not IDENTICAL):
+            if name.startswith("xgrammar") and (round_ or _distinct_schemas(tools) > PEER_MAX_TOOLS):
                 continue  # peers: one run, and only where it takes seconds
             try:
                 run = ready(name, tools, calls, bad, tok)
@@ -465,8 +469,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--identical", action="store_true",
                         help="every synthetic tool gets the same schema (peers' caches then share it)")
     args = parser.parse_args(argv)
-    global IDENTICAL
-    IDENTICAL = args.identical
     counts = [1, 10] if args.smoke else [int(c) for c in args.counts.split(",") if c]
     if args.smoke:
         args.repeat = 1
@@ -483,11 +485,11 @@ def main(argv: list[str] | None = None) -> int:
     for tok in toks:
         print(f"\n{tok.name}: one-time per-process cost paid before measuring: {warm_up(tok) * 1000:.1f} ms")
         for n in counts:
-            tools = synthetic_tools(n)
+            tools = synthetic_tools(n, args.identical)
             calls = [synthetic_call(tools, i) for i in sorted({0, n // 2, n - 1})]
             bad = synthetic_call(tools, n // 2, valid=False)
             rows = measure_all(names, tools, calls, bad, tok, args.repeat)
-            kind = "synthetic tools, one schema for all" if IDENTICAL else "synthetic tools"
+            kind = "synthetic tools, one schema for all" if args.identical else "synthetic tools"
             table(f"{n:,} {kind}, {tok.name} tokenizer (best of {args.repeat}; peers: one run)", rows)
         if args.smoke:
             continue

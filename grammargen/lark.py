@@ -18,7 +18,7 @@ def literal(text: str) -> str:
 
 
 _ascii_string = json.encoder.encode_basestring_ascii
-_string = json.encoder.encode_basestring
+_unicode_string = json.encoder.encode_basestring
 
 
 def regex_escape(text: str) -> str:
@@ -42,7 +42,7 @@ def json_text(value: object) -> str:
     This is also the one spelling llguidance's exact JSON accepts: escapes only where JSON
     needs them, plus DEL as ``\\u007f`` (llguidance refuses it raw).
     """
-    text = _string(value) if isinstance(value, str) else _COMPACT.encode(value)
+    text = _unicode_string(value) if isinstance(value, str) else _COMPACT.encode(value)
     return text.replace("\x7f", "\\u007f")
 
 
