@@ -4,6 +4,14 @@ Each sample is tokenized (markers written literally become their special tokens)
 every token is checked against the mask llguidance computes before it -- as a runtime
 would -- then consumed.  A sample that ends in a non-accepting state is *incomplete*,
 not accepted.  The grammar is compiled once; each sample runs on a copy of the matcher.
+
+The copies share one lexer (llguidance's ``deep_copy`` keeps it shared), so its cache of
+states, capped at 250,000, fills with every sample.  A sample that meets that cap is run
+again on a freshly built matcher, as a runtime would run it, and validation goes on from
+there: a verdict never depends on how many samples ran before.  (The shared cache also
+makes later masks cheaper, so a sample whose single mask step needs more than llguidance's
+per-step lexer fuel on a fresh matcher could pass here; that takes a regex far larger than
+any tool schema's.)
 """
 
 from __future__ import annotations
@@ -24,6 +32,8 @@ from .tokenizer import Tokenizer, load_tokenizer
 Expect = Literal["accept", "reject"]
 Got = Literal["accepted", "rejected", "incomplete"]
 CONTEXT = 24  # characters of context shown on each side of a rejection
+# llguidance's messages when a lexer runs out of states or of per-step fuel
+LEXER_BUDGET = re.compile(r"lexer error: (too many states|too many expressions constructed)")
 
 
 @dataclass(frozen=True)
@@ -117,7 +127,16 @@ def validate(grammar: Grammar | str, samples: Iterable[Sample | str], *,
     for sample in samples:
         if isinstance(sample, str):
             sample = Sample(sample)
-        report.results.append(force(base.deep_copy(), tok, sample))
+        result = force(base.deep_copy(), tok, sample)
+        if LEXER_BUDGET.search(result.message):
+            # llguidance's copies share one lexer: its state cache, and the budget that caps it,
+            # grow with every sample, so this failure may be the earlier samples' doing.  A runtime
+            # builds one matcher per request: judge the sample on a fresh one, and go on from it.
+            base = llguidance.LLMatcher(tok.ll, lark, log_level=0)
+            result = force(base.deep_copy(), tok, sample)
+            if LEXER_BUDGET.search(result.message):  # its own verdict; the next sample starts clean
+                base = llguidance.LLMatcher(tok.ll, lark, log_level=0)
+        report.results.append(result)
         if progress is not None:
             progress(1)
     return report
