@@ -61,7 +61,8 @@ def compile(tools: Any, format: str | Profile = "phi4-mini", *, tool_choice: Any
     (at least one call), or a tool name / OpenAI ``{"type": "function", ...}`` object
     (calls of that tool only).  ``parallel_tool_calls=False``: exactly one call.
     ``reasoning``: ``True`` allows the profile's reasoning block first, ``"required"``
-    demands it.  ``tokenizer``: marker forms follow it (special token, id, or text).
+    demands it, ``"opened"``: the generation prompt already opened it (QwQ, R1 distills), so
+    the output starts inside the block and must close it.  ``tokenizer``: marker forms follow it (special token, id, or text).
     ``lenient``: drop unsupported schema keywords with a warning instead of failing.
     ``close_objects``: objects listing properties get ``additionalProperties: false``
     unless they say otherwise.  ``max_calls`` bounds the number of parallel calls.
@@ -128,8 +129,8 @@ def _tool_choice(choice: Any, tools: Sequence[Tool]) -> tuple[str, list[Tool]]:
 
 
 def _check_options(profile: Profile, reasoning: Any, max_calls: Any) -> None:
-    if reasoning not in (True, False, "required"):
-        raise OptionsError('reasoning must be true, false or "required"', path="reasoning")
+    if reasoning not in (True, False, "required", "opened"):
+        raise OptionsError('reasoning must be true, false, "required" or "opened"', path="reasoning")
     if reasoning and profile.reasoning is None:
         raise OptionsError(f"format {profile.name!r} has no reasoning block", path="reasoning")
     if max_calls is not None and (not isinstance(max_calls, int) or max_calls < 1):
@@ -163,17 +164,25 @@ class _Writer:
                 out.append(piece.value if form.kind == "text" else Ref(form.lark(piece.value)))
             elif piece.kind == "choice":
                 out.append(_choice(piece.value))
+            elif piece.kind == "optional":
+                form = self.forms[piece.value]
+                out.append(Ref(f"({form.lark(piece.value)})?"))
             elif tool is None:
                 raise ProfileError(f"a {piece.kind} piece may only appear in layout.call",
                                    source=self.profile.path)
             elif piece.kind == "name":
                 out.append(tool.name if piece.value == "raw" else json_text(tool.name))
+            elif piece.kind == "id":
+                out.append(Ref(self.id_terminal()))
             elif piece.kind == "arguments":
                 out.append(Ref(self.args_rule(tool)))
             elif piece.kind == "call_object":
                 keys = [json_text(k) for k in piece.value]
                 out += ['{"name": ', json_text(tool.name), ", ", _choice(keys), ": ",
-                        Ref(self.args_rule(tool)), "}"]
+                        Ref(self.args_rule(tool))]
+                if piece.id_key:
+                    out += [", ", json_text(piece.id_key), ': "', Ref(self.id_terminal()), '"']
+                out.append("}")
         return _merge(out)
 
     def args_rule(self, tool: Tool) -> str:
@@ -196,6 +205,14 @@ class _Writer:
         self.tool_args.append((tool, text))
         return self.args_rules[text]
 
+    def id_terminal(self) -> str:
+        """CALL_ID: the ids the model writes, as the profile shapes them (checked on load)."""
+        if "CALL_ID" not in self.terminals.shared:
+            chars, length = self.profile.id_shape
+            body = regex_escape(chars)
+            self.terminals.shared["CALL_ID"] = f"/[{body}]{{{length}}}/"
+        return "CALL_ID"
+
     def sizes(self, tools: int) -> dict[str, int]:
         """What decides whether the grammar fits llguidance's limits (see capacity)."""
         terminals = [text for text, name in self.args_rules.items() if name.startswith("ARGS_")]
@@ -208,22 +225,23 @@ class _Writer:
                 max_calls: int | None) -> str:
         p = self.profile
         begin, sep, end = self.items(p.begin), self.items(p.separator), self.items(p.end)
-        # The lead: the first piece of the call section, when it is text.  Free text can't
-        # contain it (or start with it), so text and calls never read the same.
-        lead_items = self.items(_leading_literals(p.begin or p.call)[:1])
-        lead = lead_items[0] if lead_items and isinstance(lead_items[0], str) else None
+        lead, marks = self._lead()
         head: list[str] = []
         if mode != "none":
-            prefix, rests = _split_common_prefix([self.items(p.call, t) for t in tools],
-                                                 None if begin else lead)
+            seqs = [self.items(p.call, t) for t in tools]
+            forced = lead if not begin and all(isinstance(s[0], str) for s in seqs) else None
+            prefix, rests = _split_common_prefix(seqs, forced)
             self.rules += _name_tree("call_rest", rests)
             repeat = ""
             if parallel and max_calls != 1:
                 bound = "*" if max_calls is None else f"{{0,{max_calls - 1}}}"
                 repeat = f" ({_expr(sep)} call){bound}" if sep else f" call{bound}"
+            # After the last call: what models write before their end-of-turn token (a
+            # newline), allowed and never demanded, so the model can always stop there.
+            tail = _sp(_expr(end)) + (f" {literal(p.after_calls)}?" if p.after_calls else "")
             self.rules.append(f"call: {_expr(prefix + [Ref('call_rest')])}")
-            self.rules.append(f"calls: {_expr(begin + [Ref('call')])}{repeat}{_sp(_expr(end))}")
-            if p.content_before_calls and lead is not None:
+            self.rules.append(f"calls: {_expr(begin + [Ref('call')])}{repeat}{tail}")
+            if mode == "auto" and p.content_before_calls and lead is not None:
                 # Text may precede calls and the calls start with plain text: a lazy rule
                 # eats text up to the first lead, then the calls go on from there.
                 if begin:
@@ -232,24 +250,51 @@ class _Writer:
                     after, first = [], _strip_lead(prefix + [Ref("call_rest")], lead)
                 self.rules.append(f"call_first: {_expr(first)}")
                 self.rules.append(f"calls_after_lead: {_expr(after + [Ref('call_first')])}"
-                                  f"{repeat}{_sp(_expr(end))}")
+                                  f"{repeat}{tail}")
                 # HEAD may not start with the lead itself: llguidance lexes greedily, and a
                 # HEAD still alive would keep the calls' own lead from ever ending.
                 esc = regex_escape(lead)
                 head = [f"HEAD: /(?s:.+){esc}/ & ~/{esc}(?s:.*)/", "head[lazy]: HEAD"]
-        calls_alts = self._calls_alternatives(lead)
-        body = {"none": ["TEXT"], "auto": ["TEXT", *calls_alts], "required": calls_alts}[mode]
+        # tool_choice required (or named) starts the calls at once: text before them is an
+        # auto behaviour, and a weak model given the chance writes text until max_length.
+        body = {"none": ["TEXT"], "auto": ["TEXT", *self._calls_alternatives(lead)],
+                "required": ["calls"]}[mode]
         rules = ["body: " + " | ".join(body)]
         if reasoning and p.reasoning:
             # After the block: at most two newlines, then text that doesn't start with one
             # (so the newlines have exactly one reading and can't run on).
             after = " | ".join(b.replace("TEXT", "TEXT_AFTER") for b in body)
-            start = "reasoning GAP? body_after" + (" | body" if reasoning is True else "")
+            block = "reasoning_rest" if reasoning == "opened" else "reasoning"
+            start = f"{block} GAP? body_after" + (" | body" if reasoning is True else "")
             rules = [f"start: {start}", *rules, f"body_after: {after}"]
         else:
             rules = ["start: body", *rules]
-        rules += self._text_rules(lead, reasoning)
+        rules += self._text_rules(lead, marks, reasoning)
         return "\n".join(rules + head + self.rules + self.terminals.definitions()) + "\n"
+
+    def _lead(self) -> tuple[str | None, list[str]]:
+        """How the call section starts: its first plain text (None when it starts with a
+        token), and the text of every marker that can open it.
+
+        Free text may not contain the lead (or start with it, where text and calls exclude
+        each other), so text and calls never read the same; nor may it spell out an opening
+        marker, which a parser would take for a call.
+        """
+        pieces = list(self.profile.begin or self.profile.call)
+        marks = []
+        while pieces and pieces[0].kind == "optional":
+            marks.append(pieces.pop(0).value)
+        first = pieces[0] if pieces else None
+        if first is None:
+            return None, marks
+        if first.kind == "marker":
+            marks.append(first.value)
+        if first.kind == "call_object":
+            return "{", marks
+        if not first.is_literal:
+            return None, marks
+        item = self.items([first])[0]
+        return (item if isinstance(item, str) else None), marks
 
     def _calls_alternatives(self, lead: str | None) -> list[str]:
         if not self.profile.content_before_calls:
@@ -258,28 +303,32 @@ class _Writer:
             return ["TEXT? calls"]
         return ["calls", "head calls_after_lead"]
 
-    def _text_rules(self, lead: str | None, reasoning: Any) -> list[str]:
+    def _text_rules(self, lead: str | None, marks: list[str], reasoning: Any) -> list[str]:
         """TEXT is free text that can't be mistaken for calls (or for a reasoning block)."""
         blank = "[ \\t\\r\\n]*"
+        before = self.profile.content_before_calls
         never = []
-        if lead is not None and self.profile.content_before_calls:
-            never.append(f"(?s:.*){regex_escape(lead)}(?s:.*)")  # calls may follow text
-        elif lead is not None:
-            never.append(f"{blank}{regex_escape(lead)}(?s:.*)")  # text or calls, not both
+        for text in dict.fromkeys([*marks, *([lead] if lead else [])]):
+            if before:
+                never.append(f"(?s:.*){regex_escape(text)}(?s:.*)")  # calls may follow text
+            else:
+                never.append(f"{blank}{regex_escape(text)}(?s:.*)")  # text or calls, not both
         rules = []
         r = self.profile.reasoning
         if reasoning and r:
             begin, end = self.items([Piece("marker", r.begin)]), self.items([Piece("marker", r.end)])
-            if isinstance(begin[0], str):
-                never.append(f"{blank}{regex_escape(r.begin)}(?s:.*)")  # that is a reasoning block
+            never.append(f"{blank}{regex_escape(r.begin)}(?s:.*)")  # that is a reasoning block
             if isinstance(end[0], str):
                 # A text end marker: a lazy lexeme runs to its first occurrence (a greedy one
                 # would swallow "</think" and fail at ">").
-                rules.append(f"reasoning: {_expr(begin)} think")
                 rules.append(f"think[lazy]: /(?s:.*){regex_escape(r.end)}/")
+                inside = "think"
             else:
-                rules.append(f"reasoning: {_expr(begin)} THINK {_expr(end)}")
                 rules.append("THINK: /(?s:.*)/")
+                inside = f"THINK {_expr(end)}"
+            # "opened": the generation prompt wrote the begin marker; the output starts inside.
+            rules.append(f"reasoning: {_expr(begin)} {inside}" if reasoning != "opened"
+                         else f"reasoning_rest: {inside}")
             rules.append('GAP: "\\n" | "\\n\\n"')
         text = " & ".join(["/(?s:.+)/"] + [f"~/{n}/" for n in never])
         if reasoning and r:
@@ -345,16 +394,6 @@ def _expr(items: Sequence[Item]) -> str:
 
 def _sp(text: str) -> str:
     return " " + text if text else ""
-
-
-def _leading_literals(pieces: Sequence[Piece]) -> list[Piece]:
-    """The literal pieces a layout part starts with (before any tool-dependent piece)."""
-    out = []
-    for piece in pieces:
-        if not piece.is_literal:
-            break
-        out.append(piece)
-    return out
 
 
 def _strip_lead(items: list[Item], lead: str) -> list[Item]:

@@ -77,20 +77,23 @@ class Message:
 
 
 def parse(text: str | bytes, format: str | Profile = "phi4-mini", *, tools: Any = None,
-          lenient: bool = False) -> Message:
+          lenient: bool = False, reasoning: str | None = None) -> Message:
     """Read one complete model output into content, reasoning and OpenAI tool_calls.
 
     ``tools`` (anything :func:`load_tools` reads): arguments are checked against each
     tool's schema and unknown names are errors.  Output that does not follow the format
     raises :class:`OutputParseError` with the character offset; with ``lenient`` the
-    calls read before the fault are kept and the rest of the text becomes content.
+    calls read before the fault are kept and the rest of the text becomes content (without
+    the layout's own pieces).  ``reasoning="opened"``: the generation prompt opened the
+    reasoning block, so the text up to its end marker is ``reasoning_content``.  Text after
+    the calls is content; an end-of-turn token at the very end is dropped.
     """
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise InputError(f"output is not UTF-8 (byte {exc.start})") from exc
-    reader = _Reader(get_profile(format), _tool_table(tools), lenient)
+    reader = _Reader(get_profile(format), _tool_table(tools), lenient, _opened(reasoning))
     reader.push(text, final=True)
     return _fold(reader.take())
 
@@ -107,8 +110,8 @@ class StreamParser:
     """
 
     def __init__(self, format: str | Profile = "phi4-mini", tools: Any = None, *,
-                 lenient: bool = False) -> None:
-        self._reader = _Reader(get_profile(format), _tool_table(tools), lenient)
+                 lenient: bool = False, reasoning: str | None = None) -> None:
+        self._reader = _Reader(get_profile(format), _tool_table(tools), lenient, _opened(reasoning))
         self._utf8 = codecs.getincrementaldecoder("utf-8")()
 
     def feed(self, chunk: str | bytes) -> list[Delta]:
@@ -128,6 +131,12 @@ class StreamParser:
             return self._utf8.decode(data, final=final)
         except UnicodeDecodeError as exc:
             raise InputError(f"output is not UTF-8: {exc.reason}") from exc
+
+
+def _opened(reasoning: Any) -> bool:
+    if reasoning not in (None, False, True, "required", "opened"):
+        raise InputError('reasoning must be None or "opened"', path="reasoning")
+    return reasoning == "opened"
 
 
 # -- events -> message / deltas ----------------------------------------------------------
@@ -204,26 +213,33 @@ class _Layout:
     lead_anywhere: bool  # may the section open after content (else only at the start)
     next_call: Words  # separator + the start of a call: another call follows
     end_words: Words
+    end_of_turn: tuple[str, ...]  # dropped at the end of the output
+    layout_words: tuple[str, ...]  # separator and end words, kept out of lenient content
 
     @classmethod
     def of(cls, profile: Profile) -> _Layout:
-        first = next((p for p in profile.begin + profile.call if p.kind != "text" or p.value.split()),
-                     None)
-        if first is None or first.kind == "name":
+        pieces = [p for p in profile.begin + profile.call if p.kind != "text" or p.value.split()]
+        optional = [p.value for p in pieces if p.kind == "optional"]
+        first = next((p for p in pieces if p.kind != "optional"), None)
+        if first is None or first.kind in ("name", "id"):
             raise ProfileError("the parser needs the call section to start with literal text",
                                source=profile.path, path="layout")
         leads = tuple(w[0] for w in _alternatives(first) if w) if first.is_literal \
             else _lead_words([first])
-        layout = cls(profile.begin, profile.call, profile.separator, profile.end, leads,
-                     profile.content_before_calls or first.kind == "marker",
-                     _lead_words(profile.separator + profile.call), _lead_words(profile.end))
+        words = [w for p in profile.separator + profile.end if p.is_literal
+                 for alt in _alternatives(p) for w in alt]
+        layout = cls(profile.begin, profile.call, profile.separator, profile.end,
+                     (*optional, *leads), profile.content_before_calls or first.kind == "marker",
+                     _lead_words(profile.separator + profile.call), _lead_words(profile.end),
+                     profile.end_of_turn, tuple(dict.fromkeys(words)))
         if not layout.next_call:
             raise ProfileError("the parser needs a separator or a call start of literal text",
                                source=profile.path, path="layout.separator")
         for i, piece in enumerate(profile.call):
             following = profile.call[i + 1] if i + 1 < len(profile.call) else None
-            if piece.kind == "name" and piece.value == "raw" and not (following and following.is_literal):
-                raise ProfileError("a raw name must be followed by a literal piece",
+            if piece.kind in ("name", "id") and piece.value == "raw" and not (
+                    following and following.is_literal):
+                raise ProfileError(f"a raw {piece.kind} must be followed by a literal piece",
                                    source=profile.path, path=f"layout.call[{i}]")
         return layout
 
@@ -253,9 +269,10 @@ def _try(text: str, pos: int, words: Words) -> tuple[str, int]:
     return _MATCH, pos
 
 
-def _held(text: str, start: int, leads: Sequence[str]) -> int:
-    """How many trailing characters may begin a lead (held back from content)."""
-    longest = min(max(len(lead) for lead in leads) - 1, len(text) - start)
+def _held(text: str, start: int, leads: Sequence[str], whole: Sequence[str] = ()) -> int:
+    """How many trailing characters may begin a lead (held back from content); a text in
+    ``whole`` is held even when it is all there (it is dropped if the output ends with it)."""
+    longest = min(max(len(lead) - (lead not in whole) for lead in leads), len(text) - start)
     for k in range(longest, 0, -1):
         tail = text[len(text) - k:]
         if any(lead.startswith(tail) for lead in leads):
@@ -270,8 +287,10 @@ def _excerpt(text: str, pos: int) -> str:
 class _Reader:
     """The layout interpreter: a generator that reads what it can and waits for more."""
 
-    def __init__(self, profile: Profile, tools: dict[str, Tool] | None, lenient: bool) -> None:
+    def __init__(self, profile: Profile, tools: dict[str, Tool] | None, lenient: bool,
+                 opened: bool = False) -> None:
         self.profile = profile
+        self.opened = opened and profile.reasoning is not None
         if id(profile) not in _LAYOUTS:
             _LAYOUTS[id(profile)] = (profile, _Layout.of(profile))
         self.layout = _LAYOUTS[id(profile)][1]
@@ -282,6 +301,7 @@ class _Reader:
         self.final = False
         self.events: list[tuple[Any, ...]] = []
         self.resume = 0  # where lenient fallback content starts
+        self.section_start = 0  # where the call section being read starts
         self.calls = 0  # calls opened so far
         self.open: int | None = None  # index of a call whose header was sent, until it ends
         self.error: OutputParseError | None = None
@@ -480,23 +500,44 @@ class _Reader:
             self.pos = self.resume
             if not self.said:
                 yield from self.space_plain()
-            yield from self.plain(self.pos)
+            if self.resume == self.section_start:  # nothing of the section could be read
+                yield from self.plain(self.pos)
+                return
+            # After calls that were read, the unread rest is content without the layout's
+            # own pieces: the separator before it, the section's end after it.
+            for piece in self.layout.separator + self.layout.end:
+                if piece.is_literal:
+                    yield from self.space_plain()
+                    yield from self.maybe(_alternatives(piece)[0])
+            yield from self.space_plain()
+            yield from self.plain(self.pos, droppable=self.layout.layout_words)
 
     def reasoning(self) -> Wait:
         r = self.profile.reasoning
         if r is None:
             return
-        while True:
-            status, end = _try(self.text, self.pos, (r.begin,))
-            if status == _MATCH:
-                break
-            if status == _FAIL or self.final:
-                return
-            yield
-        self.pos = self.resume = end
+        if not self.opened:
+            while True:
+                status, end = _try(self.text, self.pos, (r.begin,))
+                if status == _MATCH:
+                    break
+                if status == _FAIL or self.final:
+                    return
+                yield
+            self.pos = self.resume = end
+        pad = len(r.pad)  # the padding a template writes inside the block (Qwen3's newlines)
+        while pad and r.pad.startswith(self.text[self.pos:self.pos + pad]) and not self.final \
+                and len(self.text) - self.pos < pad:
+            yield  # not yet known whether the block starts with its padding
+        if pad and self.text.startswith(r.pad, self.pos):
+            self.pos += pad
         while True:
             found = self.text.find(r.end, self.pos)
             stop = found if found >= 0 else len(self.text) - _held(self.text, self.pos, [r.end])
+            if found >= 0 and pad and self.text.endswith(r.pad, self.pos, found):
+                stop = found - pad
+            elif found < 0 and pad:
+                stop = max(self.pos, stop - pad)  # may be the padding before the end marker
             if stop > self.pos:
                 self.events.append(("reasoning", self.text[self.pos:stop]))
             self.pos = self.resume = stop
@@ -505,33 +546,66 @@ class _Reader:
                 return
             yield from self.more(f"the reasoning block (no {r.end!r})")
 
+    def maybe(self, words: Words) -> Wait:
+        """Read ``words`` if the text has them here (True), else nothing (False)."""
+        while True:
+            status, end = _try(self.text, self.pos, words)
+            if status == _MATCH:
+                self.pos = end
+                return True
+            if status == _FAIL or self.final:
+                return False
+            yield
+
     def content(self) -> Wait:
-        """Text up to the call section, then the section; trimmed at both ends."""
+        """Text and call sections in turn; content trimmed at both ends."""
         layout = self.layout
         yield from self.space_plain()
-        if not layout.lead_anywhere:
+        if not layout.lead_anywhere:  # calls only where the output starts
             while True:
                 if any(self.text.startswith(lead, self.pos) for lead in layout.leads):
                     yield from self.section(self.pos)
-                    return
+                    break
                 rest = self.text[self.pos:]
                 if self.final or not any(lead.startswith(rest) for lead in layout.leads):
-                    yield from self.plain(self.pos)
-                    return
+                    break
                 yield
+            yield from self.plain(self.pos)  # text after the calls is content too
+            return
         while True:
+            if not self.said:
+                yield from self.space_plain()
             found = [f for f in (self.text.find(lead, self.pos) for lead in layout.leads) if f >= 0]
-            stop = min(found) if found else len(self.text) - _held(self.text, self.pos, layout.leads)
-            shown = self.pos + len(self.text[self.pos:stop].rstrip())
+            stop = min(found) if found else None
+            shown = self.shown_end(stop)
             if shown > self.pos:
                 self.say(self.text[self.pos:shown])
-                self.pos = shown
-            if found:
+            self.pos = max(self.pos, shown)
+            if stop is not None:
                 yield from self.section(self.pos)
-                return
+                continue
             if self.final:
                 return
             yield
+
+    def shown_end(self, stop: int | None, droppable: Sequence[str] = ()) -> int:
+        """Where content that can go out now ends: before ``stop`` (a call section), or
+        before trailing whitespace, a tail that may yet begin a lead, and the end-of-turn
+        token (or ``droppable`` layout pieces) that end the output."""
+        text, pos = self.text, self.pos
+        if stop is not None:
+            return pos + len(text[pos:stop].rstrip())
+        drop = (*self.layout.end_of_turn, *droppable)
+        end = len(text)
+        while True:
+            end = pos + len(text[pos:end].rstrip())
+            if not self.final:
+                end -= _held(text[:end], pos, [*self.layout.leads, *drop], whole=drop)
+                end = pos + len(text[pos:end].rstrip())
+            tail = next((d for d in drop if text.endswith(d, pos, end)), None)
+            if tail is None:
+                return end
+            end -= len(tail)
 
     def space_plain(self) -> Wait:
         """Skip leading whitespace of content (real whitespace only)."""
@@ -542,11 +616,13 @@ class _Reader:
                 return
             yield
 
-    def plain(self, start: int) -> Wait:
-        """Everything from ``start`` on is content (trailing whitespace dropped)."""
+    def plain(self, start: int, droppable: Sequence[str] = ()) -> Wait:
+        """Everything from ``start`` on is content (trailing whitespace and end of turn dropped)."""
         self.pos = start
+        if not self.said:
+            yield from self.space_plain()
         while True:
-            shown = self.pos + len(self.text[self.pos:].rstrip())
+            shown = self.shown_end(None, droppable)
             if shown > self.pos:
                 self.say(self.text[self.pos:shown])
                 self.pos = shown
@@ -556,7 +632,7 @@ class _Reader:
 
     def section(self, start: int) -> Wait:
         layout = self.layout
-        self.resume = start
+        self.resume = self.section_start = start
         self.pos = _SPACE.match(self.text, start).end()  # type: ignore[union-attr]
         for piece in layout.begin:
             yield from self.piece(piece, None)
@@ -571,10 +647,7 @@ class _Reader:
             for piece in layout.end:
                 yield from self.piece(piece, None)
             break
-        yield from self.space()
-        if self.pos < len(self.text):
-            raise self.fail(f"unexpected text after the tool calls: {_excerpt(self.text, self.pos)}",
-                            self.pos)
+        self.resume = self.pos
 
     def piece(self, piece: Piece, call: _Call | None) -> Wait:
         if piece.is_literal:
@@ -582,8 +655,12 @@ class _Reader:
         elif call is None:
             raise ProfileError(f"a {piece.kind} piece may only appear in layout.call",
                                source=self.profile.path)
+        elif piece.kind == "optional":
+            yield from self.maybe((piece.value,))
         elif piece.kind == "name" and piece.value == "raw":
-            yield from self.raw_name(call)
+            call.set_name(*(yield from self.raw_text(call, "the tool name")))
+        elif piece.kind == "id":
+            call.set_id((yield from self.raw_text(call, "the call id"))[0])
         elif piece.kind == "name":
             yield from self.space()
             at = self.pos
@@ -591,10 +668,10 @@ class _Reader:
         elif piece.kind == "arguments":
             yield from self.arguments(call)
         else:
-            yield from self.call_object(call, piece.value)
+            yield from self.call_object(call, piece.value, piece.id_key)
 
     def call(self) -> Wait:
-        call = _Call(self, self.calls)
+        call = _Call(self, self.calls, hold=any(p.id_key for p in self.layout.call))
         self.calls += 1
         following = iter(self.layout.call[1:])
         for piece in self.layout.call:
@@ -602,8 +679,8 @@ class _Reader:
             yield from self.piece(piece, call)
         call.finish()
 
-    def raw_name(self, call: _Call) -> Wait:
-        """A bare name, ending where the next literal piece begins."""
+    def raw_text(self, call: _Call, what: str) -> Wait:
+        """A bare name or id, ending where the next literal piece begins: (text, offset)."""
         assert call.next_piece is not None  # _Layout.of checks it
         stops = [w[0] for w in _alternatives(call.next_piece) if w]
         start = self.pos
@@ -611,11 +688,10 @@ class _Reader:
             found = [f for f in (self.text.find(s, start) for s in stops) if f >= 0]
             if found:
                 break
-            yield from self.more("the tool name")
+            yield from self.more(what)
         end = min(found)
-        at = _SPACE.match(self.text, start).end()  # type: ignore[union-attr]
-        call.set_name(self.text[start:end].strip(), at)
         self.pos = end
+        return self.text[start:end].strip(), _SPACE.match(self.text, start).end()  # type: ignore[union-attr]
 
     def arguments(self, call: _Call) -> Wait:
         yield from self.char("{", "the arguments object")
@@ -623,13 +699,18 @@ class _Reader:
         call.args_at, call.raw = self.pos, True
         yield from self.nested(call.args_piece, "the arguments")
 
-    def call_object(self, call: _Call, keys: Sequence[str]) -> Wait:
-        """``{"name": N, "<key>": A}`` in any key order; A an object or a JSON string of one."""
+    def call_object(self, call: _Call, keys: Sequence[str], id_key: str = "") -> Wait:
+        """``{"name": N, "<key>": A}`` in any key order; A an object or a JSON string of one.
+
+        Any other key is an error: arguments under a key the format doesn't list would
+        otherwise be lost (lenient mode takes an unknown key's object as the arguments).
+        """
         yield from self.char("{", "a call object")
         if (yield from self.peek()) == "}":
             self.pos += 1
             return
         while True:
+            key_at = _SPACE.match(self.text, self.pos).end()  # type: ignore[union-attr]
             key = yield from self.json_string("a key of the call object")
             yield from self.char(":", "':'")
             yield from self.space()
@@ -648,12 +729,20 @@ class _Reader:
                         raise self.fail("arguments must be a JSON object", at)
                     call.args_at = at
                     call.args_piece(encoded.strip() or "{}")  # a JSON string of the object: decoded once
-            elif key == "id":
+            elif key == (id_key or "id"):
                 given = yield from self.value("the call id")
-                if isinstance(given, str) and given and call.sent is None:
-                    call.id = given
+                if not (isinstance(given, str) and given):
+                    raise self.fail("the call id must be a non-empty string", at)
+                call.set_id(given)
             else:
-                yield from self.value(f"the value of {key!r}")
+                value = yield from self.value(f"the value of {key!r}")
+                if not self.lenient:
+                    raise self.fail(f"unexpected key {key!r} in the call object (this format "
+                                    f"reads name, {', '.join(keys)}" + (f", {id_key}" if id_key else "")
+                                    + ")", key_at)
+                if isinstance(value, dict) and call.args_at is None:
+                    call.args_at = at
+                    call.args_piece(json.dumps(value, ensure_ascii=False))
             if (yield from self.char(",}", "',' or '}'")) == "}":
                 return
 
@@ -673,9 +762,10 @@ class _Reader:
 class _Call:
     """One call being read: its header goes out once the name is known and arguments begin."""
 
-    def __init__(self, reader: _Reader, index: int) -> None:
+    def __init__(self, reader: _Reader, index: int, hold: bool = False) -> None:
         self.reader = reader
         self.index = index
+        self.hold = hold  # the id comes after the arguments: the header waits for it
         self.name: str | None = None
         self.id: str | None = None
         self.sent: int | None = None  # set once the header delta has gone out
@@ -694,9 +784,17 @@ class _Call:
             raise reader.fail(f"unknown tool {name!r} (known: {known})", at)
         self.name = name
 
+    def set_id(self, given: str) -> None:
+        """The id the model wrote: it is the call's id (sent with the header)."""
+        if self.sent is None:
+            self.id = given
+        self.hold = False
+        if self.name is not None and self.args_at is not None:
+            self.args_piece("")
+
     def args_piece(self, text: str) -> None:
         self.args.append(text)
-        if self.name is None:
+        if self.name is None or self.hold:
             self.pending.append(text)
             return
         self.header()
@@ -716,6 +814,7 @@ class _Call:
         end = reader.pos
         if self.name is None:
             raise reader.fail("the call has no tool name", end)
+        self.hold = False
         if self.args_at is None:
             self.args_at = end
             self.args_piece("{}")

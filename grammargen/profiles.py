@@ -8,9 +8,17 @@ Piece kinds, each an inline table with one key:
 ``{text = "..."}``           literal text
 ``{marker = "..."}``         a marker: a special token where the tokenizer has one, else text
 ``{choice = ["a", "b"]}``    one of several literal texts (rendered as the first)
+``{optional = "..."}``       a marker the model may write or leave out (Llama's ``<|python_tag|>``)
 ``{name = "json"|"raw"}``    the tool name, JSON-quoted or as is
+``{id = "raw"}``             the call id the model writes (``call_id`` says its shape)
 ``{arguments = "json"}``     the arguments object, enforced by the tool's schema
-``{call_object = [keys]}``   ``{"name": N, "<key>": A}``, any key listed accepted, first rendered
+``{call_object = [keys]}``   ``{"name": N, "<key>": A}``, any key listed accepted, first rendered;
+                             with ``id = "<key>"`` beside it: ``{"name": N, "<key>": A, "id": I}``
+
+Around the layout, a profile names what it was proven against (``chat_templates``, or
+``source_of_truth`` where the family's template renders no calls), what the model writes
+after its last call (``after_calls``, allowed but never demanded) and the end-of-turn text
+it then stops with (``end_of_turn``: never part of the grammar, dropped by the parser).
 
 Adding a format is adding a TOML file; nothing here names a model.
 """
@@ -18,6 +26,7 @@ Adding a format is adding a TOML file; nothing here names a model.
 from __future__ import annotations
 
 import functools
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,13 +35,16 @@ from typing import Any
 from .errors import ProfileError
 from .input_limits import check_marker_length
 
-PIECE_KINDS = ("text", "marker", "choice", "name", "arguments", "call_object")
+PIECE_KINDS = ("text", "marker", "choice", "optional", "name", "id", "arguments", "call_object")
+# A call id's shape: one character class and a length, e.g. "[A-Za-z0-9]{9}" (Mistral).
+CALL_ID_SHAPE = re.compile(r"\[((?:[A-Za-z0-9_]-[A-Za-z0-9_]|[A-Za-z0-9_])+)\]\{([1-9][0-9]?)\}")
 
 
 @dataclass(frozen=True)
 class Piece:
     kind: str
     value: Any  # str for text/marker/name/arguments; tuple[str, ...] for choice/call_object
+    id_key: str = ""  # call_object only: the key of the id the model writes, if any
 
     @property
     def is_literal(self) -> bool:
@@ -44,6 +56,7 @@ class Reasoning:
     begin: str
     end: str
     gap: str = "\n\n"  # rendered after the block; the grammar allows 0-2 newlines there
+    pad: str = ""  # rendered inside the block on both sides (Qwen3: "<think>\n...\n</think>")
 
 
 @dataclass(frozen=True)
@@ -64,6 +77,11 @@ class Profile:
     end: tuple[Piece, ...]
     reasoning: Reasoning | None
     prompt: str
+    chat_templates: tuple[str, ...] = ()  # ../shared/corpus/chat-templates/ files it is proven against
+    source_of_truth: str = ""  # where the layout comes from when no template renders calls
+    after_calls: str = ""  # what the model may write after its last call (allowed, not rendered)
+    end_of_turn: tuple[str, ...] = ()  # what it then stops with (not in the grammar; parse drops it)
+    call_id: str = ""  # shape of ids the model writes ("[A-Za-z0-9]{9}"), for id pieces
     path: str = ""
 
     @property
@@ -71,7 +89,7 @@ class Profile:
         """Every marker the layout and reasoning block use, in order of first use."""
         found: list[str] = []
         for piece in self.begin + self.call + self.separator + self.end:
-            if piece.kind == "marker" and piece.value not in found:
+            if piece.kind in ("marker", "optional") and piece.value not in found:
                 found.append(piece.value)
         if self.reasoning:
             for m in (self.reasoning.begin, self.reasoning.end):
@@ -85,6 +103,23 @@ class Profile:
             if piece.kind == "call_object":
                 return tuple(piece.value)
         return ()
+
+    @property
+    def writes_ids(self) -> bool:
+        """Does the model write each call's id (Mistral, Kimi K2)?"""
+        return any(p.kind == "id" or p.id_key for p in self.call)
+
+    @property
+    def id_shape(self) -> tuple[str, int]:
+        """The characters and the length of a call id (from ``call_id``)."""
+        match = CALL_ID_SHAPE.fullmatch(self.call_id)
+        if match is None:
+            return "", 0
+        chars = ""
+        for part in re.finditer(r"(.)-(.)|(.)", match.group(1)):
+            lo, hi, one = part.groups()
+            chars += one or "".join(map(chr, range(ord(lo), ord(hi) + 1)))
+        return chars, int(match.group(2))
 
 
 def templates_dir() -> Path:
@@ -150,9 +185,14 @@ def load_profile(file: Path) -> Profile:
             call=_pieces(layout["call"], "layout.call"),
             separator=_pieces(layout.get("separator", []), "layout.separator"),
             end=_pieces(layout.get("end", []), "layout.end"),
-            reasoning=Reasoning(reasoning["begin"], reasoning["end"], reasoning.get("gap", "\n\n"))
-            if reasoning else None,
+            reasoning=Reasoning(reasoning["begin"], reasoning["end"], reasoning.get("gap", "\n\n"),
+                                reasoning.get("pad", "")) if reasoning else None,
             prompt=data.get("prompt", ""),
+            chat_templates=_strings(data, "chat_templates"),
+            source_of_truth=data.get("source_of_truth", ""),
+            after_calls=data.get("after_calls", ""),
+            end_of_turn=_strings(data, "end_of_turn"),
+            call_id=data.get("call_id", ""),
             path=source,
         )
     except KeyError as exc:
@@ -168,6 +208,12 @@ def load_profile(file: Path) -> Profile:
     if "arguments" in kinds and "name" not in kinds:
         raise ProfileError("layout.call with an arguments piece needs a name piece",
                            source=source, path="layout.call")
+    if profile.writes_ids and not CALL_ID_SHAPE.fullmatch(profile.call_id):
+        raise ProfileError('a layout with ids needs call_id, one character class and a length '
+                           '(e.g. "[A-Za-z0-9]{9}")', source=source, path="call_id")
+    for key in ("after_calls", "source_of_truth"):
+        if not isinstance(getattr(profile, key), str):
+            raise ProfileError(f"{key} must be a string", source=source, path=key)
     return profile
 
 
@@ -178,13 +224,25 @@ def _str(data: dict[str, Any], key: str) -> str:
     return value
 
 
+def _strings(data: dict[str, Any], key: str) -> tuple[str, ...]:
+    value = data.get(key, [])
+    if not (isinstance(value, list) and all(isinstance(v, str) and v for v in value)):
+        raise ProfileError("must be a list of non-empty strings", path=key)
+    return tuple(value)
+
+
 def _pieces(raw: Any, path: str) -> tuple[Piece, ...]:
     if not isinstance(raw, list):
         raise ProfileError("must be a list of pieces", path=path)
     pieces = []
     for i, item in enumerate(raw):
+        item = dict(item) if isinstance(item, dict) else item
+        id_key = item.pop("id", "") if isinstance(item, dict) and "call_object" in item else ""
         if not isinstance(item, dict) or len(item) != 1:
-            raise ProfileError("a piece is a table with one key", path=f"{path}[{i}]")
+            raise ProfileError("a piece is a table with one key (call_object may add id)",
+                               path=f"{path}[{i}]")
+        if not isinstance(id_key, str):
+            raise ProfileError("id names the key of the call id", path=f"{path}[{i}].id")
         (kind, value), = item.items()
         if kind not in PIECE_KINDS:
             raise ProfileError(f"unknown piece kind {kind!r} (known: {', '.join(PIECE_KINDS)})",
@@ -193,11 +251,13 @@ def _pieces(raw: Any, path: str) -> tuple[Piece, ...]:
             if not (isinstance(value, list) and value and all(isinstance(v, str) for v in value)):
                 raise ProfileError(f"{kind} takes a non-empty list of strings", path=f"{path}[{i}]")
             value = tuple(value)
-        elif not isinstance(value, str) or (kind in ("text", "marker") and not value):
+        elif not isinstance(value, str) or (kind in ("text", "marker", "optional") and not value):
             raise ProfileError(f"{kind} takes a non-empty string", path=f"{path}[{i}]")
         if kind == "name" and value not in ("json", "raw"):
             raise ProfileError("name is \"json\" or \"raw\"", path=f"{path}[{i}]")
         if kind == "arguments" and value != "json":
             raise ProfileError("arguments is \"json\" (the only encoding so far)", path=f"{path}[{i}]")
-        pieces.append(Piece(kind, value))
+        if kind == "id" and value != "raw":
+            raise ProfileError("id is \"raw\"", path=f"{path}[{i}]")
+        pieces.append(Piece(kind, value, id_key))
     return tuple(pieces)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from typing import Any, Iterable, Mapping, Sequence
@@ -22,8 +23,11 @@ def render(calls: Iterable[Mapping[str, Any]], format: str | Profile = "phi4-min
     """The model-native text of ``calls`` (``[{"name", "arguments"}]`` or OpenAI tool_calls).
 
     With ``tools`` (a tool list in any form :func:`compile` takes), argument keys follow
-    each schema's property order, as the grammar demands.  ``content`` is text written before the calls, ``reasoning`` the inside of the
-    profile's reasoning block.  Markers are written as their text.
+    each schema's property order, as the grammar demands.  ``content`` is text written
+    before the calls, ``reasoning`` the inside of the profile's reasoning block.  Markers are
+    written as their text.  Where the format makes the model write ids (Mistral), each
+    call's own ``id`` is written when it has the format's shape, else one derived from it
+    (or from the call's position), so the text always fits the grammar.
     """
     profile = get_profile(format)
     schemas = {t.name: t.parameters for t in (load_tools(tools) if tools is not None else ())}
@@ -32,7 +36,7 @@ def render(calls: Iterable[Mapping[str, Any]], format: str | Profile = "phi4-min
         if profile.reasoning is None:
             raise InputError(f"format {profile.name!r} has no reasoning block")
         r = profile.reasoning
-        out.append(f"{r.begin}{reasoning}{r.end}{r.gap}")
+        out.append(f"{r.begin}{r.pad}{reasoning}{r.pad}{r.end}{r.gap}")
     if content:
         out.append(content)
     rendered = []
@@ -40,10 +44,26 @@ def render(calls: Iterable[Mapping[str, Any]], format: str | Profile = "phi4-min
         name, arguments = call_parts(call, f"calls[{i}]")
         if name in schemas:
             arguments = ordered(arguments, schemas[name])
-        rendered.append(_pieces(profile.call, name, arguments))
+        ident = call_id(call, i, profile) if profile.writes_ids else ""
+        rendered.append(_pieces(profile.call, name, arguments, ident))
     if rendered:
         out.append(_pieces(profile.begin) + _pieces(profile.separator).join(rendered)
                    + _pieces(profile.end))
+    return "".join(out)
+
+
+def call_id(call: Mapping[str, Any], index: int, profile: Profile) -> str:
+    """The id written for a call: its own when it fits the format's shape, else derived from it."""
+    chars, length = profile.id_shape
+    given = call.get("id") if isinstance(call, Mapping) else None
+    given = given if isinstance(given, str) else ""
+    if len(given) == length and all(c in chars for c in given):
+        return given
+    seed = int.from_bytes(hashlib.sha256(f"{index}:{given}".encode()).digest()[:16], "big")
+    out = []
+    for _ in range(length):
+        seed, k = divmod(seed, len(chars))
+        out.append(chars[k])
     return "".join(out)
 
 
@@ -66,7 +86,7 @@ def call_parts(call: Mapping[str, Any], path: str = "") -> tuple[str, dict[str, 
     return name, arguments
 
 
-def _pieces(pieces: Sequence[Piece], name: str = "", arguments: Any = None) -> str:
+def _pieces(pieces: Sequence[Piece], name: str = "", arguments: Any = None, ident: str = "") -> str:
     out = []
     for piece in pieces:
         if piece.kind in ("text", "marker"):
@@ -75,10 +95,15 @@ def _pieces(pieces: Sequence[Piece], name: str = "", arguments: Any = None) -> s
             out.append(piece.value[0])
         elif piece.kind == "name":
             out.append(name if piece.value == "raw" else json_text(name))
+        elif piece.kind == "id":
+            out.append(ident)
         elif piece.kind == "arguments":
             out.append(json_text(arguments))
         elif piece.kind == "call_object":
-            out.append(json_text({"name": name, piece.value[0]: arguments}))
+            body = {"name": name, piece.value[0]: arguments}
+            if piece.id_key:
+                body[piece.id_key] = ident
+            out.append(json_text(body))
     return "".join(out)
 
 

@@ -141,6 +141,8 @@ class _Generator:
         before = "Let me check that.\n"
         if self.mode == "auto" and self.profile.content_before_calls:
             out.append(self._sample(before + one, "accept", "text before the calls"))
+        elif self.mode == "required" and self.profile.content_before_calls:
+            out.append(self._sample(before + one, "reject", "text before the calls when a call is required"))
         elif self.mode == "auto" and self._lead_is_token():
             # (where the calls start with plain text, such text is simply a text reply)
             out.append(self._sample(before + one, "reject",
@@ -153,9 +155,16 @@ class _Generator:
         end = _end_marker(self.profile)
         if end and one.endswith(end):
             out.append(self._sample(one[:-len(end)], "reject", "missing end marker"))
+        if self.profile.after_calls:
+            out.append(self._sample(one + self.profile.after_calls, "accept",
+                                    "what models write after their last call"))
+            out.append(self._sample(one + self.profile.after_calls + TEXT_REPLY, "reject",
+                                    "text after the calls"))
         if self.reasoning == "required":
             out.append(Sample(one, "reject", "no reasoning block when it is required"))
-        elif self.reasoning and self.profile.reasoning:
+        elif self.reasoning == "opened":
+            out.append(Sample(one, "reject", "the reasoning block the prompt opened is never closed"))
+        elif self.reasoning is True and self.profile.reasoning:
             r = self.profile.reasoning
             out.append(Sample(f"{r.begin}The user wants this.{r.end}{r.gap}{one}", "accept",
                               "a reasoning block first"))
@@ -188,9 +197,11 @@ class _Generator:
 
     def _sample(self, text: str, expect: str, note: str) -> Sample:
         """A sample with the reasoning block the options ask for put in front."""
-        if self.reasoning == "required" and self.profile.reasoning:
-            r = self.profile.reasoning
+        r = self.profile.reasoning
+        if self.reasoning == "required" and r:
             text = f"{r.begin}The user wants this.{r.end}{r.gap}{text}"
+        elif self.reasoning == "opened" and r:  # the prompt wrote the begin marker
+            text = f"The user wants this.{r.end}{r.gap}{text}"
         return Sample(text, expect, note)  # type: ignore[arg-type]
 
 

@@ -87,15 +87,17 @@ def builtin(special: tuple[str, ...], pinned: tuple[tuple[str, int], ...] = ()) 
     vocab: dict[str, int] = {}
     specials: dict[str, int] = dict(fixed)
     next_byte = 0
-    size = 256 + len(pending_specials) + len(fixed)
+    size = max(256 + len(pending_specials) + len(fixed), max(fixed.values(), default=0) + 1)
     for token_id in range(size):
         if token_id in by_id:
             continue
         if next_byte < 256:
             vocab[b2u[next_byte]] = token_id
             next_byte += 1
-        else:
+        elif pending_specials:
             specials[pending_specials.pop(0)] = token_id
+        else:
+            break  # ids between the last special and a high pinned one stay unused
     vocab.update(specials)  # in the model's vocabulary too, so the ids are kept as given
     model = tokenizers.models.BPE(vocab=vocab, merges=[])
     tok = tokenizers.Tokenizer(model)

@@ -91,28 +91,43 @@ def test_reasoning_refused_where_format_has_none(math_tools: list[dict]) -> None
 DESIGN_EXAMPLES = {
     "phi4-mini": '<|tool_call|>[{"name": "add", "arguments": {"x": 1, "y": 2}}, {"name": "mul", "arguments": {"x": 3, "y": 4}}]<|/tool_call|>',
     "qwen25": '<tool_call>\n{"name": "add", "arguments": {"x": 1, "y": 2}}\n</tool_call>\n<tool_call>\n{"name": "mul", "arguments": {"x": 3, "y": 4}}\n</tool_call>',
-    "llama3": '<|python_tag|>{"name": "add", "parameters": {"x": 1, "y": 2}}',
-    "mistral": '[TOOL_CALLS] [{"name": "add", "arguments": {"x": 1, "y": 2}}, {"name": "mul", "arguments": {"x": 3, "y": 4}}]',
+    "llama3": '{"name": "add", "parameters": {"x": 1, "y": 2}}',
+    "mistral": '[TOOL_CALLS] [{"name": "add", "arguments": {"x": 1, "y": 2}, "id": "a1b2c3d4e"}, {"name": "mul", "arguments": {"x": 3, "y": 4}, "id": "f5g6h7i8j"}]',
+    "mistral-nemo": '[TOOL_CALLS][{"name": "add", "arguments": {"x": 1, "y": 2}, "id": "a1b2c3d4e"}]',
+    "mistral-v11": '[TOOL_CALLS]add[CALL_ID]a1b2c3d4e[ARGS]{"x": 1, "y": 2}[TOOL_CALLS]mul[CALL_ID]f5g6h7i8j[ARGS]{"x": 3, "y": 4}',
+    "ministral3": '[TOOL_CALLS]add[ARGS]{"x": 1, "y": 2}[TOOL_CALLS]mul[ARGS]{"x": 3, "y": 4}',
     "deepseekv3": '<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>add\n```json\n{"x": 1, "y": 2}\n```<｜tool▁call▁end｜>\n<｜tool▁call▁begin｜>function<｜tool▁sep｜>mul\n```json\n{"x": 3, "y": 4}\n```<｜tool▁call▁end｜><｜tool▁calls▁end｜>',
     "deepseekv31": '<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>add<｜tool▁sep｜>{"x": 1, "y": 2}<｜tool▁call▁end｜><｜tool▁call▁begin｜>mul<｜tool▁sep｜>{"x": 3, "y": 4}<｜tool▁call▁end｜><｜tool▁calls▁end｜>',
     "functools": 'functools[{"name": "add", "arguments": {"x": 1, "y": 2}}, {"name": "mul", "arguments": {"x": 3, "y": 4}}]',
     "granite": '<|tool_call|>[{"name": "add", "arguments": {"x": 1, "y": 2}}]',
+    "granite4": '<tool_call>\n{"name": "add", "arguments": {"x": 1, "y": 2}}\n</tool_call>',
+    "firefunction": ' functools[{"name": "add", "arguments": {"x": 1, "y": 2}}]',
     "json": '[{"name": "add", "arguments": {"x": 1, "y": 2}}]',
 }
+IDS = ("a1b2c3d4e", "f5g6h7i8j")
 
 
 @pytest.mark.parametrize("fmt", sorted(DESIGN_EXAMPLES))
 def test_design_examples_accepted_and_rendered(fmt: str, math_tools: list[dict]) -> None:
     """DESIGN.md's example output for each profile is accepted, and render() produces it exactly."""
     example = DESIGN_EXAMPLES[fmt]
-    calls = [ADD, MUL] if "mul" in example else [ADD]
+    calls = [{**c, "id": i} for c, i in zip([ADD, MUL] if "mul" in example else [ADD], IDS)]
     assert render(calls, fmt) == example
-    assert validate(compile(math_tools, fmt), [example]).ok
+    assert validate(compile(math_tools, fmt, tool_choice="required"), [example]).ok
+    parsed = grammargen.parse(example, fmt, tools=math_tools).tool_calls
+    assert [(c["function"]["name"], json.loads(c["function"]["arguments"])) for c in parsed] == \
+        [(c["name"], c["arguments"]) for c in calls]
+    if get_profile(fmt).writes_ids:  # ids the model writes are the calls' ids
+        assert [c["id"] for c in parsed] == [c["id"] for c in calls]
+
+
+# Formats beyond DESIGN's table, each split off because its family's tokenizer differs.
+BEYOND_DESIGN = {"hermes", "deepseek-r1-distill"}
 
 
 def test_every_profile_has_a_design_example() -> None:
-    """The DESIGN table and the shipped profiles list the same formats."""
-    assert sorted(DESIGN_EXAMPLES) == formats()
+    """The DESIGN table and the shipped profiles list the same formats (plus the split-offs)."""
+    assert sorted(set(DESIGN_EXAMPLES) | BEYOND_DESIGN) == formats()
 
 
 def test_llama3_accepts_arguments_key_too(math_tools: list[dict]) -> None:
