@@ -58,6 +58,22 @@ CALLS = [
     {"id": "CALL00002", "type": "function",
      "function": {"name": "get_time", "arguments": {"tz": "Europe/Paris"}}},
 ]
+# The corpus's typed-values probe: one get_weather call with a value of every JSON type, which
+# shows how a template spells numbers, booleans, arrays, objects and null (rendered with TOOLS).
+PROBE = {"city": "Paris", "days": 3, "metric": True, "hours": [9, 12], "opts": {"lang": "fr"}, "note": None}
+PROBE_CALLS = [{"id": "CALL00001", "type": "function", "function": {"name": "get_weather", "arguments": PROBE}}]
+# The same tools with a schema that admits the probe, keys in the probe's order (for grammargen).
+PROBE_TOOLS = [
+    {"type": "function", "function": {
+        "name": "get_weather", "description": "Get the current weather for a city.",
+        "parameters": {"type": "object", "properties": {
+            "city": {"type": "string"}, "days": {"type": "integer"}, "metric": {"type": "boolean"},
+            "hours": {"type": "array", "items": {"type": "integer"}},
+            "opts": {"type": "object", "properties": {"lang": {"type": "string"}}},
+            "note": {"type": "null"}},
+            "required": ["city"]}}},
+    TOOLS[1],
+]
 RESULTS = [
     {"role": "tool", "tool_call_id": "CALL00001", "name": "get_weather",
      "content": '{"temperature": 18, "condition": "sunny"}'},
@@ -143,17 +159,18 @@ class Shape:
         return cls(row["args_as"], row["content"], row["tools_shape"], row["n_calls"])
 
 
-def calls(n: int = 2) -> list[dict[str, Any]]:
-    """The conversation's first ``n`` calls (plain OpenAI shape, arguments as dicts)."""
-    return copy.deepcopy(CALLS[:n])
+def calls(n: int = 2, *, probe: bool = False) -> list[dict[str, Any]]:
+    """The conversation's first ``n`` calls, or the typed-values probe (OpenAI shape, arguments as dicts)."""
+    return copy.deepcopy(PROBE_CALLS if probe else CALLS[:n])
 
 
-def messages(shape: Shape, *, assistant: bool = True, results: bool = False) -> list[dict[str, Any]]:
-    """System and user; then the assistant turn calling the tools; then the tool results."""
+def messages(shape: Shape, *, assistant: bool = True, results: bool = False,
+             probe: bool = False) -> list[dict[str, Any]]:
+    """System and user; then the assistant turn calling the tools (or the probe); then the tool results."""
     out: list[dict[str, Any]] = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": USER}]
     if not assistant:
         return out
-    tool_calls = calls(shape.n_calls)
+    tool_calls = calls(shape.n_calls, probe=probe)
     if shape.args_as == "json-string":
         for call in tool_calls:
             call["function"]["arguments"] = json.dumps(call["function"]["arguments"], ensure_ascii=False)
@@ -162,7 +179,7 @@ def messages(shape: Shape, *, assistant: bool = True, results: bool = False) -> 
         turn["content"] = None if shape.content == "None" else ""
     out.append(turn)
     if results:
-        out.extend(copy.deepcopy(RESULTS[:shape.n_calls]))
+        out.extend(copy.deepcopy(RESULTS[:len(tool_calls)]))
     return out
 
 
@@ -190,6 +207,7 @@ class Turn:
     text: str  # the model's own text, up to and including its end-of-turn text (and any glue after it)
     prompt_tail: str  # the generation prompt's text after the shared prefix (e.g. an opened "<think>\n")
     shape: Shape
+    calls: tuple[dict[str, Any], ...]  # the calls the turn renders (OpenAI shape, arguments as dicts)
 
 
 def _shared(a: str, b: str) -> int:
@@ -208,15 +226,18 @@ BOUNDARY = ("\n", ">", "]")
 
 
 @cache
-def turn(file: str, **switches: Any) -> Turn:
+def turn(file: str, probe: bool = False, **switches: Any) -> Turn:
     """The assistant turn of ``file``: the conversation's text after what it shares with the generation prompt.
+
+    ``probe``: the turn calls get_weather once with :data:`PROBE` instead of the two calls.
 
     Both renders are read from the end of the user's message (templates such as Mistral's put
     the system message inside the last user message only when no reply follows, so the texts
     before it differ); the shared text then ends at the last :data:`BOUNDARY`.
     """
     shape = Shape.of(summary()[file])
-    conversation = render_template(file, messages(shape), shape, add_generation_prompt=False, **switches)
+    conversation = render_template(file, messages(shape, probe=probe), shape, add_generation_prompt=False,
+                                   **switches)
     prompt = render_template(file, messages(shape, assistant=False), shape, add_generation_prompt=True,
                              **switches)
     conversation = conversation[conversation.rindex(USER) + len(USER):]
@@ -224,7 +245,15 @@ def turn(file: str, **switches: Any) -> Turn:
     n = _shared(conversation, prompt)
     while n and not conversation[:n].endswith(BOUNDARY):
         n -= 1
-    return Turn(file, conversation[n:], prompt[n:], shape)
+    return Turn(file, conversation[n:], prompt[n:], shape, tuple(calls(shape.n_calls, probe=probe)))
+
+
+def probe_turn(row: dict[str, Any]) -> str | None:
+    """summary.json's rendering of the typed-values probe (the turn, as :func:`turn` cuts it), if recorded."""
+    for key, text in (row.get("extra_cases") or {}).items():
+        if key.startswith("typed-values probe"):
+            return text
+    return None
 
 
 def first_difference(expected: str, got: str, context: int = 40) -> str:
