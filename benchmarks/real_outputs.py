@@ -239,10 +239,12 @@ def overall(results: dict[str, FormatResult], issue: int) -> dict[str, Any]:
     done = [r for r in mine if r.implemented]
     cases = sum(r.cases for r in done)
     strict = sum(r.strict for r in done)
+    claimed = ISSUE_14 if issue == 14 else ISSUE_15
     return {"issue": issue, "threshold": THRESHOLD[issue], "cases": cases, "strict": strict,
             "lenient": sum(r.lenient for r in done), "rate": strict / cases if cases else None,
             "formats": [r.format for r in done],
-            "not_implemented": {r.format: r.cases for r in mine if not r.implemented}}
+            "not_implemented": {r.format: r.cases for r in mine if not r.implemented},
+            "no_fixture": [f for f in claimed if f not in results]}
 
 
 def _pct(n: int, d: int) -> str:
@@ -268,7 +270,8 @@ def report(results: dict[str, FormatResult], *, failures: bool = False) -> str:
         missing = ", ".join(f"{f} ({n})" for f, n in o["not_implemented"].items()) or "none"
         lines.append(f"issue {issue}: strict {o['strict']}/{o['cases']} = {_pct(o['strict'], o['cases'])} "
                      f"(goal {o['threshold']:.0%}), lenient {o['lenient']}/{o['cases']} = "
-                     f"{_pct(o['lenient'], o['cases'])}; not implemented, not counted: {missing}")
+                     f"{_pct(o['lenient'], o['cases'])}; not implemented, not counted: {missing}; "
+                     f"no peer fixture: {', '.join(o['no_fixture']) or 'none'}")
     if failures:
         lines.append("")
         for r in results.values():
