@@ -1,8 +1,8 @@
 """Template alignment: each claimed family's real chat template agrees with render, the grammar and the parser.
 
-For every template in ../shared/corpus/chat-templates/ (not variants/), the corpus
-conversation is rendered through the template itself (tests/chat_templates.py) and the
-assistant turn cut out, then:
+For every template in ../shared/corpus/chat-templates/ (not variants/) that a profile lists
+in ``chat_templates``, the corpus conversation is rendered through the template itself
+(tests/chat_templates.py) and the assistant turn cut out, then:
 
 * the renderer is first proven: the turn equals ``rendered/summary.json``'s, byte for byte;
 * (a) ``grammargen.render`` writes the turn byte for byte, up to the model's end-of-turn text;
@@ -12,7 +12,9 @@ assistant turn cut out, then:
 * (c) ``parse`` and ``StreamParser`` (3-character chunks; bytes one by one for DeepSeek V3)
   return the same calls and no content;
 * where the generation prompt opens ``<think>``, ``reasoning="opened"`` does the same with
-  reasoning text in front.
+  reasoning text in front;
+* the corpus's one-call typed-values probe (an integer, a boolean, an array, an object and
+  null) goes through (a), (b) and (c) too, so value spelling is checked, not only layout.
 
 The turn ends with the model's end-of-turn token (``<|im_end|>``, ``<|eot_id|>``, ``</s>``...),
 which a runtime stops on and never passes through the grammar.  What a template writes after
@@ -22,7 +24,9 @@ text exactly and the test checks it before cutting it off.
 
 Templates of families no profile claims yet are skipped with "no profile yet" so the gap is
 visible (``pytest -rs``); templates that render no calls at all check that their profile
-names its source of truth instead.  Everything skips where ../shared is absent (CI).
+names its source of truth instead.  Everything skips where ../shared is absent (CI), and a
+real-tokenizer check where its package is not installed.  ``benchmarks/alignment.py`` runs
+these same functions to print README's table.
 """
 
 from __future__ import annotations
@@ -95,25 +99,6 @@ FAMILIES = {
     "fireworks-ai-llama-3-firefunction-v2.jinja": Family(
         tokenizer="llama3.2", glue="<|start_header_id|>assistant<|end_header_id|>\n\n"),
 }
-# Until the profiles' chat_templates land in git: which format claims each template.
-UNTIL_PROFILES_LIST = {
-    "Qwen-Qwen2.5-7B-Instruct.jinja": "qwen25", "Qwen-Qwen3-0.6B.jinja": "qwen25", "Qwen-QwQ-32B.jinja": "qwen25",
-    "NousResearch-Hermes-3-Llama-3.1-8B-tool_use.jinja": "hermes",
-    "meta-llama-Llama-3.1-8B-Instruct.jinja": "llama3", "meta-llama-Llama-3.2-3B-Instruct.jinja": "llama3",
-    "meta-llama-Llama-3.3-70B-Instruct.jinja": "llama3",
-    "mistralai-Mistral-7B-Instruct-v0.3.jinja": "mistral",
-    "mistralai-Mistral-Nemo-Instruct-2407.jinja": "mistral-nemo",
-    "mistralai-Mistral-Small-3.2-24B-Instruct-2506.jinja": "mistral-v11",
-    "mistralai-Ministral-3-14B-Reasoning-2512.jinja": "ministral3",
-    "deepseek-ai-DeepSeek-V3-0324.jinja": "deepseekv3",
-    "deepseek-ai-DeepSeek-R1-Distill-Llama-8B.jinja": "deepseek-r1-distill",
-    "deepseek-ai-DeepSeek-R1-Distill-Qwen-32B.jinja": "deepseek-r1-distill",
-    "deepseek-ai-DeepSeek-V3.1.jinja": "deepseekv31",
-    "ibm-granite-granite-4.0.jinja": "granite4", "ibm-granite-granite-4.1.jinja": "granite4",
-    "fireworks-ai-llama-3-firefunction-v2.jinja": "firefunction",
-    "microsoft-Phi-4-mini-instruct.jinja": "phi4-mini",
-    "ibm-granite-granite-3.3-2B-Instruct.jinja": "granite",
-}
 # The template byte-by-byte streaming is checked on (multi-byte markers split inside characters).
 BYTEWISE = "deepseek-ai-DeepSeek-V3-0324.jinja"
 
@@ -121,19 +106,17 @@ BYTEWISE = "deepseek-ai-DeepSeek-V3-0324.jinja"
 # -- which profile claims a template --------------------------------------------------------------
 
 def _profile_claims() -> dict[str, str]:
+    """Template file -> the format whose ``chat_templates`` lists it."""
     found: dict[str, str] = {}
     for name in grammargen.formats():
-        for file in getattr(grammargen.get_profile(name), "chat_templates", ()):
+        for file in grammargen.get_profile(name).chat_templates:
             found[file] = name
     return found
 
 
 def claim(file: str) -> str | None:
-    """The format claiming ``file``: the profiles' ``chat_templates`` once they list any."""
-    claims = _profile_claims()
-    if claims:
-        return claims.get(file)
-    return UNTIL_PROFILES_LIST.get(file)
+    """The format claiming ``file`` (its profile lists it in ``chat_templates``), or None."""
+    return _profile_claims().get(file)
 
 
 def _params(rendering: bool | None = None, only: set[str] | None = None,
@@ -189,7 +172,7 @@ def case(file: str | None, probe: bool = False) -> Case:
     family = FAMILIES.get(file, Family())
     turn = ct.turn(file, probe=probe)
     profile = grammargen.get_profile(fmt)
-    ends = getattr(profile, "end_of_turn", ()) or (row["eos_token"],)
+    ends = profile.end_of_turn
     found = [(turn.text.rfind(e), e) for e in ends if e in turn.text]
     assert found, (f"{file}: none of the end-of-turn texts {ends} of profile {fmt!r} ends the "
                    f"template's turn {turn.text!r}")
@@ -264,27 +247,30 @@ def test_renderer_reproduces_the_corpus_turn(file: str | None) -> None:
 
 @pytest.mark.parametrize("file", _params())
 def test_template_is_claimed_by_a_profile(file: str | None) -> None:
-    """Every corpus template's family has a profile; the ones without are listed as "no profile yet"."""
+    """Every corpus template is claimed by a profile that names its end-of-turn text ("no profile yet" skips)."""
     row, fmt = claimed(file)
-    listed = getattr(grammargen.get_profile(fmt), "chat_templates", ())
-    if row["tool_calls_rendered"]:
-        assert file in listed, f"profile {fmt!r} does not list {file} in chat_templates (it lists {list(listed)})"
+    assert grammargen.get_profile(fmt).end_of_turn, (
+        f"profile {fmt!r} claims {file} but names no end_of_turn (the template's eos is {row['eos_token']!r})")
 
 
 def test_profiles_list_only_corpus_templates() -> None:
-    """A chat_templates entry names a real corpus file (a typo would silently prove nothing)."""
+    """Each chat_templates entry names a real corpus file, claimed by one profile (a typo would prove nothing)."""
     if ct.corpus() is None:
         pytest.skip(NO_CORPUS)
     present = set(ct.template_files())
-    missing = {f: name for f, name in _profile_claims().items() if f not in present}
+    listed = [(f, name) for name in grammargen.formats() for f in grammargen.get_profile(name).chat_templates]
+    missing = [(f, name) for f, name in listed if f not in present]
     assert not missing, f"profiles list chat templates the corpus does not have: {missing}"
+    twice = sorted({f for f, _ in listed if sum(g == f for g, _ in listed) > 1})
+    assert not twice, f"templates claimed by more than one profile: {twice}"
+    assert set(FAMILIES) <= present, f"FAMILIES names files the corpus lacks: {sorted(set(FAMILIES) - present)}"
 
 
 @pytest.mark.parametrize("file", _params(rendering=False))
 def test_template_without_calls_names_source_of_truth(file: str | None) -> None:
     """A family whose template ignores tool_calls (Phi-4-mini, Granite 3.3) has its profile name its source of truth."""
     _, fmt = claimed(file)
-    assert getattr(grammargen.get_profile(fmt), "source_of_truth", ""), (
+    assert grammargen.get_profile(fmt).source_of_truth, (
         f"{file} renders no tool calls, so profile {fmt!r} must say in source_of_truth where its layout comes from")
 
 
