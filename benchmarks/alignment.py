@@ -98,11 +98,12 @@ def skip_reason(check: Callable[[str], None], file: str) -> str:
     return ""
 
 
-def table() -> tuple[list[Row], list[str]]:
+def table(only: set[str] | None = None) -> tuple[list[Row], list[str]]:
     notes = Notes()
     rows = []
+    files = [f for f in ct.template_files() if only is None or f in only]
     # the claimed families first, then the gaps
-    for file in sorted(ct.template_files(), key=lambda f: (tt.claim(f) is None, ct.summary()[f]["family"])):
+    for file in sorted(files, key=lambda f: (tt.claim(f) is None, ct.summary()[f]["family"])):
         row_data = ct.summary()[file]
         fmt = tt.claim(file)
         family = f"{row_data['family']} (`{fmt}`)" if fmt else row_data["family"]
@@ -152,11 +153,19 @@ def markdown(rows: list[Row], notes: list[str]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args(argv)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", action="append", metavar="TEMPLATE",
+                        help="just this template (file name, .jinja optional); repeatable")
+    args = parser.parse_args(argv)
     if ct.corpus() is None:
         print(f"error: {tt.NO_CORPUS}", file=sys.stderr)
         return 2
-    rows, notes = table()
+    only = {name if name.endswith(".jinja") else f"{name}.jinja" for name in args.only or ()}
+    unknown = only - set(ct.template_files())
+    if unknown:
+        print(f"error: not in the corpus: {', '.join(sorted(unknown))}", file=sys.stderr)
+        return 2
+    rows, notes = table(only or None)
     print(markdown(rows, notes))
     return 0
 

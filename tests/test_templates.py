@@ -216,8 +216,9 @@ def tokenizer_path(key: str) -> str:
     return str(path)
 
 
-def compiled(c: Case, tokenizer: str | None = None, reasoning: Any = None) -> grammargen.Grammar:
-    return grammargen.compile(c.tools, c.format, tool_choice="required",
+def compiled(c: Case, tokenizer: str | None = None, reasoning: Any = None,
+             tool_choice: str = "required") -> grammargen.Grammar:
+    return grammargen.compile(c.tools, c.format, tool_choice=tool_choice,
                               parallel_tool_calls=c.n_calls > 1, tokenizer=tokenizer,
                               reasoning=c.family.compile_reasoning if reasoning is None else reasoning)
 
@@ -288,9 +289,11 @@ def test_render_writes_the_template_turn(file: str | None) -> None:
 
 @pytest.mark.parametrize("file", _params(rendering=True))
 def test_grammar_accepts_the_template_turn(file: str | None) -> None:
-    """The required-call grammar accepts the template's turn, tokenized by the built-in tokenizer."""
+    """The required-call grammar, and the auto one a server runs by default, accept the template's turn."""
     c = case(file)
-    assert_accepts(compiled(c), c.body, None, f"{c.file} as {c.format!r}, built-in tokenizer")
+    for choice in ("required", "auto"):
+        assert_accepts(compiled(c, tool_choice=choice), c.body, None,
+                       f"{c.file} as {c.format!r}, tool_choice={choice!r}, built-in tokenizer")
 
 
 REAL = {f for f, fam in FAMILIES.items() if fam.tokenizer}
@@ -446,3 +449,20 @@ def test_typed_values_parse(file: str | None) -> None:
     _assert_message(grammargen.parse(c.body, c.format, tools=c.tools), c, f"{c.file} as {c.format!r}, typed values")
     chunks = [c.body[i:i + 3] for i in range(0, len(c.body), 3)]
     _assert_message(_stream(c, chunks), c, f"{c.file} as {c.format!r}, typed values streamed")
+
+
+def test_alignment_table_prints_a_row_per_template(capsys: pytest.CaptureFixture[str]) -> None:
+    """benchmarks/alignment.py prints README's table from these checks (one claimed and one unclaimed template)."""
+    if ct.corpus() is None:
+        pytest.skip(NO_CORPUS)
+    from conftest import load_benchmark
+
+    alignment = load_benchmark("alignment")
+    assert alignment.main(["--only", "Qwen-Qwen2.5-7B-Instruct", "--only", "google-gemma-4-31B-it"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == ("| family (format) | template | render equal | grammar accepts | parse equal "
+                        "| real tokenizer |")
+    qwen = next(line for line in lines if "`Qwen-Qwen2.5-7B-Instruct`" in line)
+    assert qwen.startswith("| Qwen2.5 (`qwen25`) |") and qwen.count("|") == 7
+    assert "| Gemma 4 | `google-gemma-4-31B-it` | no profile yet |" in "\n".join(lines)
+    assert alignment.main(["--only", "no-such-template"]) == 2
