@@ -51,6 +51,7 @@ def test_every_case_names_its_source_and_a_well_formed_expectation(cases: list[d
         for key in ("content", "reasoning_content"):
             value = expected[key]
             assert value is None or (value == value.strip() and value), (where, key)
+        assert case.get("disputed", "x"), where  # a dispute names its reason
         for tool in case.get("tools", ()):
             assert isinstance(tool["name"], str) and isinstance(tool["parameters"], dict), where
         for call in expected["tool_calls"]:
