@@ -266,3 +266,31 @@ def first_difference(expected: str, got: str, context: int = 40) -> str:
             f"  expected: {expected[lo:n + context]!r}\n"
             f"  got:      {got[lo:n + context]!r}\n"
             f"            {' ' * len(repr(expected[lo:n])[:-1])}^")
+
+
+def corpus_renders(file: str) -> dict[str, str]:
+    """The whole renders ``rendered/<template>.txt`` holds: G1 (generation prompt), A (conversation
+    to the assistant turn), B (with the tool results), D (B with a generation prompt).
+
+    Each block is ``===== <letter> <what> ===...`` on its own line, the render, a newline and
+    ``===== end``.
+    """
+    text = (CORPUS / "rendered" / f"{file.removesuffix('.jinja')}.txt").read_text(encoding="utf-8")
+    blocks: dict[str, str] = {}
+    for part in text.split("\n===== ")[1:]:
+        header, _, body = part.partition("\n")
+        key = header.split(" ", 1)[0]
+        if key in ("G1", "A", "B", "D"):
+            blocks.setdefault(key, body)
+    return blocks
+
+
+def whole_renders(file: str) -> dict[str, str]:
+    """This module's renders of the same four conversations, for comparison with :func:`corpus_renders`."""
+    shape = Shape.of(summary()[file])
+    return {
+        "G1": render_template(file, messages(shape, assistant=False), shape, add_generation_prompt=True),
+        "A": render_template(file, messages(shape), shape, add_generation_prompt=False),
+        "B": render_template(file, messages(shape, results=True), shape, add_generation_prompt=False),
+        "D": render_template(file, messages(shape, results=True), shape, add_generation_prompt=True),
+    }

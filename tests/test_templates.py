@@ -31,6 +31,7 @@ these same functions to print README's table.
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import json
 from dataclasses import dataclass, field
@@ -244,6 +245,36 @@ def test_renderer_reproduces_the_corpus_turn(file: str | None) -> None:
     assert turn.text == row["assistant_segment"], f"{file}: {ct.first_difference(row['assistant_segment'], turn.text)}"
     assert turn.prompt_tail == (row["generation_prompt_tail"] or ""), (
         f"{file}: {ct.first_difference(row['generation_prompt_tail'] or '', turn.prompt_tail)}")
+
+
+@pytest.mark.parametrize("file", _params(rendering=True))
+def test_renderer_reproduces_the_whole_corpus_renders(file: str | None) -> None:
+    """The generation prompt, the conversation, and both with the tool results render as rendered/*.txt holds them."""
+    if file is None:
+        pytest.skip(NO_CORPUS)
+    expected = ct.corpus_renders(file)
+    for key, got in ct.whole_renders(file).items():
+        assert key in expected, f"{file}: rendered/*.txt has no {key} block"
+        assert got == expected[key], f"{file}, block {key}: {ct.first_difference(expected[key], got)}"
+
+
+SWITCHED = {f for f, row in ct.summary().items() if row["generation_prompt_switches"]} if ct.corpus() else set()
+
+
+@pytest.mark.parametrize("file", _params(rendering=True, only=SWITCHED))
+def test_renderer_reproduces_the_generation_prompt_switches(file: str | None) -> None:
+    """With each switch summary.json records (enable_thinking, thinking...), the generation prompt ends as recorded."""
+    if file is None:
+        pytest.skip(NO_CORPUS)
+    row = ct.summary()[file]
+    shape = ct.Shape.of(row)
+    for label, end in row["generation_prompt_switches"].items():
+        name, _, value = label.partition("=")
+        if not name.isidentifier():  # a described variation (Nemotron's system-message suffix), not a switch
+            continue
+        prompt = ct.render_template(file, ct.messages(shape, assistant=False), shape, add_generation_prompt=True,
+                                    **{name: ast.literal_eval(value)})
+        assert prompt.endswith(end), f"{file} with {label}: ends {prompt[-len(end) - 20:]!r}, expected …{end!r}"
 
 
 @pytest.mark.parametrize("file", _params())
