@@ -10,7 +10,7 @@ real tokenizer -- then one numbered note per failed check, saying exactly what d
 * grammar accepts: the required-call grammar accepts both (built-in tokenizer), and with
   ``reasoning="opened"`` too where the generation prompt opens ``<think>``;
 * parse equal: ``parse`` (with and without the end-of-turn token) and ``StreamParser``
-  (3-character chunks; bytes for DeepSeek V3) return the template's calls, no content;
+  (3-character chunks, and byte by byte) return the template's calls, no content;
 * real tokenizer: the grammar compiled for the family's real tokenizer, and the default
   grammar, accept the turn as that tokenizer splits it (where a registry package ships one).
 
@@ -119,9 +119,7 @@ def table(only: set[str] | None = None) -> tuple[list[Row], list[str]]:
             render = [tt.test_render_writes_the_template_turn, tt.test_typed_values_render]
             grammar = [tt.test_grammar_accepts_the_template_turn, tt.test_typed_values_grammar]
             parse = [tt.test_parse_reads_the_template_turn, tt.test_stream_reads_the_template_turn,
-                     tt.test_typed_values_parse]
-            if file == tt.BYTEWISE:
-                parse.append(tt.test_stream_reads_the_template_turn_byte_by_byte)
+                     tt.test_stream_reads_the_template_turn_byte_by_byte, tt.test_typed_values_parse]
             if family_options.opened:
                 grammar.append(tt.test_opened_reasoning_grammar_accepts)
                 parse.append(tt.test_opened_reasoning_parse)

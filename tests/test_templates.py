@@ -9,7 +9,7 @@ in ``chat_templates``, the corpus conversation is rendered through the template 
 * (b) the grammar (``tool_choice="required"``, parallel when the template renders two calls)
   accepts it, with the built-in tokenizer and with the family's real tokenizer where a
   registry package ships one -- the default grammar (compiled without a tokenizer) too;
-* (c) ``parse`` and ``StreamParser`` (3-character chunks; bytes one by one for DeepSeek V3)
+* (c) ``parse`` and ``StreamParser`` (3-character chunks, and UTF-8 bytes one by one)
   return the same calls and no content;
 * where the generation prompt opens ``<think>``, ``reasoning="opened"`` does the same with
   reasoning text in front;
@@ -100,8 +100,6 @@ FAMILIES = {
     "fireworks-ai-llama-3-firefunction-v2.jinja": Family(
         tokenizer="llama3.2", glue="<|start_header_id|>assistant<|end_header_id|>\n\n"),
 }
-# The template byte-by-byte streaming is checked on (multi-byte markers split inside characters).
-BYTEWISE = "deepseek-ai-DeepSeek-V3-0324.jinja"
 
 
 # -- which profile claims a template --------------------------------------------------------------
@@ -383,9 +381,9 @@ def test_stream_reads_the_template_turn(file: str | None) -> None:
     _assert_message(_stream(c, chunks), c, f"{c.file} as {c.format!r}, streamed in 3-character chunks")
 
 
-@pytest.mark.parametrize("file", _params(rendering=True, only={BYTEWISE}))
+@pytest.mark.parametrize("file", _params(rendering=True))
 def test_stream_reads_the_template_turn_byte_by_byte(file: str | None) -> None:
-    """StreamParser fed one UTF-8 byte at a time (markers split inside characters) returns the same calls."""
+    """StreamParser fed one UTF-8 byte at a time (DeepSeek's markers split inside characters) returns the same calls."""
     c = case(file)
     data = c.body.encode()
     _assert_message(_stream(c, [data[i:i + 1] for i in range(len(data))]), c,
