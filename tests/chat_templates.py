@@ -31,6 +31,7 @@ import jinja2.nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 ROOT = Path(__file__).resolve().parent.parent
+# GRAMMARGEN_CHAT_TEMPLATES points at another copy of the corpus (a missing path shows the CI skips).
 CORPUS = Path(os.environ.get("GRAMMARGEN_CHAT_TEMPLATES",
                              ROOT.parent / "shared" / "corpus" / "chat-templates"))
 # The corpus pinned the templates' clock to this date (rendered/*.txt headers say so).
