@@ -10,7 +10,10 @@ Configured by ``.grammargen.toml`` or ``[tool.grammargen]`` in ``pyproject.toml`
     tokenizer = "path/tokenizer.json"   # optional: validate with this tokenizer
 
 Every problem is collected -- a broken tool file does not hide the next one -- and
-returned; the CLI prints them and picks the exit code.
+returned; the CLI prints them and picks the exit code.  A config the check cannot use is
+an :class:`InputError` (exit 2) before anything is checked: a malformed file, an unknown
+key or format, or a ``tools`` pattern that matches no file (a renamed folder would
+otherwise turn the check into a silent pass).
 """
 
 from __future__ import annotations
@@ -160,6 +163,20 @@ def select(files: Iterable[str], config: Config, root: Path) -> list[str]:
     return chosen
 
 
+def check_patterns(config: Config, root: Path) -> None:
+    """Every ``tools`` pattern must match at least one file under ``root``."""
+    for i, pattern in enumerate(config.tools):
+        where = {"source": config.source or None, "path": f"tools[{i}]"}
+        try:
+            found = any(p.is_file() for p in root.glob(pattern))
+        except (ValueError, NotImplementedError) as exc:  # '', absolute or malformed patterns
+            raise InputError(f"unusable pattern {pattern!r}: give a glob relative to the project "
+                             f"folder, e.g. 'tools/*.json' ({exc})", **where) from exc
+        if not found:
+            raise InputError(f"no file matches the pattern {pattern!r} (relative to {root.resolve()})",
+                             **where)
+
+
 def _matches(file: str, patterns: Iterable[str]) -> bool:
     posix = Path(file).as_posix()
     return any(fnmatch.fnmatch(posix, p) or fnmatch.fnmatch(posix, p.replace("**/", ""))
@@ -171,6 +188,7 @@ def check(files: Iterable[str] = (), config: Config | None = None,
     """Compile each selected tool file for each format and validate its samples."""
     root = Path(root)
     config = config or load_config(root)
+    check_patterns(config, root)
     report = CheckReport()
     for file in select(files, config, root):
         path = root / file if not Path(file).is_absolute() else Path(file)

@@ -13,8 +13,8 @@ from typing import Any, Callable
 import click
 
 from . import compiler, profiles, tools as tools_mod
-from .render import render as render_calls
-from .errors import GrammarGenError, InputError
+from .render import call_parts, render as render_calls
+from .errors import GrammarGenError, InputError, OptionsError
 
 EXIT_OK, EXIT_PROBLEM, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -76,6 +76,13 @@ def format_option(required: bool = False) -> Callable[[Any], Any]:
                         help="Model format profile (see `grammargen formats`).")
 
 
+REASONING_OPENED = click.option(
+    "--reasoning-opened", "reasoning", flag_value="opened",
+    help="The generation prompt already opened the reasoning block (QwQ, DeepSeek R1 distills): "
+         "the output starts inside it and must close it.")
+REASONING = {"allow": True, "required": "required", "opened": "opened"}  # flag value -> API value
+
+
 def compile_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """The options that shape a grammar, shared by compile and validate."""
     for option in reversed([
@@ -86,6 +93,7 @@ def compile_options(fn: Callable[..., Any]) -> Callable[..., Any]:
                      help="Allow the format's reasoning block (e.g. <think>...</think>) first."),
         click.option("--require-reasoning", "reasoning", flag_value="required",
                      help="Demand the reasoning block first."),
+        REASONING_OPENED,
         click.option("--tokenizer", default=None, metavar="PATH",
                      help="tokenizer.json or model folder: marker forms follow this tokenizer."),
         click.option("--lenient", is_flag=True,
@@ -104,7 +112,7 @@ def build_grammar(tools: str, format_name: str, tool_choice: str, no_parallel: b
     return compiler.compile(
         load_tools_arg(tools), format_name, tool_choice=tool_choice_arg(tool_choice),
         parallel_tool_calls=not no_parallel,
-        reasoning={"allow": True, "required": "required"}.get(reasoning, False), tokenizer=tokenizer,
+        reasoning=REASONING.get(reasoning, False), tokenizer=tokenizer,
         lenient=lenient, close_objects=not open_objects)
 
 
@@ -152,15 +160,60 @@ def render_cmd(calls: str, format_name: str, tools_file: str | None) -> None:
         data = tools_mod.read_json(calls if calls == "-" else _as_path(calls))
     except GrammarGenError as exc:
         raise exc.at(source=name)
+    prefix = "calls"
     if isinstance(data, dict) and "tool_calls" in data:
-        data = data["tool_calls"]
+        data, prefix = data["tool_calls"], "tool_calls"
+    _refuse_tool_list(data, name)
     if not isinstance(data, list):
         raise InputError("expected a JSON array of calls", source=name)
     tool_list = load_tools_arg(tools_file) if tools_file else None
     try:
+        if tool_list is not None:
+            _check_call_names(data, tool_list, prefix)
         click.echo(render_calls(data, format_name, tools=tool_list))
     except GrammarGenError as exc:
         raise exc.at(source=name)
+
+
+def _refuse_tool_list(data: Any, source: str) -> None:
+    """A tool list given where calls belong would render its schemas as arguments: refuse it.
+
+    A call never has a description or an input schema, and writes ``arguments``; a tool
+    whose ``parameters`` is an object schema with ``properties`` is a tool, not a call.
+    """
+    entries = data.get("tools") if isinstance(data, dict) else data
+    if not isinstance(entries, list) or not entries or not all(map(_tool_like, entries)):
+        return
+    try:
+        names = ", ".join(t.name for t in tools_mod.load_tools(entries))
+    except GrammarGenError:
+        names = ""
+    listed = f" ({names})" if names else ""
+    raise InputError(f"this is a tool list{listed}, not calls: give calls as "
+                     '[{"name": ..., "arguments": {...}}] and the tools with --tools', source=source)
+
+
+def _tool_like(entry: Any) -> bool:
+    if not isinstance(entry, dict):
+        return False
+    body = entry["function"] if isinstance(entry.get("function"), dict) else entry
+    if "arguments" in body or not isinstance(body.get("name"), str):
+        return False
+    if any(key in body for key in ("inputSchema", "input_schema", "description")):
+        return True
+    params = body.get("parameters")
+    return (isinstance(params, dict) and params.get("type") == "object"
+            and isinstance(params.get("properties"), dict))
+
+
+def _check_call_names(data: list[Any], tool_list: list[tools_mod.Tool], prefix: str) -> None:
+    """Every call names a tool of ``--tools``; the error names the call's path and the known tools."""
+    known = [t.name for t in tool_list]
+    for i, call in enumerate(data):
+        name, _ = call_parts(call, f"{prefix}[{i}]")
+        if name not in known:
+            where = f"{prefix}[{i}].function.name" if isinstance(call.get("function"), dict) else f"{prefix}[{i}].name"
+            raise InputError(f"unknown tool {name!r} (known: {', '.join(known)})", path=where)
 
 
 @main.command("formats")
@@ -169,14 +222,19 @@ def formats_cmd(as_json: bool) -> None:
     """List the known model formats."""
     rows = [profiles.get_profile(name) for name in profiles.formats()]
     if as_json:
-        click.echo(json.dumps([{"name": p.name, "aliases": list(p.aliases), "description": p.description,
-                                "reference": p.reference, "models": list(p.models)} for p in rows],
-                              indent=2, ensure_ascii=False))
+        click.echo(json.dumps([format_json(p) for p in rows], indent=2, ensure_ascii=False))
         return
     width = max(len(p.name) for p in rows)
     for p in rows:
         aliases = f" (aliases: {', '.join(p.aliases)})" if p.aliases else ""
         click.echo(f"{p.name.ljust(width)}  {p.description}{aliases}")
+
+
+def format_json(profile: profiles.Profile) -> dict[str, Any]:
+    """One format for ``formats --json``: its names, what it was proven against, where it comes from."""
+    return {"name": profile.name, "aliases": list(profile.aliases), "description": profile.description,
+            "models": list(profile.models), "chat_templates": list(profile.chat_templates),
+            "source_of_truth": profile.source_of_truth or None, "reference": profile.reference}
 
 
 @main.command("prompt")
@@ -215,7 +273,7 @@ def validate_cmd(tools: str, format_name: str, tool_choice: str, no_parallel: bo
     from .validate import read_samples, validate
 
     tool_list = load_tools_arg(tools)
-    reasoning = {"allow": True, True: True, "required": "required"}.get(reasoning, False)
+    reasoning = REASONING.get(reasoning, False)
     options = {"tool_choice": tool_choice_arg(tool_choice), "parallel_tool_calls": not no_parallel,
                "reasoning": reasoning, "lenient": lenient, "close_objects": not open_objects}
     grammar = compiler.compile(tool_list, format_name, tokenizer=tokenizer, **options)
@@ -291,12 +349,15 @@ def check_cmd(files: tuple[str, ...], config_file: str | None) -> None:
               help="Read the output as it arrives and print OpenAI deltas as JSON lines.")
 @click.option("--lenient", is_flag=True,
               help="On malformed output keep the calls read so far; the rest becomes content.")
+@REASONING_OPENED
 def parse_cmd(source: str, format_name: str, tools_file: str | None, stream: bool,
-              lenient: bool) -> None:
+              lenient: bool, reasoning: str | None) -> None:
     """Print model output (FILE, or - for stdin) as an OpenAI assistant message in JSON."""
     from .parse import StreamParser, parse
 
     name = "<stdin>" if source == "-" else source
+    if reasoning and profiles.get_profile(format_name).reasoning is None:
+        raise OptionsError(f"format {format_name!r} has no reasoning block", path="reasoning")
     tool_list = load_tools_arg(tools_file) if tools_file else None
     try:
         handle = click.open_file(source, "rb")
@@ -305,10 +366,11 @@ def parse_cmd(source: str, format_name: str, tools_file: str | None, stream: boo
     with handle:
         try:
             if not stream:
-                message = parse(handle.read(), format_name, tools=tool_list, lenient=lenient)
+                message = parse(handle.read(), format_name, tools=tool_list, lenient=lenient,
+                                reasoning=reasoning)
                 click.echo(json.dumps(message.to_openai(), indent=2, ensure_ascii=False))
                 return
-            parser = StreamParser(format_name, tool_list, lenient=lenient)
+            parser = StreamParser(format_name, tool_list, lenient=lenient, reasoning=reasoning)
             read = getattr(handle, "read1", handle.read)
             while chunk := read(4096):
                 for delta in parser.feed(chunk):

@@ -198,6 +198,24 @@ def test_check_bad_config_exits_2(run, project, config: str, error: str) -> None
     assert result.exit_code == 2 and ".grammargen.toml" in result.stderr and error in result.stderr
 
 
+@pytest.mark.parametrize("config, error", [
+    pytest.param('tools = ["tool/*.json"]\n', "tools[0]: no file matches the pattern 'tool/*.json'", id="renamed-folder"),
+    pytest.param('tools = ["tools/*.json", "schemas/*.json"]\n', "tools[1]: no file matches the pattern 'schemas/*.json'",
+                 id="second-pattern"),
+    pytest.param('tools = ["/abs/*.json"]\n', "tools[0]: unusable pattern '/abs/*.json'", id="absolute"),
+    pytest.param('tools = [""]\n', "tools[0]: unusable pattern ''", id="empty"),
+])
+def test_check_pattern_matching_no_file_exits_2_naming_it(run, project, config: str, error: str) -> None:
+    """A tools pattern that matches no file is a config error (exit 2) naming the pattern, not a silent `ok`."""
+    (project / ".grammargen.toml").write_text(config)
+    for args in ((), ("tools/weather.json",)):  # a full run, and pre-commit's changed-files run
+        result = run("check", *args)
+        assert result.exit_code == 2, result.output
+        [line] = result.stderr.splitlines()
+        assert line.startswith(f"error: .grammargen.toml: {error}"), line
+        assert "ok" not in result.stdout
+
+
 # -- a real pre-commit run ---------------------------------------------------------------------------
 
 def _pre_commit() -> str:
