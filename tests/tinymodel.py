@@ -150,3 +150,25 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def build_model_around(folder: Path, tokenizer_file: Path, vocab_size: int, eos_ids: Sequence[int], *,
+                       prefer_ids: Sequence[int] = (), context_length: int = 2048, seed: int = 0) -> None:
+    """Write a loadable model folder around a real ``tokenizer.json``.
+
+    ``vocab_size`` is that tokenizer's, added tokens included (the caller has it parsed
+    already; parsing a 150k-token vocabulary costs seconds): the decoder then covers every
+    real id, so markers keep their real ids and ``special`` flags in the runtime.  The
+    package's own ``tokenizer_config.json`` is copied when it ships one (the runtime reads
+    the tokenizer class from it).  ``eos_ids``: the family's end-of-turn ids, the first of
+    which the runtime forces when a grammar completes.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "tokenizer.json").write_bytes(tokenizer_file.read_bytes())
+    config = tokenizer_file.with_name("tokenizer_config.json")
+    if config.is_file():
+        (folder / "tokenizer_config.json").write_bytes(config.read_bytes())
+    onnx.save(build_decoder(vocab_size, seed, prefer_ids), folder / "model.onnx")
+    settings = genai_config(vocab_size, eos_ids[0], context_length)
+    settings["model"]["eos_token_id"] = list(eos_ids)
+    (folder / "genai_config.json").write_text(json.dumps(settings, indent=2), encoding="utf-8")
