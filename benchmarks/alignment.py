@@ -120,6 +120,9 @@ def table(only: set[str] | None = None) -> tuple[list[Row], list[str]]:
             grammar = [tt.test_grammar_accepts_the_template_turn, tt.test_typed_values_grammar]
             parse = [tt.test_parse_reads_the_template_turn, tt.test_stream_reads_the_template_turn,
                      tt.test_stream_reads_the_template_turn_byte_by_byte, tt.test_typed_values_parse]
+            if family_options.writes_reasoning:  # one check of render, grammar and parse together
+                for column in (render, grammar, parse):
+                    column.append(tt.test_reasoning_block_as_the_template_writes_it)
             if family_options.opened:
                 grammar.append(tt.test_opened_reasoning_grammar_accepts)
                 parse.append(tt.test_opened_reasoning_parse)

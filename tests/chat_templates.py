@@ -166,8 +166,12 @@ def calls(n: int = 2, *, probe: bool = False) -> list[dict[str, Any]]:
 
 
 def messages(shape: Shape, *, assistant: bool = True, results: bool = False,
-             probe: bool = False) -> list[dict[str, Any]]:
-    """System and user; then the assistant turn calling the tools (or the probe); then the tool results."""
+             probe: bool = False, reasoning: str | None = None) -> list[dict[str, Any]]:
+    """System and user; then the assistant turn calling the tools (or the probe); then the tool results.
+
+    ``reasoning``: the assistant turn's ``reasoning_content`` (templates that render it write a
+    reasoning block before the calls).
+    """
     out: list[dict[str, Any]] = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": USER}]
     if not assistant:
         return out
@@ -178,6 +182,8 @@ def messages(shape: Shape, *, assistant: bool = True, results: bool = False,
     turn: dict[str, Any] = {"role": "assistant", "tool_calls": tool_calls}
     if shape.content != "absent":
         turn["content"] = None if shape.content == "None" else ""
+    if reasoning is not None:
+        turn["reasoning_content"] = reasoning
     out.append(turn)
     if results:
         out.extend(copy.deepcopy(RESULTS[:len(tool_calls)]))
@@ -227,18 +233,19 @@ BOUNDARY = ("\n", ">", "]")
 
 
 @cache
-def turn(file: str, probe: bool = False, **switches: Any) -> Turn:
+def turn(file: str, probe: bool = False, reasoning: str | None = None, **switches: Any) -> Turn:
     """The assistant turn of ``file``: the conversation's text after what it shares with the generation prompt.
 
-    ``probe``: the turn calls get_weather once with :data:`PROBE` instead of the two calls.
+    ``probe``: the turn calls get_weather once with :data:`PROBE` instead of the two calls;
+    ``reasoning``: the turn carries that ``reasoning_content``.
 
     Both renders are read from the end of the user's message (templates such as Mistral's put
     the system message inside the last user message only when no reply follows, so the texts
     before it differ); the shared text then ends at the last :data:`BOUNDARY`.
     """
     shape = Shape.of(summary()[file])
-    conversation = render_template(file, messages(shape, probe=probe), shape, add_generation_prompt=False,
-                                   **switches)
+    conversation = render_template(file, messages(shape, probe=probe, reasoning=reasoning), shape,
+                                   add_generation_prompt=False, **switches)
     prompt = render_template(file, messages(shape, assistant=False), shape, add_generation_prompt=True,
                              **switches)
     conversation = conversation[conversation.rindex(USER) + len(USER):]

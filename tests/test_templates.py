@@ -12,7 +12,8 @@ in ``chat_templates``, the corpus conversation is rendered through the template 
 * (c) ``parse`` and ``StreamParser`` (3-character chunks, and UTF-8 bytes one by one)
   return the same calls and no content;
 * where the generation prompt opens ``<think>``, ``reasoning="opened"`` does the same with
-  reasoning text in front;
+  reasoning text in front; where the template renders ``reasoning_content`` (Qwen3), the turn
+  with a thought goes through (a), (b) and (c) with ``reasoning=True``;
 * the corpus's one-call typed-values probe (an integer, a boolean, an array, an object and
   null) goes through (a), (b) and (c) too, so value spelling is checked, not only layout.
 
@@ -63,9 +64,11 @@ class Family:
     # why the shipped tokenizer is not the family's for the reasoning markers ("" where it is)
     reasoning_ids_differ: str = ""
     glue: str = ""  # what the template writes after the end-of-turn token (not model output)
+    writes_reasoning: bool = False  # the template renders the turn's reasoning_content (Qwen3)
     # The generation prompt opens the reasoning block: (template switches that make it do so,
-    # the text the model writes before the turn that the template renders in that mode).
-    opened: tuple[dict[str, Any], str] | None = None
+    # the text the model writes before the turn that the template renders in that mode; None
+    # where the template renders reasoning_content itself, so its own spacing is used).
+    opened: tuple[dict[str, Any], str | None] | None = None
 
     @property
     def compile_reasoning(self) -> bool:
@@ -81,7 +84,7 @@ THINK_NL = ({}, f"{THINK}\n</think>\n\n")
 # tokenizer is Qwen3's without the <think> tokens; Llama 3.1-3.3 share one tokenizer.
 FAMILIES = {
     "Qwen-Qwen2.5-7B-Instruct.jinja": Family(tokenizer="qwen3", glue="\n"),
-    "Qwen-Qwen3-0.6B.jinja": Family(reasoning="", tokenizer="qwen3", glue="\n"),
+    "Qwen-Qwen3-0.6B.jinja": Family(reasoning="", tokenizer="qwen3", glue="\n", writes_reasoning=True),
     "Qwen-QwQ-32B.jinja": Family(tokenizer="qwen3", glue="\n", opened=THINK_NL),
     "meta-llama-Llama-3.1-8B-Instruct.jinja": Family(tokenizer="llama3.2"),
     "meta-llama-Llama-3.2-3B-Instruct.jinja": Family(tokenizer="llama3.2"),
@@ -167,11 +170,11 @@ def claimed(file: str | None) -> tuple[dict[str, Any], str]:
     return row, fmt
 
 
-def case(file: str | None, probe: bool = False) -> Case:
-    """The claimed template's turn (or typed-values probe) cut into output, end-of-turn token and glue."""
+def case(file: str | None, probe: bool = False, reasoning: str | None = None) -> Case:
+    """The claimed template's turn (or typed-values probe, or with reasoning) cut into output, end-of-turn and glue."""
     row, fmt = claimed(file)
     family = FAMILIES.get(file, Family())
-    turn = ct.turn(file, probe=probe)
+    turn = ct.turn(file, probe=probe, reasoning=reasoning)
     profile = grammargen.get_profile(fmt)
     ends = profile.end_of_turn
     found = [(turn.text.rfind(e), e) for e in ends if e in turn.text]
@@ -401,13 +404,13 @@ def opened_case(file: str | None) -> tuple[Case, str]:
     """The case and the output after a generation prompt that opened the reasoning block."""
     c = case(file)
     switches, prefix = c.family.opened
-    turn = ct.turn(c.file, **switches)
+    turn = ct.turn(c.file, reasoning=None if prefix is not None else THINK, **switches)
     profile = grammargen.get_profile(c.format)
     assert profile.reasoning and turn.prompt_tail.startswith(profile.reasoning.begin), (
         f"{c.file} with {switches}: the generation prompt ends {turn.prompt_tail!r}, which does not open "
         f"{c.format!r}'s reasoning block")
     text = turn.text[:turn.text.rindex(c.end_of_turn)]
-    return c, prefix + text
+    return c, (prefix or "") + text
 
 
 @pytest.mark.parametrize("file", _params(rendering=True, only=OPENED))
@@ -497,3 +500,24 @@ def test_alignment_table_prints_a_row_per_template(capsys: pytest.CaptureFixture
     assert qwen.startswith("| Qwen2.5 (`qwen25`) |") and qwen.count("|") == 7
     assert "| Gemma 4 | `google-gemma-4-31B-it` | no profile yet |" in "\n".join(lines)
     assert alignment.main(["--only", "no-such-template"]) == 2
+
+
+# -- a reasoning block the template itself writes (reasoning_content in the turn) -------------------
+
+WRITES_REASONING = {f for f, fam in FAMILIES.items() if fam.writes_reasoning}
+
+
+@pytest.mark.parametrize("file", _params(rendering=True, only=WRITES_REASONING))
+def test_reasoning_block_as_the_template_writes_it(file: str | None) -> None:
+    """A turn with reasoning_content: render writes the template's block, the grammar accepts it, parse returns it."""
+    c = case(file, reasoning=THINK)
+    what = f"{c.file} as {c.format!r}, reasoning_content {THINK!r}"
+    got = grammargen.render(c.calls, c.format, tools=c.tools, reasoning=THINK)
+    assert got == c.body, f"{what}: {ct.first_difference(c.body, got)}"
+    assert_accepts(compiled(c, reasoning=True), c.body, None, f"{what}, built-in tokenizer")
+    _assert_message(grammargen.parse(c.body, c.format, tools=c.tools), c, what, THINK)
+    chunks = [c.body[i:i + 3] for i in range(0, len(c.body), 3)]
+    _assert_message(_stream(c, chunks), c, f"{what}, streamed", THINK)
+    if c.family.tokenizer:
+        assert_accepts(compiled(c, reasoning=True), c.body, tokenizer_path(c.family.tokenizer),
+                       f"{what}, default grammar with {c.family.tokenizer}")
