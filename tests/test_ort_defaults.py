@@ -28,11 +28,6 @@ from grammargen.profiles import get_profile
 from grammargen.prompt import prompt
 from grammargen.tokenizer import Tokenizer, load_tokenizer, marker_forms
 
-og = pytest.importorskip("onnxruntime_genai", reason="onnxruntime-genai is not installed (extra: ort)")
-pytest.importorskip("onnx", reason="onnx is not installed (extra: ort)")
-
-import tinymodel  # noqa: E402
-
 
 @dataclass(frozen=True)
 class Family:
@@ -100,8 +95,10 @@ def tokenizer_file(family: Family) -> Path:
 class Models:
     """One tiny model folder per family, around its real tokenizer, built and loaded once."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, og: Any, tinymodel: Any) -> None:
         self.root = root
+        self.og = og
+        self.tinymodel = tinymodel
         self.loaded: dict[str, tuple[Any, Tokenizer]] = {}
 
     def get(self, name: str) -> tuple[Any, Tokenizer]:
@@ -113,50 +110,53 @@ class Models:
             eos_ids = [real.hf.token_to_id(token) for token in family.eos]
             assert None not in eos_ids, f"{family.pip_name}: no end-of-turn token among {family.eos}"
             folder = self.root / name
-            tinymodel.build_model_around(folder, source, real.hf.get_vocab_size(with_added_tokens=True),
-                                         eos_ids)
-            self.loaded[name] = (og.Model(str(folder)), real)
+            self.tinymodel.build_model_around(folder, source, real.hf.get_vocab_size(with_added_tokens=True),
+                                              eos_ids)
+            self.loaded[name] = (self.og.Model(str(folder)), real)
         return self.loaded[name]
+
+    def generate(self, name: str, grammar: grammargen.Grammar, input_ids: list[int]) -> tuple[str, bool]:
+        """Greedy generation under ``grammar`` as a user's own loop does it: ``set_guidance(*guidance)``.
+
+        Returns the output decoded with special tokens kept (the runtime's own decode drops
+        them), and whether the model stopped by itself (the grammar completed and the runtime
+        forced EOS) before max_length.
+        """
+        model, real = self.get(name)
+        max_length = len(input_ids) + MAX_NEW
+        params = self.og.GeneratorParams(model)
+        params.set_search_options(do_sample=False, max_length=max_length)
+        params.set_guidance(*grammar.guidance)
+        try:
+            generator = self.og.Generator(model, params)
+        except RuntimeError as exc:  # its message ends in a list of every special token: keep the head
+            pytest.fail(f"onnxruntime-genai refused the {grammar.format} grammar (markers "
+                        f"{grammar.markers}): {str(exc)[:300]}")
+        generator.append_tokens(input_ids)
+        while not generator.is_done():
+            generator.generate_next_token()
+        sequence = [int(t) for t in generator.get_sequence(0)]
+        return real.decode(sequence[len(input_ids):]), len(sequence) < max_length
 
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory: pytest.TempPathFactory) -> Models:
-    """The real-tokenizer model folders, shared by the tests of this module."""
-    return Models(tmp_path_factory.mktemp("real-tokenizer-models"))
+    """The real-tokenizer model folders, shared by the tests of this module (skips without the runtime)."""
+    og = pytest.importorskip("onnxruntime_genai", reason="onnxruntime-genai is not installed (extra: ort)")
+    pytest.importorskip("onnx", reason="onnx is not installed (extra: ort)")
+    import tinymodel
 
-
-def generate(model: Any, tokenizer: Tokenizer, grammar: grammargen.Grammar,
-             input_ids: list[int]) -> tuple[str, bool]:
-    """Greedy generation under ``grammar`` as a user's own loop does it: ``set_guidance(*guidance)``.
-
-    Returns the output decoded with special tokens kept (the runtime's own decode drops
-    them), and whether the model stopped by itself (the grammar completed and the runtime
-    forced EOS) before max_length.
-    """
-    max_length = len(input_ids) + MAX_NEW
-    params = og.GeneratorParams(model)
-    params.set_search_options(do_sample=False, max_length=max_length)
-    params.set_guidance(*grammar.guidance)
-    try:
-        generator = og.Generator(model, params)
-    except RuntimeError as exc:  # its message ends in a list of every special token: keep the head
-        pytest.fail(f"onnxruntime-genai refused the {grammar.format} grammar (markers {grammar.markers}): "
-                    f"{str(exc)[:300]}")
-    generator.append_tokens(input_ids)
-    while not generator.is_done():
-        generator.generate_next_token()
-    sequence = [int(t) for t in generator.get_sequence(0)]
-    return tokenizer.decode(sequence[len(input_ids):]), len(sequence) < max_length
+    return Models(tmp_path_factory.mktemp("real-tokenizer-models"), og, tinymodel)
 
 
 @pytest.mark.parametrize(("family", "fmt"), CASES)
 def test_default_grammar_guides_the_real_tokenizer_to_valid_calls(models: Models, family: str,
                                                                    fmt: str) -> None:
     """The grammar compiled without a tokenizer loads in onnxruntime-genai over the real vocabulary and yields calls that parse and satisfy their schemas."""
-    model, real = models.get(family)
+    real = models.get(family)[1]
     grammar = grammargen.compile(TOOLS, fmt, tool_choice="required", max_calls=2)
     input_ids = real.encode(prompt(TOOLS, fmt) + "What is the weather in Paris?")
-    text, stopped = generate(model, real, grammar, input_ids)
+    text, stopped = models.generate(family, grammar, input_ids)
     seen = f"markers {grammar.markers}; output {text!r}"
     assert stopped, f"ran to max_length: {seen}"
     message = grammargen.parse(text, fmt, tools=TOOLS)
