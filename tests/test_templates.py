@@ -14,6 +14,7 @@ in ``chat_templates``, the corpus conversation is rendered through the template 
 * where the generation prompt opens ``<think>``, ``reasoning="opened"`` does the same with
   reasoning text in front; where the template renders ``reasoning_content`` (Qwen3), the turn
   with a thought goes through (a), (b) and (c) with ``reasoning=True``;
+* no grammar accepts another corpus family's turn (a looser grammar than the model's format);
 * the corpus's one-call typed-values probe (an integer, a boolean, an array, an object and
   null) goes through (a), (b) and (c) too, so value spelling is checked, not only layout.
 
@@ -33,6 +34,7 @@ these same functions to print README's table.
 from __future__ import annotations
 
 import ast
+import functools
 import importlib.util
 import json
 from dataclasses import dataclass, field
@@ -521,3 +523,46 @@ def test_reasoning_block_as_the_template_writes_it(file: str | None) -> None:
     if c.family.tokenizer:
         assert_accepts(compiled(c, reasoning=True), c.body, tokenizer_path(c.family.tokenizer),
                        f"{what}, default grammar with {c.family.tokenizer}")
+
+
+# -- no grammar accepts another family's turn ------------------------------------------------------
+
+@functools.cache
+def _turns_by_text() -> dict[str, list[str]]:
+    """Every corpus template's turn (before its end-of-turn text) -> the templates that render it."""
+    out: dict[str, list[str]] = {}
+    for file in ct.template_files():
+        row = ct.summary()[file]
+        if not row["tool_calls_rendered"]:
+            continue
+        if claim(file):
+            body = case(file).body
+        else:
+            text = ct.turn(file).text
+            body = text[:text.rindex(row["eos_token"])] if row["eos_token"] in text else text
+        out.setdefault(body, []).append(file)
+    return out
+
+
+def _claiming_formats() -> list[Any]:
+    if ct.corpus() is None:
+        return [pytest.param(None, marks=pytest.mark.skip(reason=NO_CORPUS), id="no-corpus")]
+    return sorted({claim(f) for f in ct.template_files() if claim(f) and ct.summary()[f]["tool_calls_rendered"]})
+
+
+@pytest.mark.parametrize("fmt", _claiming_formats())
+def test_grammar_accepts_no_other_familys_turn(fmt: str | None) -> None:
+    """The required-call grammar accepts its own templates' turns and none of the other corpus families' turns."""
+    if fmt is None:
+        pytest.skip(NO_CORPUS)
+    turns = _turns_by_text()
+    own = [f for f in ct.template_files() if claim(f) == fmt and ct.summary()[f]["tool_calls_rendered"]]
+    reasoning = any(FAMILIES.get(f, Family()).compile_reasoning for f in own)
+    grammar = grammargen.compile(ct.TOOLS, fmt, tool_choice="required", reasoning=reasoning)
+    report = grammargen.validate(grammar, list(turns))
+    assert not report.grammar_error, report.grammar_error
+    accepted = {r.text for r in report.results if r.got == "accepted"}
+    mine = {text for text, files in turns.items() if set(files) & set(own)}
+    foreign = {f: text for text in accepted - mine for f in turns[text]}
+    assert not foreign, f"the {fmt!r} grammar also accepts other families' turns: {foreign}"
+    assert mine <= accepted, f"the {fmt!r} grammar rejects its own templates' turns: {mine - accepted}"
