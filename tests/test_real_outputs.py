@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 
+import jsonschema
 import pytest
 
 from conftest import load_benchmark
@@ -52,8 +53,9 @@ def test_every_case_names_its_source_and_a_well_formed_expectation(cases: list[d
             value = expected[key]
             assert value is None or (value == value.strip() and value), (where, key)
         assert case.get("disputed", "x"), where  # a dispute names its reason
-        for tool in case.get("tools", ()):
-            assert isinstance(tool["name"], str) and isinstance(tool["parameters"], dict), where
+        tools = {tool["name"]: tool["parameters"] for tool in case.get("tools", ())}
+        for call in expected["tool_calls"] if tools else ():
+            jsonschema.validate(call["arguments"], tools[call["name"]])  # the case's own tools fit it
         for call in expected["tool_calls"]:
             assert set(call) <= {"name", "arguments", "id"} and isinstance(call["name"], str), where
             assert isinstance(call["arguments"], dict), where
