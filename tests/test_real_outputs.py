@@ -21,6 +21,9 @@ real = load_benchmark("real_outputs")
 # is reported as an expected failure that lists every failing case.  Set an issue to True
 # once its formats reach the goal, so that a regression fails the suite.
 ENFORCED = {14: False, 15: False}
+# Meanwhile no figure may fall below what the committed parser already reached
+# (issue 14: 119/137 strict at commit 27a49d9); raise a floor as the figure climbs.
+FLOOR = {14: 0.86, 15: 0.0}
 
 
 @pytest.fixture(scope="module")
@@ -139,6 +142,7 @@ def test_real_outputs_parse_to_the_expected_calls(results: dict, issue: int) -> 
     verdict = (f"issue {issue}: strict parse agrees on {figure['strict']}/{figure['cases']} = "
                f"{figure['rate']:.1%} (goal {figure['threshold']:.0%}); not implemented, not counted: "
                f"{figure['not_implemented'] or 'none'}; failing cases:\n" + "\n".join(failing))
+    assert figure["rate"] >= FLOOR[issue], f"below the floor {FLOOR[issue]:.0%}: " + verdict
     if figure["rate"] < figure["threshold"] and not ENFORCED[issue]:
         pytest.xfail(verdict)
     assert figure["rate"] >= figure["threshold"], verdict
