@@ -14,9 +14,9 @@ arguments compared as JSON values with booleans kept apart from numbers, ids whe
 model wrote one), the same content and the same reasoning content (both compared with
 runs of whitespace folded to one space: where a parser joins text around calls is not
 meaning).  ``StreamParser`` reads every case too, three characters at a time (markers
-split anywhere), reported in its own column.  A case may carry ``tools`` (the peer's tool list, where its schema types the
-values: XML and pythonic encodings write ``2`` for an integer and for a string alike);
-``parse`` then gets them.  Each case is read twice: in the default strict mode (the
+split anywhere), reported in its own column.  A case may carry ``tools`` (the peer's
+tool list, where its schema types the values: XML and pythonic encodings write ``2`` for
+an integer and for a string alike); ``parse`` then gets them.  Each case is read twice: in the default strict mode (the
 figure the issues ask for) and lenient, reported beside it.  Formats that grammargen
 does not define yet are listed as such and count in no figure.
 
@@ -54,8 +54,8 @@ peers' own machinery):
   ``[TOOL_CALLS]name{...}`` with ``[ARGS]``/``[CALL_ID]`` removed): grammargen reads
   markers as text and needs them kept;
 * llama.cpp's response_format post-processing (a ```json fence stripped from content
-  when a json_schema is set) and its ``reasoning_format=none`` variants (an option that keeps the raw block in
-  content) and the peers' repairs of broken output (DSML ``string="true"`` coerced by
+  when a json_schema is set) and its ``reasoning_format=none`` variants (an option that
+  keeps the raw block in content) and the peers' repairs of broken output (DSML ``string="true"`` coerced by
   schema, ``arguments``/``input`` wrapper unwrapping, doubly nested Python quotes, NUL
   bytes, a value holding its own closing tag);
 * fixtures whose layout comes from the test source's indentation where the peer strips it;
