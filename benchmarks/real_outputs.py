@@ -59,7 +59,10 @@ peers' own machinery):
   schema, ``arguments``/``input`` wrapper unwrapping, doubly nested Python quotes, NUL
   bytes, a value holding its own closing tag);
 * fixtures whose layout comes from the test source's indentation where the peer strips it;
-* arguments that are not a JSON object (a bare string such as ``"hello"``);
+* arguments that are not a JSON object (a bare string such as ``"hello"``), and Llama
+  3.1's built-in code interpreter (raw code after ``<|python_tag|>``, which llama.cpp maps
+  to an ``ipython``/``python`` call);
+* a peer's filtering by tool name (a call to a function not offered read as content);
 * families outside issues 14 and 15 (GigaChat, Step3, DeepSeek V4, MiniMax M3, Kimi K3,
   Spark, Ling, Reka Edge, Apriel, Command R+, Functionary v3.1, MiMo, Olmo 3 ...).
 
