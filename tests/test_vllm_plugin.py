@@ -19,6 +19,7 @@ from grammargen.vllm import (
     split_reasoning,
 )
 
+QWEN = get_profile("qwen25")
 TOOLS = [
     {"type": "function", "function": {"name": "add", "description": "Add two numbers",
                                       "parameters": {"type": "object", "properties": {
@@ -68,6 +69,16 @@ def test_compile_request_is_the_grammar_of_those_options_and_cached() -> None:
     assert unset.options["tool_choice"] == "auto" and unset.options["parallel_tool_calls"] is True
 
 
+@pytest.mark.parametrize("reasoning", [True, "opened"])
+def test_compile_request_with_reasoning_accepts_what_the_split_reads(reasoning: object) -> None:
+    """The grammar the reasoning parser asks for accepts a reasoning block the split takes apart."""
+    grammar = compile_request(TOOLS, "required", True, "qwen25", reasoning=reasoning)
+    call = render([{"name": "add", "arguments": {"x": 1, "y": 2}}], "qwen25")
+    text = ("" if reasoning == "opened" else "<think>") + "\nplan\n</think>\n\n" + call
+    assert grammargen.validate(grammar, [text]).ok
+    assert split_reasoning(text, QWEN, opened=reasoning == "opened") == ("plan", "\n\n" + call)
+
+
 def test_compile_request_errors_are_grammargen_errors() -> None:
     """A refused schema raises grammargen's error (the plugin turns it into HTTP 400)."""
     bad = [{"type": "function", "function": {"name": "f", "parameters": {
@@ -99,9 +110,6 @@ def test_merge_deltas_nothing_is_none() -> None:
     """No deltas, no message: vLLM then sends nothing for this step."""
     assert merge_deltas([]) is None
     assert merge_deltas([{"content": ""}]) is None
-
-
-QWEN = get_profile("qwen25")
 
 
 @pytest.mark.parametrize("text, opened, expected", [
