@@ -34,6 +34,7 @@ these same functions to print README's table.
 from __future__ import annotations
 
 import ast
+import copy
 import functools
 import importlib.util
 import json
@@ -159,7 +160,8 @@ class Case:
 
     @property
     def calls(self) -> list[dict[str, Any]]:
-        return [dict(call) for call in self.turn.calls]
+        """A fresh copy of the turn's calls (the turn is cached; nothing may change it)."""
+        return copy.deepcopy(list(self.turn.calls))
 
 
 def claimed(file: str | None) -> tuple[dict[str, Any], str]:
