@@ -273,3 +273,113 @@ def agreement_table() -> dict[tuple[str, str], tuple[int, int, int]]:
 
 if __name__ == "__main__":  # pragma: no cover - a quick look while developing
     print(json.dumps({f"{e} {c}": v for (e, c), v in agreement_table().items()}))
+
+
+# --- measured facts (docs/engines.md quotes each by name) -------------------------------
+
+X = ord("x")
+SPELLED_CALL = list(b"<|tool_call|>")
+SCHEMA = {"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"],
+          "additionalProperties": False}
+COMPACT = {"whitespace_flexible": False, "item_separator": ", ", "key_separator": ": "}
+
+
+def _st(fmt: dict) -> str:
+    return json.dumps({"type": "structural_tag", "format": fmt})
+
+
+def _json(text: str) -> list[int]:
+    return TOK.encode(text)
+
+
+TAG_BY_TOKEN = {"type": "tag", "begin": {"type": "token", "token": CALL},
+                "content": {"type": "json_schema", "json_schema": SCHEMA},
+                "end": {"type": "token", "token": END}}
+TAG_BY_TEXT = {"type": "tag", "begin": "<|tool_call|>",
+               "content": {"type": "json_schema", "json_schema": SCHEMA}, "end": "<|/tool_call|>"}
+
+# (name, engine, grammar, keyword arguments, token ids, verdict or "error")
+FACTS = [
+    # llama.cpp GBNF
+    ("gbnf-quoted-marker-matches-special-token", "llama.cpp", 'root ::= "<|tool_call|>" "x"', {}, [CALL, X], "accept"),
+    ("gbnf-char-class-matches-special-token", "llama.cpp", "root ::= [^x]+", {}, [CALL, END], "accept"),
+    ("gbnf-any-char-matches-special-token", "llama.cpp", "root ::= .+", {}, [CALL], "accept"),
+    ("gbnf-token-id-rejects-spelled-text", "llama.cpp", f'root ::= <[{CALL}]> "x"', {}, SPELLED_CALL + [X], "reject@0"),
+    ("gbnf-token-id", "llama.cpp", f'root ::= <[{CALL}]> "x"', {}, [CALL, X], "accept"),
+    ("gbnf-token-name", "llama.cpp", 'root ::= <|tool_call|> "x"', {}, [CALL, X], "accept"),
+    ("gbnf-token-negation-one-id", "llama.cpp", f"root ::= ( !<[{CALL}]> )+", {}, [X, END, X], "accept"),
+    ("gbnf-token-negation-rejects-its-id", "llama.cpp", f"root ::= ( !<[{CALL}]> )+", {}, [X, CALL], "reject@1"),
+    ("gbnf-token-negation-by-name", "llama.cpp", "root ::= ( !<|tool_call|> )+", {}, [X, CALL], "reject@1"),
+    ("gbnf-token-negation-of-a-set-is-an-error", "llama.cpp", f"root ::= ( !<[{CALL},{END}]> )+", {}, [X], "error"),
+    ("gbnf-rule-names-have-no-underscore", "llama.cpp", 'root ::= a_b\na_b ::= "x"', {}, [X], "error"),
+    ("gbnf-min-repetition-over-2000-is-an-error", "llama.cpp", 'root ::= "x"{2001}', {}, [X], "error"),
+    ("gbnf-max-repetition-over-2000-becomes-unbounded", "llama.cpp", 'root ::= "x"{0,2001}', {}, [X] * 2002, "accept"),
+    ("gbnf-max-repetition-2000-holds", "llama.cpp", 'root ::= "x"{0,2000}', {}, [X] * 2001, "reject@2000"),
+    ("gbnf-eos-allowed-only-where-the-grammar-ends", "llama.cpp", 'root ::= "x" "x"', {}, [X], "incomplete"),
+    # xgrammar's Lark reader
+    ("xg-lark-quoted-marker-matches-special-token", "xgrammar", 'start: "<|tool_call|>" "x"', {}, [CALL, X], "accept"),
+    ("xg-lark-named-special-token", "xgrammar", 'start: <|tool_call|> "x"', {}, [CALL, X], "accept"),
+    ("xg-lark-named-special-rejects-spelled-text", "xgrammar", 'start: <|tool_call|> "x"', {}, SPELLED_CALL + [X], "reject@0"),
+    ("xg-lark-token-id", "xgrammar", f'start: <[{CALL}]> "x"', {}, [CALL, X], "accept"),
+    ("xg-lark-negated-token-set", "xgrammar", f"start: <[^{SPECIALS}]>+", {}, [X, CALL], "reject@1"),
+    ("xg-lark-regex-class-matches-special-token", "xgrammar", "start: /[^x]+/", {}, [CALL, END], "accept"),
+    ("xg-lark-dot-excludes-newline", "xgrammar", "start: /.+/", {}, _json("a\nb"), "reject@1"),
+    ("xg-lark-repetition-range", "xgrammar", 'start: "x"{2,3}', {}, [X] * 4, "reject@3"),
+    ("xg-lark-json-ignores-x-guidance", "xgrammar",
+     "start: %json " + json.dumps({**SCHEMA, "x-guidance": COMPACT}), {}, _json('{ "a" : "x" }'), "accept"),
+    ("xg-lark-group-flags-are-an-error", "xgrammar", "start: /(?s:.+)/", {}, [X], "error"),
+    ("xg-lark-intersection-is-an-error", "xgrammar", "start: T\nT: /[a-z]+/ & /x.*/", {}, [X], "error"),
+    ("xg-lark-complement-is-an-error", "xgrammar", "start: T\nT: ~/a.*/", {}, [X], "error"),
+    ("xg-lark-unicode-classes-are-an-error", "xgrammar", r"start: /\p{L}+/", {}, [X], "error"),
+    ("xg-lark-lookahead-is-an-error", "xgrammar", "start: /x(?=y)/", {}, [X], "error"),
+    ("xg-lark-terminal-attributes-are-an-error", "xgrammar", 'start: T "x"\nT[lazy]: /y*/', {}, [X], "error"),
+    ("xg-lark-llguidance-directive-is-an-error", "xgrammar", '%llguidance {}\nstart: "x"', {}, [X], "error"),
+    ("xg-ebnf-named-special-token-is-an-error", "xgrammar", 'root ::= <|tool_call|> "x"', {"kind": "ebnf"}, [CALL, X], "error"),
+    ("xg-ebnf-token-id-is-an-error", "xgrammar", f'root ::= <[{CALL}]> "x"', {"kind": "ebnf"}, [CALL, X], "error"),
+    ("xg-ebnf-quoted-marker-matches-special-token", "xgrammar", 'root ::= "<|tool_call|>" "x"', {"kind": "ebnf"}, [CALL, X], "accept"),
+    # xgrammar structural tags
+    ("xg-tag-begin-token-id", "xgrammar", _st(TAG_BY_TOKEN), {"kind": "structural_tag"},
+     [CALL] + _json('{"a": "x"}') + [END], "accept"),
+    ("xg-tag-begin-token-id-rejects-spelled-text", "xgrammar", _st(TAG_BY_TOKEN), {"kind": "structural_tag"},
+     SPELLED_CALL + _json('{"a": "x"}') + [END], "reject@0"),
+    ("xg-tag-begin-text-matches-special-token", "xgrammar", _st(TAG_BY_TEXT), {"kind": "structural_tag"},
+     [CALL] + _json('{"a": "x"}') + [END], "accept"),
+    ("xg-tag-begin-text-matches-spelled-text", "xgrammar", _st(TAG_BY_TEXT), {"kind": "structural_tag"},
+     SPELLED_CALL + _json('{"a": "x"}') + [END], "accept"),
+    ("xg-tag-json-content-allows-any-whitespace", "xgrammar", _st(TAG_BY_TOKEN), {"kind": "structural_tag"},
+     [CALL] + _json('{ "a" :"x"}') + [END], "accept"),
+    ("xg-tag-token-by-name", "xgrammar",
+     _st({"type": "sequence", "elements": [{"type": "token", "token": "<|tool_call|>"}, {"type": "const_string", "value": "x"}]}),
+     {"kind": "structural_tag"}, [CALL, X], "accept"),
+    ("xg-any-tokens-excludes-ids", "xgrammar", _st({"type": "any_tokens", "exclude_tokens": [CALL, END]}),
+     {"kind": "structural_tag"}, [X, END], "reject@1"),
+    ("xg-any-text-excludes-spelled-text-too", "xgrammar", _st({"type": "any_text", "excludes": ["<|tool_call|>"]}),
+     {"kind": "structural_tag"}, [X] + SPELLED_CALL, "reject@13"),
+    ("xg-token-triggered-tags-free-text-then-call", "xgrammar",
+     _st({"type": "token_triggered_tags", "trigger_tokens": [CALL], "tags": [TAG_BY_TOKEN], "exclude_tokens": [END]}),
+     {"kind": "structural_tag"}, _json("Hi ") + [CALL] + _json('{"a": "x"}') + [END], "accept"),
+    ("xg-tags-with-separator-allows-nothing", "xgrammar",
+     _st({"type": "tags_with_separator", "tags": [TAG_BY_TOKEN], "separator": ", "}), {"kind": "structural_tag"}, [], "accept"),
+    # xgrammar's JSON schema with any_whitespace=False and (", ", ": ") vs llguidance's compact %json
+    ("xg-json-accepts-escaped-slash", "xgrammar", json.dumps({"type": "string"}), {"kind": "json_schema"}, _json('"a\\/b"'), "accept"),
+    ("ll-json-rejects-escaped-slash", "llguidance", "start: %json " + json.dumps({"type": "string", "x-guidance": COMPACT}), {}, _json('"a\\/b"'), "reject@3"),
+    ("xg-json-accepts-any-unicode-escape", "xgrammar", json.dumps({"type": "string"}), {"kind": "json_schema"}, _json('"\\u00e9"'), "accept"),
+    ("ll-json-escapes-only-control-characters", "llguidance", "start: %json " + json.dumps({"type": "string", "x-guidance": COMPACT}), {}, _json('"\\u00e9"'), "reject@5"),
+    ("xg-json-accepts-raw-del", "xgrammar", json.dumps({"type": "string"}), {"kind": "json_schema"}, _json('"\x7f"'), "accept"),
+    ("ll-json-rejects-raw-del", "llguidance", "start: %json " + json.dumps({"type": "string", "x-guidance": COMPACT}), {}, _json('"\x7f"'), "reject@1"),
+    ("xg-json-rejects-minus-zero", "xgrammar", json.dumps({"type": "integer"}), {"kind": "json_schema"}, _json("-0"), "reject@1"),
+    ("ll-json-accepts-minus-zero", "llguidance", "start: %json " + json.dumps({"type": "integer", "x-guidance": COMPACT}), {}, _json("-0"), "accept"),
+    ("xg-json-compact-separators", "xgrammar", json.dumps(SCHEMA), {"kind": "json_schema"}, _json('{"a":"x"}'), "reject@5"),
+]
+
+
+@pytest.mark.parametrize(("name", "engine", "grammar", "kind", "ids", "expected"), FACTS,
+                         ids=[f[0] for f in FACTS])
+def test_fact(name: str, engine: str, grammar: str, kind: dict, ids: list[int], expected: str) -> None:
+    """Each measured fact of docs/engines.md still holds for the installed engine."""
+    _skip_unless(engine)
+    if expected == "error":
+        with pytest.raises(harness.EngineGrammarError):
+            harness.verdict(engine, grammar, TOK, ids, **kind)
+    else:
+        assert str(harness.verdict(engine, grammar, TOK, ids, **kind)) == expected
