@@ -212,8 +212,8 @@ def _check_call_names(data: list[Any], tool_list: list[tools_mod.Tool], prefix: 
     for i, call in enumerate(data):
         name, _ = call_parts(call, f"{prefix}[{i}]")
         if name not in known:
-            where = f"{prefix}[{i}].function.name" if isinstance(call.get("function"), dict) else f"{prefix}[{i}].name"
-            raise InputError(f"unknown tool {name!r} (known: {', '.join(known)})", path=where)
+            where = f"{prefix}[{i}]" + (".function" if isinstance(call.get("function"), dict) else "")
+            raise InputError(f"unknown tool {name!r} (known: {', '.join(known)})", path=f"{where}.name")
 
 
 @main.command("formats")
