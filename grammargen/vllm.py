@@ -198,6 +198,25 @@ def split_reasoning(text: str, profile: Profile, opened: bool = False) -> tuple[
     return reasoning or None, content or None
 
 
+_MARKER_IDS: dict[tuple[int, str], tuple[Any, tuple[int | None, int | None]]] = {}
+
+
+def marker_ids(tokenizer: Any, profile: Profile) -> tuple[int | None, int | None]:
+    """Token ids of the reasoning markers (None where not one token), looked up once per tokenizer.
+
+    vLLM builds parsers per request; ``get_vocab()`` copies a 150k-entry dict each time.
+    """
+    key = (id(tokenizer), profile.name)
+    known = _MARKER_IDS.get(key)
+    if known is not None and known[0] is tokenizer:
+        return known[1]
+    vocab = tokenizer.get_vocab() if tokenizer is not None else {}
+    r = profile.reasoning
+    ids = (vocab.get(r.begin), vocab.get(r.end)) if r else (None, None)
+    _MARKER_IDS[key] = (tokenizer, ids)  # the tokenizer is kept, so its id stays its own
+    return ids
+
+
 def plugin_names(profile: Profile) -> list[str]:
     """The registered names of a format: ``grammargen-<name>`` and one per alias."""
     return [f"grammargen-{n}" for n in (profile.name, *profile.aliases)]
@@ -317,10 +336,7 @@ def _define() -> dict[str, Any]:
             super().__init__(tokenizer, *args, **kwargs)
             self.profile = get_profile(self.format)
             self._split = ReasoningSplit.of(self.profile, self.opened)
-            vocab = tokenizer.get_vocab() if tokenizer is not None else {}
-            r = self.profile.reasoning
-            self._begin_id = vocab.get(r.begin) if r else None
-            self._end_id = vocab.get(r.end) if r else None
+            self._begin_id, self._end_id = marker_ids(tokenizer, self.profile)
 
         @property
         def reasoning_start_str(self) -> str | None:

@@ -145,6 +145,24 @@ def test_reasoning_split_streamed_equals_whole(text: str, opened: bool) -> None:
     assert split.ended
 
 
+def test_marker_ids_looked_up_once_per_tokenizer() -> None:
+    """The reasoning markers' ids come from the tokenizer's vocabulary, read once per tokenizer."""
+    from grammargen.vllm import marker_ids
+
+    class Tok:
+        calls = 0
+
+        def get_vocab(self) -> dict:
+            Tok.calls += 1
+            return {"<think>": 7, "</think>": 8}
+
+    tok = Tok()
+    assert marker_ids(tok, QWEN) == (7, 8)
+    assert marker_ids(tok, QWEN) == (7, 8)
+    assert Tok.calls == 1
+    assert marker_ids(None, QWEN) == (None, None)
+
+
 def test_plugin_names_cover_aliases() -> None:
     """Each format registers as grammargen-<name> and as grammargen-<alias>."""
     assert plugin_names(QWEN)[0] == "grammargen-qwen25"
