@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import importlib.util
+import warnings
 from types import SimpleNamespace
 
 import pytest
 
 import grammargen
 from grammargen import Message, StreamParser, get_profile, render
-from grammargen.vllm import (
-    ReasoningSplit,
-    compile_request,
-    merge_deltas,
-    plugin_names,
-    request_tool_choice,
-    request_tools,
-    split_reasoning,
-)
+
+with warnings.catch_warnings():  # where vLLM is installed, importing it warns (torch, pkg_resources)
+    warnings.simplefilter("ignore")
+    from grammargen.vllm import (
+        ReasoningSplit,
+        compile_request,
+        marker_ids,
+        merge_deltas,
+        plugin_names,
+        request_tool_choice,
+        request_tools,
+        split_reasoning,
+    )
 
 QWEN = get_profile("qwen25")
 TOOLS = [
@@ -147,8 +152,6 @@ def test_reasoning_split_streamed_equals_whole(text: str, opened: bool) -> None:
 
 def test_marker_ids_looked_up_once_per_tokenizer() -> None:
     """The reasoning markers' ids come from the tokenizer's vocabulary, read once per tokenizer."""
-    from grammargen.vllm import marker_ids
-
     class Tok:
         calls = 0
 
