@@ -45,6 +45,7 @@ from grammargen import GrammarGenError
 from grammargen.lark import json_text
 from grammargen.profiles import Piece, Profile, load_profile
 from grammargen.tokenizer import Tokenizer, builtin_for
+from grammargen.render import call_id
 from grammargen.validate import token_allowed
 
 FIELDS = ("tool_name", "enum_value", "const_value", "property_name", "description", "marker")
@@ -78,15 +79,20 @@ def call_parts(profile: Profile, forms: dict[str, str], name: str, arguments: An
                 out.append((piece.value, forms.get(piece.value, "text") != "text"))
             elif piece.kind == "text":
                 out.append((piece.value, False))
-            elif piece.kind == "choice":
-                out.append((piece.value[0], False))
+            elif piece.kind == "choice":  # rendered as its first text, which may be a marker
+                out.append((piece.value[0], forms.get(piece.value[0], "text") != "text"))
             elif piece.kind == "name":
                 out.append((name if piece.value == "raw" else json_text(name), False))
             elif piece.kind == "arguments":
                 out.append((json_text(arguments), False))
             elif piece.kind == "call_object":
-                out.append((json_text({"name": name, piece.value[0]: arguments}), False))
-        return out
+                body = {"name": name, piece.value[0]: arguments}
+                if piece.id_key:
+                    body[piece.id_key] = call_id({}, 0, profile)
+                out.append((json_text(body), False))
+            elif piece.kind == "id":
+                out.append((call_id({}, 0, profile), False))
+        return out  # (optional pieces are not rendered)
 
     return pieces(profile.begin) + pieces(profile.call) + pieces(profile.end)
 

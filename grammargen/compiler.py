@@ -163,7 +163,7 @@ class _Writer:
                 form = self.forms[piece.value]
                 out.append(piece.value if form.kind == "text" else Ref(form.lark(piece.value)))
             elif piece.kind == "choice":
-                out.append(_choice(piece.value))
+                out.append(self.choice(piece.value))
             elif piece.kind == "optional":
                 form = self.forms[piece.value]
                 out.append(Ref(f"({form.lark(piece.value)})?"))
@@ -184,6 +184,13 @@ class _Writer:
                     out += [", ", json_text(piece.id_key), ': "', Ref(self.id_terminal()), '"']
                 out.append("}")
         return _merge(out)
+
+    def choice(self, texts: Sequence[str]) -> Item:
+        """One of several texts; those the profile lists as special are matched as markers."""
+        if not any(t in self.forms for t in texts):
+            return _choice(texts)
+        forms = [self.forms[t].lark(t) if t in self.forms else literal(t) for t in texts]
+        return Ref("(" + " | ".join(forms) + ")")
 
     def args_rule(self, tool: Tool) -> str:
         expr = self.terminals.expression(tool.parameters) if self.shape == "auto" else None

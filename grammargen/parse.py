@@ -210,8 +210,9 @@ class _Layout:
     separator: tuple[Piece, ...]
     end: tuple[Piece, ...]
     leads: tuple[str, ...]  # texts that open the call section
-    lead_anywhere: bool  # may the section open after content (else only at the start)
+    sure_leads: tuple[str, ...]  # leads that open calls wherever they stand (markers)
     next_call: Words  # separator + the start of a call: another call follows
+    call_starts: tuple[Words, ...]  # a call's own start: another call, its separator left out
     end_words: Words
     end_of_turn: tuple[str, ...]  # dropped at the end of the output
     layout_words: tuple[str, ...]  # separator and end words, kept out of lenient content
@@ -228,9 +229,13 @@ class _Layout:
             else _lead_words([first])
         words = [w for p in profile.separator + profile.end if p.is_literal
                  for alt in _alternatives(p) for w in alt]
+        sure = (*optional, *leads) if profile.content_before_calls or first.kind == "marker" \
+            else tuple(optional)
+        starts = [(m,) for m in optional] + [_lead_words([p]) for p in profile.call[:1]
+                                             if p.kind in ("marker", "call_object")]
         layout = cls(profile.begin, profile.call, profile.separator, profile.end,
-                     (*optional, *leads), profile.content_before_calls or first.kind == "marker",
-                     _lead_words(profile.separator + profile.call), _lead_words(profile.end),
+                     (*optional, *leads), sure, _lead_words(profile.separator + profile.call),
+                     tuple(w for w in starts if w), _lead_words(profile.end),
                      profile.end_of_turn, tuple(dict.fromkeys(words)))
         if not layout.next_call:
             raise ProfileError("the parser needs a separator or a call start of literal text",
@@ -302,6 +307,8 @@ class _Reader:
         self.events: list[tuple[Any, ...]] = []
         self.resume = 0  # where lenient fallback content starts
         self.section_start = 0  # where the call section being read starts
+        self.held_from: int | None = None  # events from here on wait (a tentative section)
+        self.closing = False  # the current call's arguments are read: only closing pieces remain
         self.calls = 0  # calls opened so far
         self.open: int | None = None  # index of a call whose header was sent, until it ends
         self.error: OutputParseError | None = None
@@ -327,7 +334,10 @@ class _Reader:
         self.said = True
 
     def take(self) -> list[tuple[Any, ...]]:
-        events, self.events = self.events, []
+        cut = len(self.events) if self.held_from is None else self.held_from
+        events, self.events = self.events[:cut], self.events[cut:]
+        if self.held_from is not None:
+            self.held_from = 0
         return events
 
     # -- primitives ------------------------------------------------------------------
@@ -351,18 +361,31 @@ class _Reader:
             yield
 
     def lookahead(self, alternatives: Sequence[Words], what: str) -> Wait:
-        """Index of the first alternative the text reads as (nothing consumed)."""
+        """Index of the first alternative the text reads as (nothing consumed).
+
+        Where the output simply ends after a complete call, the closing pieces it left out
+        (a model stopped at its end-of-turn token) read as the last alternative: the end.
+        """
         while True:
             found = [_try(self.text, self.pos, words) for words in alternatives]
             if self.final or all(status != _PARTIAL for status, _ in found):
                 for k, (status, _) in enumerate(found):
                     if status == _MATCH:
                         return k
+                if self.clean_end():
+                    return len(alternatives) - 1
                 at = max(end for _, end in found)  # where the likeliest reading broke off
                 raise self.fail(f"expected {what}, found {_excerpt(self.text, at)}", at)
             yield
 
+    def clean_end(self) -> bool:
+        """The output ends here, after a complete call (only an end-of-turn token follows)."""
+        rest = self.text[self.pos:].strip()
+        return self.final and self.closing and (not rest or rest in self.layout.end_of_turn)
+
     def literal(self, piece: Piece) -> Wait:
+        if self.clean_end():
+            return  # a closing piece the model left out at the very end
         alternatives = _alternatives(piece)
         status, end = _try(self.text, self.pos, alternatives[0])
         if status == _MATCH and len(alternatives) == 1:  # the common case, without waiting
@@ -558,35 +581,49 @@ class _Reader:
             yield
 
     def content(self) -> Wait:
-        """Text and call sections in turn; content trimmed at both ends."""
+        """Text and call sections in turn; content trimmed at both ends.
+
+        A section may open anywhere its lead is a marker (or the format lets text come
+        first); a plain-text lead (``{``, ``[``, ``functools[``) after text is only
+        *tentatively* a section: held back until it reads as calls, else it was text.
+        """
         layout = self.layout
         yield from self.space_plain()
-        if not layout.lead_anywhere:  # calls only where the output starts
-            while True:
-                if any(self.text.startswith(lead, self.pos) for lead in layout.leads):
-                    yield from self.section(self.pos)
-                    break
-                rest = self.text[self.pos:]
-                if self.final or not any(lead.startswith(rest) for lead in layout.leads):
-                    break
-                yield
-            yield from self.plain(self.pos)  # text after the calls is content too
-            return
         while True:
             if not self.said:
                 yield from self.space_plain()
-            found = [f for f in (self.text.find(lead, self.pos) for lead in layout.leads) if f >= 0]
-            stop = min(found) if found else None
+            found = [(f, lead) for f, lead in ((self.text.find(lead, self.pos), lead)
+                                                for lead in layout.leads) if f >= 0]
+            stop, lead = min(found) if found else (None, "")
+            at_start = not self.said and stop == self.pos and self.calls == 0
             shown = self.shown_end(stop)
             if shown > self.pos:
                 self.say(self.text[self.pos:shown])
             self.pos = max(self.pos, shown)
+            if stop is not None and not at_start and lead not in layout.sure_leads:
+                if not (yield from self.tentative(self.pos)):
+                    self.say(self.text[self.pos:stop + len(lead)])  # it was text after all
+                    self.pos = stop + len(lead)
+                continue
             if stop is not None:
                 yield from self.section(self.pos)
                 continue
             if self.final:
                 return
             yield
+
+    def tentative(self, start: int) -> Wait:
+        """Read a section whose calls nothing promised; nothing goes out until it is whole.
+        True if it read as calls, False (nothing kept) if it did not."""
+        self.held_from, calls, pos = len(self.events), self.calls, self.pos
+        try:
+            yield from self.section(start)
+        except OutputParseError:
+            del self.events[self.held_from:]
+            self.calls, self.open, self.pos, self.held_from = calls, None, pos, None
+            return False
+        self.held_from = None
+        return True
 
     def shown_end(self, stop: int | None, droppable: Sequence[str] = ()) -> int:
         """Where content that can go out now ends: before ``stop`` (a call section), or
@@ -639,14 +676,18 @@ class _Reader:
         while True:
             yield from self.call()
             self.resume = self.pos
-            if (yield from self.lookahead([layout.next_call, layout.end_words],
-                                          "another call or the end of the calls")) == 0:
+            choice = yield from self.lookahead(
+                [layout.next_call, *layout.call_starts, layout.end_words],
+                "another call or the end of the calls")
+            if choice == 0:
                 for piece in layout.separator:
                     yield from self.piece(piece, None)
+            if choice <= len(layout.call_starts):
                 continue
             for piece in layout.end:
                 yield from self.piece(piece, None)
             break
+        self.closing = False
         self.resume = self.pos
 
     def piece(self, piece: Piece, call: _Call | None) -> Wait:
@@ -673,10 +714,12 @@ class _Reader:
     def call(self) -> Wait:
         call = _Call(self, self.calls, hold=any(p.id_key for p in self.layout.call))
         self.calls += 1
+        self.closing = False
         following = iter(self.layout.call[1:])
         for piece in self.layout.call:
             call.next_piece = next(following, None)
             yield from self.piece(piece, call)
+            self.closing = self.closing or piece.kind in ("arguments", "call_object")
         call.finish()
 
     def raw_text(self, call: _Call, what: str) -> Wait:
@@ -729,6 +772,10 @@ class _Reader:
                         raise self.fail("arguments must be a JSON object", at)
                     call.args_at = at
                     call.args_piece(encoded.strip() or "{}")  # a JSON string of the object: decoded once
+            elif key == "type" and "type" not in keys:  # OpenAI's own call shape: {"type": "function", ...}
+                kind = yield from self.value("the call type")
+                if kind != "function":
+                    raise self.fail(f"a call's type is \"function\", not {json.dumps(kind)}", at)
             elif key == (id_key or "id"):
                 given = yield from self.value("the call id")
                 if not (isinstance(given, str) and given):

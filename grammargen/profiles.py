@@ -7,7 +7,8 @@ Piece kinds, each an inline table with one key:
 
 ``{text = "..."}``           literal text
 ``{marker = "..."}``         a marker: a special token where the tokenizer has one, else text
-``{choice = ["a", "b"]}``    one of several literal texts (rendered as the first)
+``{choice = ["a", "b"]}``    one of several literal texts (rendered as the first); one listed
+                             in ``special`` is that marker
 ``{optional = "..."}``       a marker the model may write or leave out (Llama's ``<|python_tag|>``)
 ``{name = "json"|"raw"}``    the tool name, JSON-quoted or as is
 ``{id = "raw"}``             the call id the model writes (``call_id`` says its shape)
@@ -91,11 +92,17 @@ class Profile:
         for piece in self.begin + self.call + self.separator + self.end:
             if piece.kind in ("marker", "optional") and piece.value not in found:
                 found.append(piece.value)
+            if piece.kind == "choice":  # a choice may offer a special token beside text
+                found += [v for v in piece.value if self.is_special(v) and v not in found]
         if self.reasoning:
             for m in (self.reasoning.begin, self.reasoning.end):
                 if m not in found:
                     found.append(m)
         return found
+
+    def is_special(self, text: str) -> bool:
+        """Is ``text`` one of the model's special tokens (named or by id)?"""
+        return text in self.special or text in self.token_ids
 
     @property
     def args_keys(self) -> tuple[str, ...]:

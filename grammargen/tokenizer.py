@@ -104,9 +104,13 @@ def builtin(special: tuple[str, ...], pinned: tuple[tuple[str, int], ...] = ()) 
     tok.pre_tokenizer = tokenizers.pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
     tok.decoder = tokenizers.decoders.ByteLevel()
     data = json.loads(tok.to_str())
+    # Pinned <...> markers are added tokens not flagged special, as Qwen's and DeepSeek's are:
+    # referenced by id (the form the profile's defaults write; llguidance can't name a token
+    # that sits past unused ids anyway) and still never matched as text.  Other pinned
+    # markers ([TOOL_CALLS]) are control tokens, flagged special as in Mistral's tokenizers.
     data["added_tokens"] = [
         {"id": i, "content": s, "single_word": False, "lstrip": False, "rstrip": False,
-         "normalized": False, "special": True}
+         "normalized": False, "special": not (s in fixed and is_angle_marker(s))}
         for s, i in sorted(specials.items(), key=lambda kv: kv[1])
     ]
     text = json.dumps(data)

@@ -46,6 +46,8 @@ def check_writable(tools: Iterable[Tool], profile: Profile, forms: dict[str, Mar
                 continue
             if piece.kind in ("text", "marker", "choice"):
                 for text in ([piece.value] if isinstance(piece.value, str) else piece.value):
+                    if text in forms and forms[text].kind != "text":
+                        continue  # a choice's marker, matched as its token
                     found = _find(text, specials, firsts)
                     if found:
                         raise ProfileError(f"{piece.kind} {text!r} contains {found!r}, the text of a special "

@@ -127,11 +127,14 @@ def test_qwen3_quoted_text_marker_form_is_rejected(qwen3) -> None:
 
 
 def test_validate_warns_when_the_grammar_spells_markers_unlike_the_tokenizer(qwen3) -> None:
-    """A grammar compiled without the tokenizer (special references) still passes in llguidance, with a warning per marker."""
-    grammar = grammargen.compile(TOOLS, "qwen25")
+    """A grammar spelling Qwen3's markers as special references still passes in llguidance,
+    with a warning per marker; the default grammar (markers by id) draws none."""
+    grammar = grammargen.compile(TOOLS, "hermes")  # same layout, markers named
     report = grammargen.validate(grammar, [_rendered_call()], tokenizer=qwen3)
     assert report.ok
     assert any("<tool_call> as a special token" in w and "non-special added token" in w for w in report.warnings)
+    assert grammargen.validate(grammargen.compile(TOOLS, "qwen25"), [_rendered_call()],
+                               tokenizer=qwen3).warnings == []
     assert grammargen.validate(grammargen.compile(TOOLS, "qwen25", tokenizer=qwen3), [_rendered_call()],
                                tokenizer=qwen3).warnings == []
 
@@ -154,8 +157,9 @@ def test_llama32_python_tag_is_a_special_reference_and_samples_pass() -> None:
     assert grammar.markers["<|python_tag|>"] == "special" and "<|python_tag|>" in grammar.lark
     report = grammargen.validate(grammar, samples(TOOLS, "llama3", tokenizer=path), tokenizer=path)
     assert report.ok, [(r.sample.note, r.got, r.context) for r in report.failures]
-    text = grammargen.render([{"name": "search", "arguments": {"query": "llamas"}}], "llama3")
-    assert tok.encode(text)[0] == 128010
+    text = "<|python_tag|>" + grammargen.render([{"name": "search", "arguments": {"query": "llamas"}}], "llama3")
+    assert tok.encode(text)[0] == 128010  # the older prefix, allowed by the grammar
+    assert grammargen.validate(grammar, [text], tokenizer=path).ok
 
 
 # -- DeepSeek: the tool-call markers are added tokens with special: false -------------------------------

@@ -168,7 +168,7 @@ def test_lenient_stream_sends_the_rest_as_content() -> None:
 BROKEN = [
     pytest.param("qwen25", '<tool_call>\n{"name": "now", "arguments": {"a": tru}}\n</tool_call>', id="invalid-json"),
     pytest.param("phi4-mini", '<|tool_call|>[{"name": "now", "arguments": {}}] and more', id="missing-end-marker"),
-    pytest.param("deepseekv31", "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>now<｜tool▁sep｜>{}", id="unclosed"),
+    pytest.param("deepseekv31", "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>now<｜tool▁sep｜>{}<｜tool▁call", id="unclosed"),
     pytest.param("qwen25", "<think>never ends", id="unclosed-reasoning"),
 ]
 
