@@ -17,13 +17,12 @@ from conftest import load_benchmark
 
 real = load_benchmark("real_outputs")
 
-# The parser work of issues 14 and 15 is under way: until it lands, a figure below its goal
-# is reported as an expected failure that lists every failing case.  Set an issue to True
-# once its formats reach the goal, so that a regression fails the suite.
-ENFORCED = {14: False, 15: False}
-# Meanwhile no figure may fall below what the committed parser already reached
-# (issue 14: 127/146 strict at commit 8cd1c06); raise a floor as the figure climbs.
-FLOOR = {14: 0.86, 15: 0.0}
+# An issue whose formats reach its goal is enforced: a regression fails the suite.  Until
+# then a figure below the goal is an expected failure that lists every failing case.
+ENFORCED = {14: True, 15: False}
+# No figure may fall below what the committed parser reached (issue 14: 146/146 strict at
+# commit 3f8ac8c); raise a floor as the figure climbs.
+FLOOR = {14: 0.99, 15: 0.0}
 
 
 @pytest.fixture(scope="module")
