@@ -52,7 +52,8 @@ def _python(venv: Path) -> Path:
 
 
 def _has(venv: Path, module: str) -> bool:
-    return subprocess.run([_python(venv), "-c", f"import {module}"], capture_output=True).returncode == 0
+    probe = f"import importlib.util, sys; sys.exit(importlib.util.find_spec({module!r}) is None)"
+    return subprocess.run([_python(venv), "-c", probe], capture_output=True).returncode == 0
 
 
 def install(venv: Path) -> list[tuple[str, float]]:

