@@ -144,7 +144,7 @@ def main() -> int:
     args = parser.parse_args()
     times = [] if args.no_install else install(args.venv)
     tests = subprocess.run([_python(args.venv), "-m", "pytest", "tests/engines/test_harness.py",
-                            "-q", "-p", "no:cacheprovider", "-rs"], cwd=ROOT)
+                            "-p", "no:cacheprovider", "-rs"], cwd=ROOT)
     print()
     print(tables(report(args.venv), times))
     return tests.returncode
