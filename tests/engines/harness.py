@@ -22,13 +22,15 @@ a vocab-only GGUF written from the same ``tokenizer.json`` (:mod:`gguf_vocab`).
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
 import json
+import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Literal, Sequence
+from typing import Any, Callable, Iterator, Literal, Sequence
 
 from grammargen.tokenizer import Tokenizer, load_tokenizer
 
@@ -280,6 +282,22 @@ def _llama_log_tail() -> str:
     return " / ".join(errors[-3:] or text[-3:])
 
 
+@contextlib.contextmanager
+def _stderr_captured() -> Iterator[Callable[[], list[str]]]:
+    """Capture what C code writes to file descriptor 2 inside the block (lines, after it)."""
+    lines: list[str] = []
+    with tempfile.TemporaryFile() as sink:
+        saved = os.dup(2)
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield lambda: lines
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            lines.extend(sink.read().decode(errors="replace").splitlines())
+
+
 _VOCABS: dict[int, LlamaVocab] = {}
 _VOCAB_DIR = tempfile.TemporaryDirectory(prefix="grammargen-gguf-")
 
@@ -309,9 +327,12 @@ def llama_cpp_verdict(grammar: str, tokenizer: Any, ids: Sequence[int], root: st
     tok = tokenizer_of(tokenizer)
     vocab = llama_vocab(tok)
     _LLAMA_LOG.clear()
-    sampler = llama_cpp.llama_sampler_init_grammar(vocab.vocab, grammar.encode(), root.encode())
+    with _stderr_captured() as printed:  # the grammar parser prints its errors to stderr
+        sampler = llama_cpp.llama_sampler_init_grammar(vocab.vocab, grammar.encode(), root.encode())
     if not sampler:
-        raise EngineGrammarError("llama.cpp", _llama_log_tail() or "the grammar did not parse")
+        parse = [line for line in printed() if "error" in line]
+        raise EngineGrammarError("llama.cpp", " / ".join(parse) or _llama_log_tail()
+                                 or "the grammar did not parse")
     n = vocab.n_vocab
     fresh = numpy.zeros(n, dtype=[("id", "<i4"), ("logit", "<f4"), ("p", "<f4")])
     fresh["id"] = numpy.arange(n)

@@ -324,6 +324,8 @@ FACTS = [
     ("gbnf-min-repetition-over-2000-is-an-error", "llama.cpp", 'root ::= "x"{2001}', {}, [X], "error"),
     ("gbnf-max-repetition-over-2000-becomes-unbounded", "llama.cpp", 'root ::= "x"{0,2001}', {}, [X] * 2002, "accept"),
     ("gbnf-max-repetition-2000-holds", "llama.cpp", 'root ::= "x"{0,2000}', {}, [X] * 2001, "reject@2000"),
+    ("gbnf-repetition-times-rules-over-2000-is-an-error", "llama.cpp", 'root ::= (("x")("x")("x")){0,600}', {}, [X], "error"),
+    ("gbnf-token-name-must-be-one-token", "llama.cpp", 'root ::= <hello> "x"', {}, [X], "error"),
     ("gbnf-eos-allowed-only-where-the-grammar-ends", "llama.cpp", 'root ::= "x" "x"', {}, [X], "incomplete"),
     # xgrammar's Lark reader
     ("xg-lark-quoted-marker-matches-special-token", "xgrammar", 'start: "<|tool_call|>" "x"', {}, [CALL, X], "accept"),
@@ -342,6 +344,9 @@ FACTS = [
     ("xg-lark-unicode-classes-are-an-error", "xgrammar", r"start: /\p{L}+/", {}, [X], "error"),
     ("xg-lark-lookahead-is-an-error", "xgrammar", "start: /x(?=y)/", {}, [X], "error"),
     ("xg-lark-terminal-attributes-are-an-error", "xgrammar", 'start: T "x"\nT[lazy]: /y*/', {}, [X], "error"),
+    ("xg-lark-braced-hex-escape-is-an-error", "xgrammar", r"start: /\x{3c}/", {}, [ord("<")], "error"),
+    ("xg-lark-rule-attributes-work", "xgrammar", 'start: y "x"\ny[max_tokens=2]: /y*/', {}, [ord("y")] * 3 + [X], "reject@2"),
+    ("ll-negated-token-set-takes-partial-utf8", "llguidance", f"start: <[^{SPECIALS}]>+", {}, list("°".encode()), "accept"),
     ("xg-lark-llguidance-directive-is-an-error", "xgrammar", '%llguidance {}\nstart: "x"', {}, [X], "error"),
     ("xg-ebnf-named-special-token-is-an-error", "xgrammar", 'root ::= <|tool_call|> "x"', {"kind": "ebnf"}, [CALL, X], "error"),
     ("xg-ebnf-token-id-is-an-error", "xgrammar", f'root ::= <[{CALL}]> "x"', {"kind": "ebnf"}, [CALL, X], "error"),
