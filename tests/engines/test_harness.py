@@ -83,6 +83,31 @@ GBNF = {
     "required-single": f'root ::= <[{CALL}]> "[" call "]" <[{END}]> "\\n"?' + GBNF_COMMON,
 }
 
+# The same grammar as an xgrammar structural tag: the markers as token formats, free text
+# as "one token, then any tokens, none of them special", the call list as EBNF inside the
+# tag (a json_schema content would allow any whitespace).
+CALL_LIST_EBNF = r"""root ::= "[" call ( ", " call )* "]"
+""" + GBNF_COMMON.replace("args-key", "argskey")
+SINGLE_CALL_EBNF = 'root ::= "[" call "]"\n' + GBNF_COMMON.replace("args-key", "argskey")
+SPECIAL_IDS = harness.special_ids(TOK)
+
+
+def _calls_tag(ebnf: str) -> dict:
+    return {"type": "sequence", "elements": [
+        {"type": "tag", "begin": {"type": "token", "token": CALL},
+         "content": {"type": "grammar", "grammar": ebnf}, "end": {"type": "token", "token": END}},
+        {"type": "optional", "content": {"type": "const_string", "value": "\n"}}]}
+
+
+XGRAMMAR_STRUCTURAL_TAG = {
+    "auto": json.dumps({"type": "structural_tag", "format": {"type": "or", "elements": [
+        {"type": "sequence", "elements": [
+            {"type": "exclude_token", "exclude_tokens": SPECIAL_IDS},
+            {"type": "any_tokens", "exclude_tokens": SPECIAL_IDS}]},
+        _calls_tag(CALL_LIST_EBNF)]}}),
+    "required-single": json.dumps({"type": "structural_tag", "format": _calls_tag(SINGLE_CALL_EBNF)}),
+}
+
 
 def grammar_for(engine: str, config: str) -> tuple[str, dict]:
     """The grammar text ``engine`` reads for ``config``, and the keyword its verdict needs."""
@@ -90,6 +115,8 @@ def grammar_for(engine: str, config: str) -> tuple[str, dict]:
         return LLGUIDANCE_LARK[config], {}
     if engine == "xgrammar":
         return XGRAMMAR_LARK[config], {"kind": "lark"}
+    if engine == "xgrammar-tag":
+        return XGRAMMAR_STRUCTURAL_TAG[config], {"kind": "structural_tag"}
     return GBNF[config], {}
 
 
@@ -125,7 +152,7 @@ def all_samples(config: str) -> list[tuple[str, list[int]]]:
 
 
 # Where an engine's matcher differs from llguidance on these grammars: (config, note) ->
-# engine -> its verdict.  Each line is a fact the emitters must design around.
+# engine -> its verdict (the structural tag, "xgrammar-tag", differs where the Lark does).  Each line is a fact the emitters must design around.
 KNOWN_DIFFERENCES: dict[tuple[str, str], dict[str, str]] = {
     # Neither xgrammar nor GBNF can keep the spelled-out marker from starting free text
     # without also keeping multi-character tokens out (no `&`/`~`; text and token levels
@@ -141,16 +168,22 @@ KNOWN_DIFFERENCES: dict[tuple[str, str], dict[str, str]] = {
     ("required-single", "end marker inside an argument string"): {"xgrammar": "accept", "llama.cpp": "accept"},
 }
 
+def documented(config: str, note: str, engine: str) -> str | None:
+    """The documented verdict of ``engine`` on this sample (structural tags share xgrammar's)."""
+    differences = KNOWN_DIFFERENCES.get((config, note), {})
+    return differences.get(engine, differences.get(engine.removesuffix("-tag")))
+
+
 CASES = [(config, note, ids) for config in CONFIGS for note, ids in all_samples(config)]
 
 
 def _skip_unless(engine: str) -> None:
-    reason = harness.available(engine)
+    reason = harness.available(engine.removesuffix("-tag"))
     if reason:
         pytest.skip(reason)
 
 
-@pytest.mark.parametrize("engine", ["xgrammar", "llama.cpp"])
+@pytest.mark.parametrize("engine", ["xgrammar", "xgrammar-tag", "llama.cpp"])
 @pytest.mark.parametrize(("config", "note", "ids"), CASES,
                          ids=[f"{c}-{n}" for c, n, _ in CASES])
 def test_engine_agrees_with_llguidance(engine: str, config: str, note: str, ids: list[int]) -> None:
@@ -158,7 +191,7 @@ def test_engine_agrees_with_llguidance(engine: str, config: str, note: str, ids:
     _skip_unless(engine)
     reference = _verdict("llguidance", config, ids)
     got = _verdict(engine, config, ids)
-    expected = KNOWN_DIFFERENCES.get((config, note), {}).get(engine)
+    expected = documented(config, note, engine)
     if expected is None:
         assert got == reference, f"{note}: {engine} {got}, llguidance {reference}"
     else:
@@ -167,7 +200,7 @@ def test_engine_agrees_with_llguidance(engine: str, config: str, note: str, ids:
 
 def _verdict(engine: str, config: str, ids: list[int]) -> Verdict:
     grammar, kind = grammar_for(engine, config)
-    return harness.verdict(engine, grammar, TOK, ids, **kind)
+    return harness.verdict(engine.removesuffix("-tag"), grammar, TOK, ids, **kind)
 
 
 def test_reference_matches_grammargen() -> None:
@@ -261,18 +294,18 @@ def test_gguf_vocab_refuses_what_it_cannot_write() -> None:
 def agreement_table() -> dict[tuple[str, str], tuple[int, int, int]]:
     """(engine, config) -> (agreeing, documented differences, total): the benchmark's table."""
     out = {}
-    for engine in ("xgrammar", "llama.cpp"):
-        if harness.available(engine):
+    for engine in ("xgrammar", "xgrammar-tag", "llama.cpp"):
+        if harness.available(engine.removesuffix("-tag")):
             continue
         for config in CONFIGS:
-            agree = documented = total = 0
+            agree = known = total = 0
             for note, ids in all_samples(config):
                 ref = _verdict("llguidance", config, ids)
                 got = _verdict(engine, config, ids)
                 total += 1
                 agree += got == ref
-                documented += got != ref and KNOWN_DIFFERENCES.get((config, note), {}).get(engine) == str(got)
-            out[(engine, config)] = (agree, documented, total)
+                known += got != ref and documented(config, note, engine) == str(got)
+            out[(engine, config)] = (agree, known, total)
     return out
 
 
