@@ -28,7 +28,7 @@ import functools
 import json
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator, Literal, Sequence
 
@@ -44,6 +44,9 @@ class Verdict:
 
     outcome: Outcome
     index: int | None = None  # the first rejected token (reject only)
+    # llguidance only: tokens its mask refused but its grammar took (forced text written
+    # in a non-canonical tokenization); not part of the verdict.
+    outside_mask: int = field(default=0, compare=False)
 
     def __str__(self) -> str:
         return self.outcome if self.index is None else f"{self.outcome}@{self.index}"
@@ -108,27 +111,43 @@ def _walk(ids: Sequence[int], allowed: Callable[[int], bool], consume: Callable[
 # --- llguidance -------------------------------------------------------------------------
 
 
-def llguidance_verdict(grammar: str, tokenizer: Any, ids: Sequence[int]) -> Verdict:
+def llguidance_verdict(grammar: str, tokenizer: Any, ids: Sequence[int], *,
+                       canonical_only: bool = False) -> Verdict:
     """llguidance's ``LLMatcher`` (what onnxruntime-genai, vLLM's and SGLang's guidance
-    backends run).  ``grammar``: Lark text or llguidance's top-level JSON grammar."""
+    backends run).  ``grammar``: Lark text or llguidance's top-level JSON grammar.
+
+    llguidance's mask allows only the canonical tokenization of forced text (measured: with
+    Qwen3's vocabulary, ``"get_weather"`` forced, the token ``_we`` is masked out though the
+    grammar takes it); xgrammar and llama.cpp allow any tokenization.  So, by default, a
+    token outside the mask that the grammar still takes is consumed and counted in
+    ``outside_mask`` -- the verdict is the grammar's, as ``grammargen.validate`` reports it.
+    ``canonical_only=True`` rejects it instead, as the mask alone would.
+    """
     import llguidance
 
     tok = tokenizer_of(tokenizer)
     matcher = llguidance.LLMatcher(tok.ll, grammar, log_level=0)
     if matcher.is_error():
         raise EngineGrammarError("llguidance", matcher.get_error())
-    state: dict[str, bytes] = {}
+    outside = 0
 
     def allowed(token: int) -> bool:
-        state["mask"] = mask = matcher.compute_bitmask()
-        return token >> 3 < len(mask) and bool(mask[token >> 3] >> (token & 7) & 1)
+        nonlocal outside
+        mask = matcher.compute_bitmask()
+        if token >> 3 < len(mask) and mask[token >> 3] >> (token & 7) & 1:
+            return True
+        if canonical_only or token == eos_id(tok) or not matcher.deep_copy().consume_token(token):
+            return False
+        outside += 1
+        return True
 
     def consume(token: int) -> None:
         if not matcher.consume_token(token):
-            raise AssertionError(f"llguidance masked token {token} in, then refused it: "
+            raise AssertionError(f"llguidance allowed token {token}, then refused it: "
                                  f"{matcher.get_error()}")
 
-    return _walk(ids, allowed, consume, matcher.is_accepting, eos_id(tok))
+    verdict = _walk(ids, allowed, consume, matcher.is_accepting, eos_id(tok))
+    return replace(verdict, outside_mask=outside)
 
 
 # --- xgrammar ---------------------------------------------------------------------------
@@ -374,7 +393,7 @@ def available(engine: str) -> str:
 def verdict(engine: str, grammar: str, tokenizer: Any, ids: Sequence[int], **kind: Any) -> Verdict:
     """The verdict of ``engine`` (one of :data:`ENGINES`)."""
     if engine == "llguidance":
-        return llguidance_verdict(grammar, tokenizer, ids)
+        return llguidance_verdict(grammar, tokenizer, ids, **kind)
     if engine == "xgrammar":
         return xgrammar_verdict(grammar, tokenizer, ids, **kind)
     if engine == "llama.cpp":

