@@ -26,6 +26,7 @@ from typing import Any, Iterable, Sequence
 import llguidance
 
 from .capacity import ROW_ITEMS, check_size, limit_error
+from .encodings import Item, Ref, get_encoding
 from .errors import GrammarError, OptionsError, ProfileError
 from .fastjson import ArgsTerminals
 from .grammar import Grammar
@@ -40,14 +41,6 @@ from .unwritable import check_writable
 JSON_STYLE = {"whitespace_flexible": False, "item_separator": ", ", "key_separator": ": "}
 
 
-@dataclass(frozen=True)
-class Ref:
-    """A raw Lark expression inside a sequence (literal text is a plain ``str``)."""
-
-    expr: str
-
-
-Item = str | Ref
 
 
 @names_the_tools_file
@@ -175,7 +168,7 @@ class _Writer:
             elif piece.kind == "id":
                 out.append(Ref(self.id_terminal()))
             elif piece.kind == "arguments":
-                out.append(Ref(self.args_rule(tool)))
+                out += get_encoding(piece.value).grammar(self, tool)
             elif piece.kind == "call_object":
                 keys = [json_text(k) for k in piece.value]
                 out += ['{"name": ', json_text(tool.name), ", ", _choice(keys), ": ",

@@ -25,6 +25,7 @@ from typing import Any, Callable, Generator, Iterable, Sequence
 
 import jsonschema
 
+from .encodings import get_encoding
 from .errors import InputError, OutputParseError, ProfileError, join_path, path_of
 from .profiles import Piece, Profile, get_profile
 from .tools import Tool, load_tools
@@ -195,12 +196,31 @@ def _lead_words(pieces: Sequence[Piece]) -> Words:
         if piece.kind in ("text", "marker"):
             words += _alternatives(piece)[0]
             continue
-        if piece.kind in ("call_object", "arguments"):
+        if piece.kind == "call_object":
             words.append("{")
+        elif piece.kind == "arguments" and get_encoding(piece.value).lead:
+            words.append(get_encoding(piece.value).lead)
         elif piece.kind == "name" and piece.value == "json":
             words.append('"')
         break
     return tuple(words)
+
+
+def _stops(following: Sequence[Piece]) -> tuple[str, ...]:
+    """The texts that end a raw name or id: the next literal's first word, and before it
+    what an argument encoding without a lead may start with (GLM: ``name<arg_key>``)."""
+    found: list[str] = []
+    for piece in following:
+        if piece.is_literal:
+            words = [w[0] for w in _alternatives(piece) if w]
+            if words:
+                return tuple(found + words)
+            continue  # whitespace only: the raw text is stripped anyway
+        if piece.kind == "arguments" and not get_encoding(piece.value).lead:
+            found += getattr(get_encoding(piece.value), "starts", ())
+            continue
+        break
+    return ()
 
 
 @dataclass(frozen=True)
@@ -216,6 +236,7 @@ class _Layout:
     end_words: Words
     end_of_turn: tuple[str, ...]  # dropped at the end of the output
     layout_words: tuple[str, ...]  # separator and end words, kept out of lenient content
+    stops: tuple[tuple[str, ...], ...] = ()  # per call piece: the texts that end it when raw
 
     @classmethod
     def of(cls, profile: Profile) -> _Layout:
@@ -236,14 +257,13 @@ class _Layout:
         layout = cls(profile.begin, profile.call, profile.separator, profile.end,
                      (*optional, *leads), sure, _lead_words(profile.separator + profile.call),
                      tuple(w for w in starts if w), _lead_words(profile.end),
-                     profile.end_of_turn, tuple(dict.fromkeys(words)))
+                     profile.end_of_turn, tuple(dict.fromkeys(words)),
+                     tuple(_stops(profile.call[i + 1:]) for i in range(len(profile.call))))
         if not layout.next_call:
             raise ProfileError("the parser needs a separator or a call start of literal text",
                                source=profile.path, path="layout.separator")
         for i, piece in enumerate(profile.call):
-            following = profile.call[i + 1] if i + 1 < len(profile.call) else None
-            if piece.kind in ("name", "id") and piece.value == "raw" and not (
-                    following and following.is_literal):
+            if piece.kind in ("name", "id") and piece.value == "raw" and not _stops(profile.call[i + 1:]):
                 raise ProfileError(f"a raw {piece.kind} must be followed by a literal piece",
                                    source=profile.path, path=f"layout.call[{i}]")
         return layout
@@ -707,7 +727,7 @@ class _Reader:
             at = self.pos
             call.set_name((yield from self.json_string("the tool name")), at)
         elif piece.kind == "arguments":
-            yield from self.arguments(call)
+            yield from get_encoding(piece.value).read(self, call)
         else:
             yield from self.call_object(call, piece.value, piece.id_key)
 
@@ -715,17 +735,15 @@ class _Reader:
         call = _Call(self, self.calls, hold=any(p.id_key for p in self.layout.call))
         self.calls += 1
         self.closing = False
-        following = iter(self.layout.call[1:])
-        for piece in self.layout.call:
-            call.next_piece = next(following, None)
+        for i, piece in enumerate(self.layout.call):
+            call.stops = self.layout.stops[i]
             yield from self.piece(piece, call)
             self.closing = self.closing or piece.kind in ("arguments", "call_object")
         call.finish()
 
     def raw_text(self, call: _Call, what: str) -> Wait:
         """A bare name or id, ending where the next literal piece begins: (text, offset)."""
-        assert call.next_piece is not None  # _Layout.of checks it
-        stops = [w[0] for w in _alternatives(call.next_piece) if w]
+        stops = call.stops  # _Layout.of checks there are some
         start = self.pos
         while True:
             found = [f for f in (self.text.find(s, start) for s in stops) if f >= 0]
@@ -737,10 +755,8 @@ class _Reader:
         return self.text[start:end].strip(), _SPACE.match(self.text, start).end()  # type: ignore[union-attr]
 
     def arguments(self, call: _Call) -> Wait:
-        yield from self.char("{", "the arguments object")
-        self.pos -= 1
-        call.args_at, call.raw = self.pos, True
-        yield from self.nested(call.args_piece, "the arguments")
+        """A JSON arguments object (inside a call object)."""
+        yield from get_encoding("json").read(self, call)
 
     def call_object(self, call: _Call, keys: Sequence[str], id_key: str = "") -> Wait:
         """``{"name": N, "<key>": A}`` in any key order; A an object or a JSON string of one.
@@ -820,7 +836,7 @@ class _Call:
         self.args: list[str] = []
         self.args_at: int | None = None
         self.raw = False  # arguments read as written (error offsets point inside them)
-        self.next_piece: Piece | None = None
+        self.stops: tuple[str, ...] = ()  # where a raw piece being read ends
 
     def set_name(self, name: str, at: int) -> None:
         reader = self.reader

@@ -12,7 +12,8 @@ Piece kinds, each an inline table with one key:
 ``{optional = "..."}``       a marker the model may write or leave out (Llama's ``<|python_tag|>``)
 ``{name = "json"|"raw"}``    the tool name, JSON-quoted or as is
 ``{id = "raw"}``             the call id the model writes (``call_id`` says its shape)
-``{arguments = "json"}``     the arguments object, enforced by the tool's schema
+``{arguments = "<encoding>"}`` the arguments, enforced by the tool's schema, written in an
+                             encoding of :mod:`grammargen.encodings` ("json", "xml-qwen3-coder"...)
 ``{call_object = [keys]}``   ``{"name": N, "<key>": A}``, any key listed accepted, first rendered;
                              with ``id = "<key>"`` beside it: ``{"name": N, "<key>": A, "id": I}``
 
@@ -33,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .encodings import names as encoding_names
 from .errors import ProfileError
 from .input_limits import check_marker_length
 
@@ -262,8 +264,9 @@ def _pieces(raw: Any, path: str) -> tuple[Piece, ...]:
             raise ProfileError(f"{kind} takes a non-empty string", path=f"{path}[{i}]")
         if kind == "name" and value not in ("json", "raw"):
             raise ProfileError("name is \"json\" or \"raw\"", path=f"{path}[{i}]")
-        if kind == "arguments" and value != "json":
-            raise ProfileError("arguments is \"json\" (the only encoding so far)", path=f"{path}[{i}]")
+        if kind == "arguments" and value not in encoding_names():
+            raise ProfileError(f"unknown argument encoding {value!r} (known: "
+                               f"{', '.join(encoding_names())})", path=f"{path}[{i}]")
         if kind == "id" and value != "raw":
             raise ProfileError("id is \"raw\"", path=f"{path}[{i}]")
         pieces.append(Piece(kind, value, id_key))

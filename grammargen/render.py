@@ -10,6 +10,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import jsonschema
 import referencing.exceptions
 
+from .encodings import get_encoding
 from .errors import InputError
 from .lark import json_text
 from .profiles import Piece, Profile, get_profile
@@ -45,7 +46,7 @@ def render(calls: Iterable[Mapping[str, Any]], format: str | Profile = "phi4-min
         if name in schemas:
             arguments = ordered(arguments, schemas[name])
         ident = call_id(call, i, profile) if profile.writes_ids else ""
-        rendered.append(_pieces(profile.call, name, arguments, ident))
+        rendered.append(_pieces(profile.call, name, arguments, ident, schemas.get(name)))
     if rendered:
         out.append(_pieces(profile.begin) + _pieces(profile.separator).join(rendered)
                    + _pieces(profile.end))
@@ -86,7 +87,8 @@ def call_parts(call: Mapping[str, Any], path: str = "") -> tuple[str, dict[str, 
     return name, arguments
 
 
-def _pieces(pieces: Sequence[Piece], name: str = "", arguments: Any = None, ident: str = "") -> str:
+def _pieces(pieces: Sequence[Piece], name: str = "", arguments: Any = None, ident: str = "",
+            schema: Any = None) -> str:
     out = []
     for piece in pieces:
         if piece.kind in ("text", "marker"):
@@ -98,7 +100,7 @@ def _pieces(pieces: Sequence[Piece], name: str = "", arguments: Any = None, iden
         elif piece.kind == "id":
             out.append(ident)
         elif piece.kind == "arguments":
-            out.append(json_text(arguments))
+            out.append(get_encoding(piece.value).render(arguments, schema))
         elif piece.kind == "call_object":
             body = {"name": name, piece.value[0]: arguments}
             if piece.id_key:

@@ -1,0 +1,84 @@
+"""Argument encodings: how a call's arguments are written, one module per encoding.
+
+A layout's ``{arguments = "<encoding>"}`` piece names one.  An encoding holds the three
+readings of that piece, so a new one never edits the compiler, renderer or parser:
+
+* ``grammar(writer, tool)``: the Lark items for the tool's arguments (``str`` is literal
+  text, :class:`Ref` a Lark expression); ``writer`` is the compiler's ``_Writer``, whose
+  ``rules``, ``args_rules``, ``terminals`` and ``args_rule(tool)`` (the JSON object) it may use;
+* ``render(arguments, schema)``: the text of an arguments dict (``schema`` is the tool's
+  parameters when known, else ``None``);
+* ``read(reader, call)``: a parse step, a generator in the style of the parser's reader:
+  it reads at ``reader.pos``, yields when it needs more text (``reader.more(what)``),
+  sends the arguments as JSON object text through ``call.args_piece`` as it goes (so a
+  stream shows them early) and raises ``reader.fail(message, offset)``.
+
+``lead`` is the text the arguments surely start with (``{`` for JSON), or ``""`` where they
+may be empty; ``starts`` lists what they begin with when present, so a raw tool name
+written right before them ends there (GLM-4.7: ``name<arg_key>``).
+Every module of this package that defines ``ENCODINGS`` (name -> encoding) is found
+when the registry is first read; names are unique across modules.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import pkgutil
+from dataclasses import dataclass
+from typing import Any, Generator, Protocol
+
+from ..errors import ProfileError
+
+Wait = Generator[None, None, Any]  # a reading step: yields when it needs more text
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A raw Lark expression inside a sequence of grammar items (literal text is a plain ``str``)."""
+
+    expr: str
+
+
+Item = str | Ref
+
+
+class Encoding(Protocol):
+    """The three readings of one argument encoding (see the module docstring)."""
+
+    name: str
+    lead: str
+    starts: tuple[str, ...]
+
+    def grammar(self, writer: Any, tool: Any) -> list[Item]: ...
+
+    def render(self, arguments: dict[str, Any], schema: dict[str, Any] | None) -> str: ...
+
+    def read(self, reader: Any, call: Any) -> Wait: ...
+
+
+@functools.cache
+def registry() -> dict[str, Encoding]:
+    """Every encoding the package's modules define, by name."""
+    found: dict[str, Encoding] = {}
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        for name, encoding in getattr(module, "ENCODINGS", {}).items():
+            if name in found:
+                raise ProfileError(f"argument encoding {name!r} is defined twice "
+                                   f"(again in grammargen.encodings.{info.name})")
+            found[name] = encoding
+    return found
+
+
+def names() -> list[str]:
+    """The known encoding names, sorted."""
+    return sorted(registry())
+
+
+def get_encoding(name: str) -> Encoding:
+    """The encoding called ``name``; an unknown name lists the known ones."""
+    known = registry()
+    if name not in known:
+        raise ProfileError(f"unknown argument encoding {name!r} (known: {', '.join(sorted(known))})")
+    return known[name]

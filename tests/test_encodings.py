@@ -1,0 +1,43 @@
+"""The argument-encodings framework: the registry, and a profile naming an encoding."""
+
+from __future__ import annotations
+
+import pytest
+
+import grammargen
+from grammargen.encodings import get_encoding, names
+from grammargen.errors import ProfileError
+from grammargen.profiles import load_profile
+
+
+def test_json_is_registered_with_its_three_readings():
+    """The JSON object is an encoding like any other: grammar, render and read."""
+    enc = get_encoding("json")
+    assert "json" in names()
+    assert enc.lead == "{"
+    assert enc.render({"a": 1}, None) == '{"a": 1}'
+
+
+def test_unknown_encoding_lists_the_known_ones():
+    """A misspelt encoding name says which ones exist."""
+    with pytest.raises(ProfileError, match="known: .*json"):
+        get_encoding("jsno")
+
+
+def test_profile_with_unknown_encoding_is_refused(tmp_path):
+    """A profile naming an encoding nobody defines fails on load, at the piece's path."""
+    file = tmp_path / "x.toml"
+    file.write_text('name = "x"\nreference = "r"\n[layout]\n'
+                    'call = [{ marker = "<c>" }, { name = "raw" }, { text = ">" }, { arguments = "yaml" }]\n')
+    with pytest.raises(ProfileError, match="unknown argument encoding 'yaml'") as info:
+        load_profile(file)
+    assert "layout.call[3]" in str(info.value)
+
+
+def test_json_encoding_round_trips_through_the_registry():
+    """compile, render and parse of a JSON format all go through the registry."""
+    tools = [{"type": "function", "function": {"name": "f", "parameters": {
+        "type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]}}}]
+    text = grammargen.render([{"name": "f", "arguments": {"a": 3}}], "qwen25", tools=tools)
+    assert grammargen.parse(text, "qwen25", tools=tools).tool_calls[0]["function"]["arguments"] == '{"a": 3}'
+    assert "ARGS_0" in grammargen.compile(tools, "qwen25").lark
