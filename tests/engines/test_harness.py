@@ -411,6 +411,11 @@ FACTS = [
     ("xg-lark-braced-hex-escape-is-an-error", "xgrammar", r"start: /\x{3c}/", {}, [ord("<")], "error"),
     ("xg-lark-rule-attributes-work", "xgrammar", 'start: y "x"\ny[max_tokens=2]: /y*/', {}, [ord("y")] * 3 + [X], "reject@2"),
     ("ll-negated-token-set-takes-partial-utf8", "llguidance", f"start: <[^{SPECIALS}]>+", {}, list("°".encode()), "accept"),
+    # The issue's "naive translation": free text as a regex takes the marker token, so a
+    # call of an unknown tool passes as text (llguidance and the <[^...]> form reject it).
+    ("xg-lark-regex-text-takes-a-misspelled-call", "xgrammar",
+     XGRAMMAR_LARK["auto"].replace(f"text: <[^{SPECIALS}]>+", r"text: /(.|\n)+/"), {},
+     TOK.encode(CALL_TEXT.replace("booking_hotels", "booking_hotel")), "accept"),
     ("xg-lark-llguidance-directive-is-an-error", "xgrammar", '%llguidance {}\nstart: "x"', {}, [X], "error"),
     ("xg-ebnf-named-special-token-is-an-error", "xgrammar", 'root ::= <|tool_call|> "x"', {"kind": "ebnf"}, [CALL, X], "error"),
     ("xg-ebnf-token-id-is-an-error", "xgrammar", f'root ::= <[{CALL}]> "x"', {"kind": "ebnf"}, [CALL, X], "error"),
