@@ -4,7 +4,9 @@ One function per engine, one contract: given the grammar text the engine reads, 
 tokenizer and token ids, compute the engine's mask before every token (a warm matcher,
 advanced token by token), and return a :class:`Verdict`:
 
-* ``reject`` at the index of the first token outside the mask;
+* ``reject`` at the index of the first token outside the mask (for llguidance, outside
+  its grammar: its mask also refuses non-canonical tokenizations of forced text, see
+  :func:`llguidance_verdict`);
 * ``accept`` when every token was allowed and the engine would let the model stop there
   (its end-of-sequence token is in the mask after the last token);
 * ``incomplete`` when every token was allowed but the grammar needs more.
@@ -317,7 +319,8 @@ def _stderr_captured() -> Iterator[Callable[[], list[str]]]:
             lines.extend(sink.read().decode(errors="replace").splitlines())
 
 
-_VOCABS: dict[int, LlamaVocab] = {}
+# id(tokenizers.Tokenizer) -> (that tokenizer, kept alive so the id stays its own; vocab)
+_VOCABS: dict[int, tuple[Any, LlamaVocab]] = {}
 _VOCAB_DIR = tempfile.TemporaryDirectory(prefix="grammargen-gguf-")
 
 
@@ -329,8 +332,8 @@ def llama_vocab(tok: Tokenizer) -> LlamaVocab:
     if key not in _VOCABS:
         path = Path(_VOCAB_DIR.name) / f"vocab-{len(_VOCABS)}.gguf"
         write_vocab_gguf(tok.hf, path, eos_id=eos_id(tok), n_vocab=tok.ll.vocab_size)
-        _VOCABS[key] = LlamaVocab(path)
-    return _VOCABS[key]
+        _VOCABS[key] = (tok.hf, LlamaVocab(path))
+    return _VOCABS[key][1]
 
 
 def llama_cpp_verdict(grammar: str, tokenizer: Any, ids: Sequence[int], root: str = "root") -> Verdict:
