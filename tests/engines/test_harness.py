@@ -390,6 +390,8 @@ FACTS = [
     ("gbnf-max-repetition-2000-holds", "llama.cpp", 'root ::= "x"{0,2000}', {}, [X] * 2001, "reject@2000"),
     ("gbnf-repetition-times-rules-over-2000-is-an-error", "llama.cpp", 'root ::= (("x")("x")("x")){0,600}', {}, [X], "error"),
     ("gbnf-token-name-must-be-one-token", "llama.cpp", 'root ::= <hello> "x"', {}, [X], "error"),
+    ("gbnf-eog-token-is-never-matched-by-the-grammar", "llama.cpp", f'root ::= <[{harness.eos_id(TOK)}]> "x"', {},
+     [harness.eos_id(TOK), X], "reject@0"),
     ("gbnf-eos-allowed-only-where-the-grammar-ends", "llama.cpp", 'root ::= "x" "x"', {}, [X], "incomplete"),
     # xgrammar's Lark reader
     ("xg-lark-quoted-marker-matches-special-token", "xgrammar", 'start: "<|tool_call|>" "x"', {}, [CALL, X], "accept"),
