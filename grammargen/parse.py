@@ -241,8 +241,11 @@ class _Layout:
     @classmethod
     def of(cls, profile: Profile) -> _Layout:
         pieces = [p for p in profile.begin + profile.call if p.kind != "text" or p.value.split()]
-        optional = [p.value for p in pieces if p.kind == "optional"]
-        first = next((p for p in pieces if p.kind != "optional"), None)
+        # A marker the model may leave out opens a section as the optional ones do, and so
+        # does what follows it (Qwen3-Coder's <function= without its <tool_call>).
+        omitted = [p.value for p in pieces if p.kind == "marker" and p.value in profile.may_omit]
+        optional = [p.value for p in pieces if p.kind == "optional"] + omitted
+        first = next((p for p in pieces if p.kind != "optional" and p.value not in omitted), None)
         if first is None or first.kind in ("name", "id"):
             raise ProfileError("the parser needs the call section to start with literal text",
                                source=profile.path, path="layout")
@@ -254,6 +257,8 @@ class _Layout:
             else tuple(optional)
         starts = [(m,) for m in optional] + [_lead_words([p]) for p in profile.call[:1]
                                              if p.kind in ("marker", "call_object")]
+        if profile.call[0].kind == "marker" and profile.call[0].value in omitted:
+            starts.append(_lead_words(profile.call[1:]))
         layout = cls(profile.begin, profile.call, profile.separator, profile.end,
                      (*optional, *leads), sure, _lead_words(profile.separator + profile.call),
                      tuple(w for w in starts if w), _lead_words(profile.end),
@@ -711,7 +716,9 @@ class _Reader:
         self.resume = self.pos
 
     def piece(self, piece: Piece, call: _Call | None) -> Wait:
-        if piece.is_literal:
+        if piece.kind == "marker" and piece.value in self.profile.may_omit:
+            yield from self.maybe((piece.value,))
+        elif piece.is_literal:
             yield from self.literal(piece)
         elif call is None:
             raise ProfileError(f"a {piece.kind} piece may only appear in layout.call",

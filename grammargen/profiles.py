@@ -21,6 +21,8 @@ Around the layout, a profile names what it was proven against (``chat_templates`
 ``source_of_truth`` where the family's template renders no calls), what the model writes
 after its last call (``after_calls``, allowed but never demanded) and the end-of-turn text
 it then stops with (``end_of_turn``: never part of the grammar, dropped by the parser).
+``may_omit`` lists markers real outputs leave out (Qwen3-Coder's ``<tool_call>``): the
+grammar and ``render`` always write them, the parser reads a call without them.
 
 Adding a format is adding a TOML file; nothing here names a model.
 """
@@ -85,6 +87,7 @@ class Profile:
     after_calls: str = ""  # what the model may write after its last call (allowed, not rendered)
     end_of_turn: tuple[str, ...] = ()  # what it then stops with (not in the grammar; parse drops it)
     call_id: str = ""  # shape of ids the model writes ("[A-Za-z0-9]{9}"), for id pieces
+    may_omit: tuple[str, ...] = ()  # markers the parser reads where present and forgives missing
     path: str = ""
 
     @property
@@ -202,6 +205,7 @@ def load_profile(file: Path) -> Profile:
             after_calls=data.get("after_calls", ""),
             end_of_turn=_strings(data, "end_of_turn"),
             call_id=data.get("call_id", ""),
+            may_omit=_strings(data, "may_omit"),
             path=source,
         )
     except KeyError as exc:
@@ -220,6 +224,10 @@ def load_profile(file: Path) -> Profile:
     if profile.writes_ids and not CALL_ID_SHAPE.fullmatch(profile.call_id):
         raise ProfileError('a layout with ids needs call_id, one character class and a length '
                            '(e.g. "[A-Za-z0-9]{9}")', source=source, path="call_id")
+    for marker in profile.may_omit:
+        if marker not in profile.markers:
+            raise ProfileError(f"may_omit lists {marker!r}, which is no marker of the layout",
+                               source=source, path="may_omit")
     for key in ("after_calls", "source_of_truth"):
         if not isinstance(getattr(profile, key), str):
             raise ProfileError(f"{key} must be a string", source=source, path=key)

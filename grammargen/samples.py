@@ -20,9 +20,11 @@ from typing import Any, Iterator, Sequence
 import jsonschema
 
 from .compiler import _tool_choice as tool_choice_mode  # one reading of tool_choice
-from .errors import OptionsError
+from .encodings import get_encoding
+from .errors import GrammarGenError, InputError, OptionsError
 from .lark import json_text
 from .profiles import Profile, get_profile
+from .parse import parse
 from .render import ordered, render
 from .schema import prepare, resolve_ref
 from .tokenizer import load_tokenizer, marker_forms
@@ -80,6 +82,8 @@ class _Generator:
         self.forms = marker_forms(profile, tok)
         self.schemas = {t.name: prepare(t.parameters, t.name, lenient=lenient,
                                         close_objects=close_objects).schema for t in tools}
+        kinds = {p.kind: p.value for p in profile.call}
+        self.encoding = get_encoding(kinds.get("arguments", "json"))
 
     def run(self) -> list[Sample]:
         out: list[Sample] = []
@@ -182,9 +186,41 @@ class _Generator:
         base = valid[0][0]
         out = []
         for note, arguments in _mutations(base, schema):
-            if not _valid(arguments, schema):
-                out.append(self._calls([(tool, (arguments, note))], "reject", f"{tool.name}: {note}"))
+            if _valid(arguments, schema):
+                continue
+            try:
+                sample = self._calls([(tool, (arguments, note))], "reject", f"{tool.name}: {note}")
+            except InputError:
+                continue  # a value this encoding cannot write at all
+            if self.encoding.name != "json" and self._reads_as_valid(sample.text):
+                continue  # raw values: "1" for an integer is 1 (the wrong type is not in the text)
+            out.append(sample)
+        out += self._closing_tag_samples(tool, valid)
         return out
+
+    def _reads_as_valid(self, text: str) -> bool:
+        try:
+            parse(text, self.profile, tools=self.tools,
+                  reasoning="opened" if self.reasoning == "opened" else None)
+        except GrammarGenError:
+            return False
+        return True
+
+    def _closing_tag_samples(self, tool: Tool, valid: list[tuple[dict[str, Any], str]]) -> list[Sample]:
+        """Raw-value encodings: a string value holding its own closing tag (the grammar refuses it)."""
+        variant = getattr(self.encoding, "variant", None)
+        tag = getattr(variant, "tag", "")
+        if not tag:
+            return []
+        for arguments, _ in valid:
+            for key, value in arguments.items():
+                if isinstance(value, str) and value:
+                    text = self._calls([(tool, (arguments, ""))], "reject", "").text
+                    opened = variant.open_text(key) + value  # type: ignore[union-attr]
+                    if opened in text:
+                        bad = text.replace(opened, opened + tag + " more", 1)
+                        return [self._sample(bad, "reject", f"{tool.name}: {key} holds its closing tag")]
+        return []
 
     # -- text ------------------------------------------------------------------------------
     def _render(self, calls: Sequence[tuple[Tool | str, dict[str, Any]]]) -> str:

@@ -1,0 +1,398 @@
+"""XML parameters: each argument its own element, its value raw text between the tags.
+
+Qwen3-Coder, Seed-OSS, MiniMax M2, GLM-4.5 to 4.7 and DeepSeek V3.2 (DSML) write
+arguments this way; the variants differ only in their tags, the whitespace around them
+and how a non-string value is spelled, so each is one :class:`Variant` row below.
+
+* Strings are raw: no quotes, no escapes.  A raw string therefore cannot hold its own
+  closing tag: the grammar stops it (a lazy lexeme that ends at the first closing tag and
+  may not contain one before), and ``render`` refuses such a value.
+* Other values are spelled as the chat template spells them: JSON (``tojson``), except
+  that Qwen3-Coder and Seed-OSS print a top-level boolean or null with Python's ``str()``
+  (``True``, ``None``).  Arrays and objects are JSON in every variant (Seed-OSS's template
+  prints them as Python reprs; its model is held to JSON here).
+* The grammar writes a tool's parameters in the schema's declared order, required ones
+  mandatory and optional ones optional, as it does for JSON; the parser takes any order.
+  DSML's ``string="true|false"`` attribute is enforced by the parameter's type.
+* ``minLength``/``maxLength`` bound a raw string in characters, ``format: date`` holds it
+  to RFC 3339; what the grammar cannot enforce on one (``pattern``, other formats) is an
+  error naming the keyword, or a warning with ``lenient``.
+
+Parsed values become the OpenAI ``function.arguments`` JSON typed by the tool's schema
+when tools are given; without tools a value stays a string, except where the variant
+spells its type (DSML ``string="false"``: JSON).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import InputError, ToolError, UnsupportedSchemaError, join_path
+from ..lark import json_text, literal, regex_escape
+from ..schema import prepare, resolve_ref
+from . import Item, Ref, Wait
+
+_STRING_KEYWORDS = ("pattern", "format")  # minLength and maxLength are enforced
+# String formats a raw value can be held to exactly (RFC 3339 full-date, leap years included).
+_LEAP = r"(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:[02468][048]|[13579][26])00)"
+FORMATS = {
+    "date": (r"[0-9]{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)"
+             r"|02-(?:0[1-9]|1[0-9]|2[0-8]))|" + _LEAP + "-02-29"),
+}
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One family's element syntax.  ``open`` holds ``{key}`` (and DSML's ``{string}``)."""
+
+    name: str
+    open: str  # the element up to its value: "<parameter={key}>\n"
+    close: str  # after the value: "\n</parameter>"
+    after: str  # after each element: "\n"
+    tag: str  # the closing tag no raw value may contain
+    key_stop: str  # the character that ends a key in the open tag (a key may not hold it)
+    python: bool = False  # top-level booleans and null printed by str(): True, False, None
+    strip_newlines: bool = False  # the parser drops one newline each side of a value
+
+    def open_text(self, key: str, is_string: bool = True) -> str:
+        return self.open.replace("{key}", key).replace("{string}", "true" if is_string else "false")
+
+    @property
+    def start(self) -> str:
+        """The text every element starts with."""
+        return self.open[:self.open.index("{key}")]
+
+
+VARIANTS = (
+    Variant("xml-qwen3-coder", "<parameter={key}>\n", "\n</parameter>", "\n", "</parameter>", ">",
+            python=True, strip_newlines=True),
+    Variant("xml-seed-oss", "<parameter={key}>", "</parameter>", "\n", "</parameter>", ">", python=True),
+    Variant("xml-minimax", '<parameter name="{key}">', "</parameter>", "\n", "</parameter>", '"'),
+    Variant("xml-glm45", "<arg_key>{key}</arg_key>\n<arg_value>", "</arg_value>", "\n", "</arg_value>", "<"),
+    Variant("xml-glm47", "<arg_key>{key}</arg_key><arg_value>", "</arg_value>", "", "</arg_value>", "<"),
+    Variant("xml-dsml", '<｜DSML｜parameter name="{key}" string="{string}">', "</｜DSML｜parameter>", "\n",
+            "</｜DSML｜parameter>", '"'),
+)
+
+
+class XmlParameters:
+    """The three readings of one variant's arguments."""
+
+    lead = ""  # a call may have no arguments at all
+
+    def __init__(self, variant: Variant) -> None:
+        self.variant = variant
+        self.name = variant.name
+        self.starts = (variant.start,)  # what the arguments start with, when there are any
+        v = variant
+        key = f"(?P<key>[^{re.escape(v.key_stop)}]*)"
+        # The open tag, whitespace inside it free; a newline after it belongs to the value.
+        pattern = re.escape(v.open.rstrip("\n")).replace(re.escape("{key}"), key).replace(
+            re.escape("{string}"), "(?P<string>true|false)")
+        self._open = re.compile(r"\s*" + pattern.replace("\\\n", r"\s*").replace("\\ ", r"\s+"))
+        self._closes = v.open.rstrip("\n").count(">")  # the open tag is whole after this many '>'
+
+    # -- grammar ------------------------------------------------------------------------
+    def grammar(self, writer: Any, tool: Any) -> list[Item]:
+        v = self.variant
+        for ch in (v.key_stop, "<", ">"):
+            if ch in tool.name:
+                raise ToolError(f"tool name {tool.name!r} contains {ch!r}, which ends the name in "
+                                f"format {v.name}'s call syntax: rename the tool", path=f"{tool.path}.name",
+                                source=tool.source)
+        where = f"{tool.path or 'tool ' + repr(tool.name)}.parameters"
+        prepared = prepare(tool.parameters, where, lenient=writer.lenient, close_objects=writer.close)
+        writer.warnings += prepared.warnings
+        root = prepared.schema
+        properties = root.get("properties") or {}
+        required = set(root.get("required") or [])
+        parts = []
+        for key, sub in properties.items():
+            rule = self._parameter(writer, key, sub, root, join_path(where, f"properties.{key}"), tool)
+            parts.append(rule if key in required else f"{rule}?")
+        if root.get("additionalProperties", True) is not False:
+            parts.append(f"{self._any_parameter(writer)}*")  # an open object: any more keys, raw values
+        body = " ".join(parts)
+        if not body:
+            return []
+        return [Ref(self._rule(writer, "xargs", body))]
+
+    def _rule(self, writer: Any, prefix: str, body: str, lazy: bool = False) -> str:
+        """A rule for ``body``, shared by every parameter (and tool) that writes the same text."""
+        text = f"{prefix}:{body}"
+        if text not in writer.args_rules:
+            name = f"{prefix}_{len(writer.args_rules)}"
+            writer.args_rules[text] = name
+            writer.rules.append(f"{name}{'[lazy]' if lazy else ''}: {body}")
+        return writer.args_rules[text]
+
+    def _raw(self, writer: Any, low: int = 0, high: int | None = None, fmt: str = "") -> str:
+        """A raw string and its closing text: a lazy lexeme ending at the first closing tag
+        (``low``/``high``: its length in characters; ``fmt``: a format of :data:`FORMATS`)."""
+        v = self.variant
+        name = f"XRAW_{v.name[4:].upper().replace('-', '_')}"
+        body = "(?s:.*)"
+        if (low, high) != (0, None):
+            name += f"_{low}_{'' if high is None else high}"
+            body = f"(?s:.{{{low},{'' if high is None else high}}})"
+        if fmt:
+            name += "_" + fmt.upper().replace("-", "_")
+            body = f"(?:{FORMATS[fmt]})"
+        if name not in writer.terminals.shared:
+            writer.terminals.shared[name] = (f"/{body}{regex_escape(v.close)}/ & "
+                                             f"~/(?s:.*){regex_escape(v.tag)}(?s:.+)/")
+        return self._rule(writer, "xraw", name, lazy=True)
+
+    def _any_parameter(self, writer: Any) -> str:
+        v = self.variant
+        stop = regex_escape(v.key_stop)
+        key = f"XKEY_{v.name[4:].upper().replace('-', '_')}"
+        writer.terminals.shared.setdefault(key, f"/[^{stop}<>\\n]+/")
+        head, tail = v.open.split("{key}")
+        tail = tail.replace("{string}", "true")
+        return self._rule(writer, "xany", f"{literal(head)} {key} {literal(tail)} {self._raw(writer)}"
+                          + (f" {literal(v.after)}" if v.after else ""))
+
+    def _parameter(self, writer: Any, key: str, schema: Any, root: Any, where: str, tool: Any) -> str:
+        v = self.variant
+        if v.key_stop in key or "<" in key or ">" in key or "\n" in key:
+            raise ToolError(f"property name {key!r} cannot be written in format {v.name}: it holds a "
+                            "character that ends the key in the open tag; rename the property",
+                            path=where)
+        string_alt, typed = self._value(writer, schema, root, where, tool)
+        after = f" {literal(v.after)}" if v.after else ""
+        alts = []
+        if string_alt is not None:
+            alts.append(f"{literal(v.open_text(key, True))} {string_alt}")
+        if typed is not None:
+            alts.append(f"{literal(v.open_text(key, False))} ({typed}) {literal(v.close)}")
+        if len(alts) == 2 and "{string}" not in v.open:  # one open tag: one alternative of values
+            alts = [f"{literal(v.open_text(key))} ({string_alt} | ({typed}) {literal(v.close)})"]
+        body = alts[0] if len(alts) == 1 else "(" + " | ".join(alts) + ")"
+        return self._rule(writer, "xparam", body + after)
+
+    def _value(self, writer: Any, schema: Any, root: Any, where: str,
+               tool: Any) -> tuple[str | None, str | None]:
+        """(the raw-string alternative with its closing text, the typed alternative), either None."""
+        schema = _resolved(schema, root)
+        if schema is False:
+            raise UnsupportedSchemaError("a parameter whose schema is false can never be written", path=where)
+        if not isinstance(schema, dict) or not schema:
+            return self._raw(writer), None  # any value: raw text holds them all
+        if "enum" in schema or "const" in schema:
+            values = schema["enum"] if "enum" in schema else [schema["const"]]
+            strings = [x for x in values if isinstance(x, str)]
+            for x in strings:
+                if self.variant.tag in x:
+                    raise UnsupportedSchemaError(f"enum value {x!r} holds {self.variant.tag!r}, which "
+                                                 "ends a raw value in this format", path=where)
+            others = [self.spell(x) for x in values if not isinstance(x, str)]
+            close = literal(self.variant.close)
+            string_alt = (f"({' | '.join(literal(x) for x in strings)}) {close}") if strings else None
+            return string_alt, " | ".join(literal(x) for x in others) or None
+        branches = schema.get("anyOf")
+        if isinstance(branches, list):
+            string_alt, typed = None, []
+            for i, branch in enumerate(branches):
+                s, t = self._value(writer, branch, root, f"{where}.anyOf[{i}]", tool)
+                string_alt = string_alt or s
+                if t:
+                    typed.append(t)
+            return string_alt, " | ".join(typed) or None
+        types = schema.get("type")
+        types = [types] if isinstance(types, str) else list(types or [])
+        if not types:
+            return self._raw(writer), None
+        string_alt = None
+        if "string" in types:
+            low, high = schema.get("minLength", 0), schema.get("maxLength")
+            fmt = schema.get("format") if schema.get("format") in FORMATS else ""
+            for keyword in _STRING_KEYWORDS:
+                if keyword in schema and not (keyword == "format" and fmt):
+                    message = (f"unsupported keyword {keyword!r} on a raw string in format "
+                               f"{self.variant.name}: the grammar cannot enforce it on unquoted text")
+                    if not writer.lenient:
+                        raise UnsupportedSchemaError(message + " (pass lenient to drop it with a warning)",
+                                                     path=f"{where}.{keyword}")
+                    writer.warnings.append(f"{where}.{keyword}: {message}; dropped (lenient)")
+            if fmt and (low, high) != (0, None):
+                raise UnsupportedSchemaError(f"format {fmt!r} with a length bound on a raw string in format "
+                                             f"{self.variant.name}: not enforced together", path=where)
+            string_alt = self._raw(writer, low if isinstance(low, int) else 0,
+                                   high if isinstance(high, int) else None, fmt)
+        typed = [self._typed(writer, t, schema, root, where, tool) for t in types if t != "string"]
+        return string_alt, " | ".join(typed) or None
+
+    def _typed(self, writer: Any, kind: str, schema: dict[str, Any], root: Any, where: str,
+               tool: Any) -> str:
+        if self.variant.python and kind == "boolean":
+            return '"True" | "False"'
+        if self.variant.python and kind == "null":
+            return '"None"'
+        one = {k: val for k, val in schema.items() if k != "type"} | {"type": kind}
+        expr = writer.terminals.expression(one)
+        if expr is not None:
+            return expr
+        full = dict(one)
+        for defs in ("$defs", "definitions"):
+            if isinstance(root, dict) and defs in root:
+                full[defs] = root[defs]
+        full["x-guidance"] = {"whitespace_flexible": False, "item_separator": ", ", "key_separator": ": "}
+        text = json.dumps(full, ensure_ascii=True)
+        writer.tool_args.append((tool, text))
+        return self._rule(writer, "xjson", f"%json {text}")
+
+    # -- render -------------------------------------------------------------------------
+    def spell(self, value: Any) -> str:
+        """A non-string value as the template prints it."""
+        if self.variant.python and (value is None or isinstance(value, bool)):
+            return repr(value)
+        return json_text(value)
+
+    def render(self, arguments: dict[str, Any], schema: dict[str, Any] | None) -> str:
+        v = self.variant
+        out = []
+        for key, value in arguments.items():
+            if isinstance(value, str) and v.tag in value:
+                raise InputError(f"the value of {key!r} holds {v.tag!r}, which format {v.name} cannot "
+                                 "write inside a raw value", path=f"arguments.{key}")
+            text = value if isinstance(value, str) else self.spell(value)
+            out.append(v.open_text(key, isinstance(value, str)) + text + v.close + v.after)
+        return "".join(out)
+
+    # -- read ---------------------------------------------------------------------------
+    def read(self, reader: Any, call: Any) -> Wait:
+        """Elements until something else starts; each goes out as one JSON member once whole."""
+        v = self.variant
+        tool = reader.tools.get(call.name) if reader.tools and call.name else None
+        properties = (tool.parameters.get("properties") or {}) if tool else {}
+        call.args_at = reader.pos
+        call.args_piece("{")
+        first = True
+        while True:
+            at = len(reader.text) - len(reader.text[reader.pos:].lstrip())
+            rest = reader.text[at:]
+            if not rest.startswith(v.start):
+                if v.start.startswith(rest) and not reader.final:
+                    yield  # maybe the start of another element
+                    continue
+                break
+            while reader.text.count(">", at) < self._closes:
+                yield from reader.more("a parameter's opening tag")
+            match = self._open.match(reader.text, reader.pos)
+            if match is None:
+                raise reader.fail(f"malformed parameter tag {_excerpt(reader.text, at)}", at)
+            key, string = match.group("key"), match.groupdict().get("string")
+            start = match.end()
+            end = reader.text.find(v.tag, start)
+            while end < 0:
+                yield from reader.more(f"the value of {key!r} (no {v.tag!r})")
+                end = reader.text.find(v.tag, start)
+            raw = reader.text[start:end]
+            if v.strip_newlines:
+                raw = raw[1:] if raw.startswith("\n") else raw
+                raw = raw[:-1] if raw.endswith("\n") else raw
+            value = self.typed(raw, properties.get(key) if tool else None, string, tool, reader, start, key)
+            reader.pos = end + len(v.tag)
+            call.args_piece(("" if first else ", ") + json_text(key) + ": " + json_text(value))
+            first = False
+        call.args_piece("}")
+
+    def typed(self, raw: str, schema: Any, string: str | None, tool: Any, reader: Any, at: int,
+              key: str) -> Any:
+        """A raw value as the JSON value its schema (or DSML's string attribute) says it is."""
+        if schema is None:
+            if string == "false":
+                return _literal(raw.strip(), self.variant.python, default=raw)
+            return raw
+        root = tool.parameters
+        kinds = _kinds(_resolved(schema, root), root)
+        if kinds is None or "string" in kinds and string != "false":
+            # a string (or anything): the raw text, unless a typed reading fits another branch
+            other = kinds - {"string"} if kinds else set()
+            if other:
+                value = _literal(raw.strip(), self.variant.python, default=_MISSING)
+                kind = _kind(value) if value is not _MISSING else ""
+                if kind in other or (kind == "integer" and "number" in other):
+                    return value
+            return raw
+        value = _literal(raw.strip(), self.variant.python, default=_MISSING)
+        if value is _MISSING:
+            if "string" in kinds:
+                return raw
+            raise reader.fail(f"the value of {key!r} is not a {' or '.join(sorted(kinds))}: "
+                              f"{raw.strip()[:40]!r}", at)
+        return value
+
+
+_MISSING = object()
+
+
+def _excerpt(text: str, at: int) -> str:
+    return repr(text[at:at + 30])
+
+
+def _literal(text: str, python: bool, default: Any) -> Any:
+    """JSON (or, where the template prints with str(), a Python literal) text as its value."""
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, RecursionError):
+        pass
+    if python or text in ("True", "False", "None"):
+        try:
+            value = ast.literal_eval(text)
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            return default
+        if isinstance(value, tuple):
+            value = list(value)
+        if value is None or isinstance(value, (bool, int, float, str, list, dict)):
+            return value
+    return default
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    return {float: "number", str: "string", list: "array", dict: "object"}[type(value)]
+
+
+def _resolved(schema: Any, root: Any, depth: int = 0) -> Any:
+    while isinstance(schema, dict) and isinstance(schema.get("$ref"), str) and depth < 20:
+        try:
+            schema = resolve_ref(root, schema["$ref"])
+        except LookupError:
+            return schema
+        depth += 1
+    return schema
+
+
+def _kinds(schema: Any, root: Any) -> set[str] | None:
+    """The JSON types a schema allows (None: any)."""
+    if not isinstance(schema, dict):
+        return None
+    if "enum" in schema or "const" in schema:
+        values = schema.get("enum", [schema.get("const")])
+        return {_kind(v) for v in values if v is None or isinstance(v, (bool, int, float, str, list, dict))}
+    if isinstance(schema.get("anyOf"), list):
+        found: set[str] = set()
+        for branch in schema["anyOf"]:
+            sub = _kinds(_resolved(branch, root), root)
+            if sub is None:
+                return None
+            found |= sub
+        return found
+    types = schema.get("type")
+    if not types:
+        return None
+    return {types} if isinstance(types, str) else set(types)
+
+
+ENCODINGS = {v.name: XmlParameters(v) for v in VARIANTS}
