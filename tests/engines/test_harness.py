@@ -24,6 +24,8 @@ from grammargen.tokenizer import builtin_for
 from . import harness
 from .harness import Verdict
 
+pytestmark = pytest.mark.engines  # real engine runs; each skips with the reason when absent
+
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS = grammargen.load_tools(ROOT / "examples" / "travel_tools.json")
 TOK = builtin_for(get_profile("phi4-mini"))
