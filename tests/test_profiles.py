@@ -13,11 +13,11 @@ SHIPPED = ["deepseek-r1-distill", "deepseekv3", "deepseekv31", "firefunction", "
 
 
 def test_the_formats_ship() -> None:
-    """formats() lists DESIGN.md section 3's profiles and the two split off by tokenizer."""
-    assert formats() == SHIPPED
+    """formats() lists DESIGN.md section 3's profiles, the two split off by tokenizer, and more."""
+    assert set(SHIPPED) <= set(formats())
 
 
-@pytest.mark.parametrize("fmt", SHIPPED)
+@pytest.mark.parametrize("fmt", formats())
 def test_profile_names_its_ground_truth(fmt: str) -> None:
     """Every profile lists the chat templates it is proven against, or says where its layout
     comes from when no template renders its calls."""
