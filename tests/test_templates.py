@@ -104,6 +104,12 @@ FAMILIES = {
     # Llama 3 based: Llama 3.2's tokenizer has the same BPE vocabulary, and " functools[" is text
     "fireworks-ai-llama-3-firefunction-v2.jinja": Family(
         tokenizer="llama3.2", glue="<|start_header_id|>assistant<|end_header_id|>\n\n"),
+    # LFM2.5's pythonic calls and Gemma 4's own syntax: their tokenizers ship in no registry
+    # package.  Gemma's thought channel is checked in tests/test_gemma.py: its default generation
+    # prompt ends with an empty "<|channel>thought\n<channel|>", so a turn cut at the shared
+    # prefix starts inside a rendered thought.
+    "LiquidAI-LFM2.5-8B-A1B.jinja": Family(glue="\n"),
+    "google-gemma-4-31B-it.jinja": Family(),
 }
 
 

@@ -1,0 +1,777 @@
+"""Pythonic calls: ``[get_weather(city='Paris', days=3), get_time()]``.
+
+LFM2.5 (between ``<|tool_call_start|>`` and ``<|tool_call_end|>``), Llama 3.2/4 with a
+system prompt asking for it (vLLM's and SGLang's ``pythonic`` parsers) and others write
+each call as a Python call with keyword arguments whose values are Python literals.
+This module holds the three readings of that encoding:
+
+* grammar: per tool, ``name(k=v, ...)`` with each value spelled as a Python literal that
+  the property's schema allows, keys in declared order (as JSON arguments are);
+* render: the exact text the grammar accepts (``repr`` spelling: ``'x'``, ``True``,
+  ``None``, ``[1, 2]``); LFM2.5's template writes a dict at the top level as JSON
+  (``tojson``), so the ``lfm2`` spelling does too;
+* read: a tokenizer-free reader of Python literals (JSON's ``true``/``null`` too, since
+  real outputs mix them), forgiving where real models slip and meaning is not at stake:
+  raw newlines inside quotes, quotes nested without escapes, ``07``, sets.  It never
+  evaluates anything: values are scanned here and decoded by hand.
+
+:class:`LiteralGrammar` is the schema walk the Gemma encoding shares (it overrides only
+the spellings).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from typing import Any, Iterator, Sequence
+
+from ..errors import InputError, OutputParseError, ToolError, UnsupportedSchemaError, join_path
+from ..lark import json_text, literal, regex_escape
+from ..schema import resolve_ref
+
+MAX_DEPTH = 64  # nesting the reader follows before it calls the text hostile
+
+# Keywords the literal grammars enforce; annotations pass; anything else is refused by name.
+ENFORCED = frozenset({
+    "type", "enum", "const", "properties", "required", "additionalProperties", "items",
+    "minItems", "maxItems", "minLength", "maxLength", "minimum", "maximum",
+    "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "anyOf", "$ref", "$defs",
+    "definitions", "$id", "$anchor", "format", "pattern",
+})
+ANNOTATIONS = frozenset({
+    "title", "description", "default", "examples", "$comment", "deprecated", "readOnly",
+    "writeOnly", "$schema", "$vocabulary", "contentMediaType", "contentEncoding", "contentSchema",
+})
+_NUMERIC = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf")
+INTEGER = r"/-?(?:0|[1-9][0-9]*)/"
+NUMBER = r"/-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/"
+# A Python keyword argument name (what a model can write before "=").
+KWARG = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# A call's name is read up to its "(" (surrounding space dropped): a name holding "(", a
+# control character or space at either end could not be read back, so it is refused.
+_NAME_BAD = re.compile(r"\(|[\x00-\x1f\x7f]|^\s|\s$|^$")
+
+
+class LiteralGrammar:
+    """Lark rules for argument values by JSON Schema; subclasses choose the spelling.
+
+    Rule names come from a counter (never from input); every literal goes through
+    :func:`literal` or :func:`regex_escape`.  Identical subschemas share one rule.
+    """
+
+    prefix = "py"
+    item_sep = ", "
+    key_sep = ": "
+    true, false, null = "True", "False", "None"
+
+    def __init__(self, rules: list[str] | None = None) -> None:
+        self.rules: list[str] = [] if rules is None else rules  # appended to (the compiler's own list)
+        self.names: dict[str, str] = {}  # schema text (with context) -> rule name
+        self.root: Any = {}
+        self.where = ""  # the schema path being written (for errors)
+        self.specials: tuple[str, ...] = ()  # special-token texts no literal may hold
+
+    # -- spellings (overridden by Gemma) -------------------------------------------------
+    def string(self, lo: int, hi: int | None) -> str:
+        """A Python string literal of lo..hi characters: ``'...'`` or ``"..."`` with escapes."""
+        count = f"{{{lo},{hi}}}" if hi is not None else (f"{{{lo},}}" if lo else "*")
+        esc = r"\\(?:[\\'\"abfnrtv0]|x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8})"
+        single = f"'(?:[^'\\\\\\x00-\\x1f\\x7f]|{esc}){count}'"
+        double = f'"(?:[^"\\\\\\x00-\\x1f\\x7f]|{esc}){count}"'
+        return self.terminal(f"STR_{lo}_{hi if hi is not None else 'N'}", f"/{single}|{double}/")
+
+    def shaped_string(self, schema: dict[str, Any], path: str) -> str:
+        """A string with ``pattern`` or ``format``: llguidance's JSON string enforces them, and a
+        JSON string is a Python string literal (render writes such strings JSON-quoted)."""
+        sub = {k: schema[k] for k in ("pattern", "format", "minLength", "maxLength") if k in schema}
+        return self.terminal(f"json_{len(self.rules)}", "%json " + json.dumps({"type": "string", **sub}))
+
+    def value_text(self, value: Any) -> str:
+        """One constant value (enum, const) written as this spelling renders it."""
+        return python_literal(value)
+
+    def key(self, name: str) -> str:
+        return literal(python_literal(name) + self.key_sep)
+
+    def constant(self, value: Any, path: str) -> str:
+        """An enum or const value as one exact literal; never one that spells a special token
+        (the model writes that token, so the text could never be matched)."""
+        self.where = path
+        text = self.value_text(value)
+        for special in self.specials:
+            if special in text:
+                raise UnsupportedSchemaError(f"the value {value!r} holds {special!r}, the text of a "
+                                             "special token: it can't be written", path=path)
+        return literal(text)
+
+    def object_keys(self, props: dict[str, Any]) -> list[str]:
+        return list(props)
+
+    # -- the walk -------------------------------------------------------------------------
+    def arguments(self, schema: dict[str, Any], kw: str, sep: str, *, path: str) -> str:
+        """The top-level keyword list: ``k<kw>v`` pairs joined by ``sep`` (no brackets)."""
+        self.root = schema
+        schema = self.resolve(schema, path)
+        props = schema.get("properties") or {}
+        extra = schema.get("additionalProperties", True)
+        if not props:
+            if extra is False or schema.get("type", "object") != "object":
+                return '""'
+            value = self.value(extra, join_path(path, "additionalProperties"))
+            pair = f"{self.terminal('KEY', '/[A-Za-z_][A-Za-z0-9_]*/')} {literal(kw)} {value}"
+            return f"({pair} ({literal(sep)} {pair})*)?"
+        keys = self.object_keys(props)
+        items = [literal(k + kw) + " " + self.value(props[k], join_path(path, f"properties.{k}"), 0)
+                 for k in keys]
+        return self.ordered(items, [k in set(schema.get("required") or ()) for k in keys], sep)
+
+    def value(self, schema: Any, path: str, depth: int = 1) -> str:
+        """The rule (name) for one value of ``schema``."""
+        if depth > MAX_DEPTH:
+            raise UnsupportedSchemaError("schema nests (or recurses) too deeply for this encoding",
+                                         path=path)
+        if schema is True or schema == {}:
+            return self.any_value()
+        if schema is False:
+            raise UnsupportedSchemaError("a schema of false admits no value", path=path)
+        schema = self.resolve(schema, path)
+        key = f"{self.prefix}:{depth == 0}:{json.dumps(schema, sort_keys=True)}"
+        if key in self.names:
+            return self.names[key]
+        name = f"{self.prefix}_{len(self.names)}"
+        self.names[key] = name  # before the body: a recursive schema refers to itself
+        self.rules.append(f"{name}: {self.body(schema, path, depth)}")
+        return name
+
+    def body(self, schema: dict[str, Any], path: str, depth: int) -> str:
+        self.where = path
+        for word in schema:
+            if word not in ENFORCED and word not in ANNOTATIONS:
+                raise UnsupportedSchemaError(
+                    f"unsupported JSON Schema keyword {word!r} in this format's arguments",
+                    path=join_path(path, word))
+        if "const" in schema:
+            return self.constant(schema["const"], join_path(path, "const"))
+        if "enum" in schema:
+            return " | ".join(self.constant(v, join_path(path, f"enum[{i}]"))
+                              for i, v in enumerate(schema["enum"]))
+        if "anyOf" in schema:
+            rest = {k: v for k, v in schema.items() if k != "anyOf" and k not in ANNOTATIONS}
+            if rest:
+                raise UnsupportedSchemaError("anyOf beside other keywords: move them into its branches",
+                                             path=join_path(path, "anyOf"))
+            return " | ".join(self.value(b, join_path(path, f"anyOf[{i}]"), depth)
+                              for i, b in enumerate(schema["anyOf"]))
+        types = schema.get("type")
+        if types is None:
+            types = [t for t, words in _TYPE_WORDS.items() if words & schema.keys()] or None
+            if types is None:
+                return self.any_value()
+        types = [types] if isinstance(types, str) else list(types)
+        return " | ".join(self.typed(t, schema, path, depth) for t in types)
+
+    def typed(self, kind: str, schema: dict[str, Any], path: str, depth: int) -> str:
+        if kind == "string":
+            if "pattern" in schema or "format" in schema:
+                return self.shaped_string(schema, path)
+            hi = schema.get("maxLength")
+            return self.string(int(schema.get("minLength", 0)), None if hi is None else int(hi))
+        if kind in ("integer", "number"):
+            if any(k in schema for k in _NUMERIC):  # ranges: llguidance's JSON numbers enforce them
+                sub = {"type": kind, **{k: schema[k] for k in _NUMERIC if k in schema}}
+                return self.terminal(f"NUM_{len(self.rules)}", "%json " + json.dumps(sub))
+            return self.terminal("INT" if kind == "integer" else "NUM",
+                                 INTEGER if kind == "integer" else NUMBER)
+        if kind == "boolean":
+            return f"{literal(self.true)} | {literal(self.false)}"
+        if kind == "null":
+            return self.null_rule()
+        if kind == "array":
+            items = schema.get("items", True)
+            if not isinstance(items, (dict, bool)):
+                raise UnsupportedSchemaError("items must be one schema here", path=join_path(path, "items"))
+            item = self.value(items, join_path(path, "items"), depth + 1)
+            return self.array(item, int(schema.get("minItems", 0)), schema.get("maxItems"))
+        if kind == "object":
+            return self.object(schema, path, depth)
+        raise UnsupportedSchemaError(f"unknown type {kind!r}", path=join_path(path, "type"))
+
+    def null_rule(self) -> str:
+        return literal(self.null)
+
+    def array(self, item: str, lo: int, hi: Any) -> str:
+        sep = literal(self.item_sep)
+        if hi is not None and int(hi) == 0:
+            return '"[]"'
+        rest = f"({sep} {item})" + ("*" if hi is None else f"{{{max(lo - 1, 0)},{int(hi) - 1}}}")
+        if lo > 1:
+            rest = f"({sep} {item}){{{lo - 1},{'' if hi is None else int(hi) - 1}}}"
+        body = f"{item} {rest}"
+        return f'"[" {body} "]"' if lo >= 1 else f'"[" ({body})? "]"'
+
+    def object(self, schema: dict[str, Any], path: str, depth: int) -> str:
+        props = schema.get("properties") or {}
+        extra = schema.get("additionalProperties", True)
+        if not props:
+            if extra is False:
+                return '"{}"'
+            value = self.value(extra, join_path(path, "additionalProperties"), depth + 1)
+            return self.free_map(value)
+        if extra is not False:
+            raise UnsupportedSchemaError("an object with properties and additional keys can't be "
+                                         "spelled exactly here: close it (additionalProperties: false)",
+                                         path=join_path(path, "additionalProperties"))
+        keys = self.object_keys(props)
+        items = [self.key(k) + " " + self.value(props[k], join_path(path, f"properties.{k}"), depth + 1)
+                 for k in keys]
+        required = set(schema.get("required") or ())
+        inner = self.ordered(items, [k in required for k in keys], self.item_sep)
+        return f'"{{" {inner} "}}"' if inner != '""' else '"{}"'
+
+    def free_map(self, value: str) -> str:
+        key = self.string(0, None)
+        pair = f"{key} {literal(self.key_sep)} {value}"
+        return f'"{{" ({pair} ({literal(self.item_sep)} {pair})*)? "}}"'
+
+    def any_value(self) -> str:
+        """Any literal of this spelling (a schema that says nothing)."""
+        key = f"{self.prefix}:any"
+        if key in self.names:
+            return self.names[key]
+        name = f"{self.prefix}_any"
+        self.names[key] = name
+        scalars = [self.string(0, None), self.terminal("NUM", NUMBER), literal(self.true),
+                   literal(self.false), self.null_rule()]
+        sep = literal(self.item_sep)
+        pair = f"{self.string(0, None)} {literal(self.key_sep)} {name}"
+        self.rules.append(f"{name}: " + " | ".join(scalars + [
+            f'"[" ({name} ({sep} {name})*)? "]"', f'"{{" ({pair} ({sep} {pair})*)? "}}"']))
+        return name
+
+    def ordered(self, items: Sequence[str], required: Sequence[bool], sep: str) -> str:
+        """Any in-order subset of ``items`` holding every required one, joined by ``sep``.
+
+        ``sep`` is the separator text (unquoted).  Rule ``r_i`` is item i then what may
+        follow it; an item can only be skipped up to the next required one.
+        """
+        n = len(items)
+        if n == 0:
+            return '""'
+        base = f"{self.prefix}_o{len(self.rules)}"
+        quoted = literal(sep)
+
+        def reachable(start: int) -> list[int]:
+            out = []
+            for j in range(start, n):
+                out.append(j)
+                if required[j]:
+                    break
+            return out
+
+        for i in range(n):
+            follow = [f"{quoted} {base}_{j}" for j in reachable(i + 1)]
+            optional_end = not any(required[i + 1:])
+            alts = [f"{items[i]} ({' | '.join(follow)})" + ("?" if optional_end else "")] if follow \
+                else [items[i]]
+            self.rules.append(f"{base}_{i}: " + " | ".join(alts))
+        first = [f"{base}_{j}" for j in reachable(0)]
+        expr = " | ".join(first)
+        return f"({expr})" + ("" if any(required) else "?")
+
+    def terminal(self, name: str, body: str) -> str:
+        full = f"{self.prefix.upper()}_{name}"
+        if body.startswith("%json"):  # llguidance takes %json only as a rule
+            full = full.lower()
+        key = f"terminal:{full}"
+        if key not in self.names:
+            self.names[key] = full
+            self.rules.append(f"{full}: {body}")
+        return full
+
+    def resolve(self, schema: Any, path: str) -> Any:
+        seen = 0
+        while isinstance(schema, dict) and isinstance(schema.get("$ref"), str):
+            seen += 1
+            if seen > 32:
+                raise UnsupportedSchemaError("$ref chain too long", path=path)
+            try:
+                target = resolve_ref(self.root, schema["$ref"])
+            except LookupError as exc:
+                raise UnsupportedSchemaError(f"unresolvable $ref {schema['$ref']!r}", path=path) from exc
+            rest = {k: v for k, v in schema.items() if k not in ("$ref",) and k not in ANNOTATIONS}
+            schema = {**target, **rest} if isinstance(target, dict) else target
+        if isinstance(schema, dict):
+            schema = {k: v for k, v in schema.items() if k not in ("$defs", "definitions", "$id", "$anchor")}
+        return schema
+
+
+_TYPE_WORDS = {
+    "string": {"minLength", "maxLength"},
+    "number": {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"},
+    "array": {"items", "minItems", "maxItems"},
+    "object": {"properties", "required", "additionalProperties"},
+}
+
+
+class PythonicGrammar(LiteralGrammar):
+    """Python-literal spelling; ``json_objects``: a top-level dict value is JSON (LFM2.5)."""
+
+    def __init__(self, rules: list[str] | None = None, *, json_objects: bool = False) -> None:
+        super().__init__(rules)
+        self.json_objects = json_objects
+
+    def kwargs(self, schema: dict[str, Any], path: str) -> str:
+        """``k=v, ...`` for one tool's arguments (no parentheses), or ``""`` for none."""
+        self.root = schema
+        for key in (self.resolve(schema, path) or {}).get("properties") or {}:
+            if not KWARG.fullmatch(key):
+                raise UnsupportedSchemaError(
+                    f"property {key!r} can't be a Python keyword argument (letters, digits, _)",
+                    path=join_path(path, f"properties.{key}"))
+        return self.arguments(schema, "=", ", ", path=path)
+
+    def call(self, name: str, schema: dict[str, Any], path: str) -> str:
+        """``name(k=v, ...)`` for one tool."""
+        check_name(name, path)
+        return f"{literal(name + '(')} {self.kwargs(schema, path)} \")\""
+
+    def typed(self, kind: str, schema: dict[str, Any], path: str, depth: int) -> str:
+        if kind == "object" and self.json_objects and depth == 0:
+            # LFM2.5's template writes a top-level dict with tojson: exact JSON, schema enforced
+            sub = {k: v for k, v in schema.items() if k not in ANNOTATIONS}
+            sub = {**sub, "type": "object",
+                   "x-guidance": {"whitespace_flexible": False, "item_separator": ", ",
+                                  "key_separator": ": "}}
+            return self.terminal(f"JSON_{len(self.rules)}", "%json " + json.dumps(sub))
+        return super().typed(kind, schema, path, depth)
+
+
+def check_name(name: str, path: str) -> None:
+    if _NAME_BAD.search(name):
+        raise ToolError(f"tool name {name!r} can't be written as a Python call (it holds '(' or a "
+                        "control character, or starts or ends with a space); rename the tool", path=path)
+
+
+# -- render ----------------------------------------------------------------------------------
+
+def python_literal(value: Any, schema: Any = None) -> str:
+    """``value`` (a JSON value) as Python's ``repr`` writes it; a string whose ``schema`` has
+    a ``pattern`` or ``format`` JSON-quoted (a valid Python literal too)."""
+    schema = schema if isinstance(schema, dict) else {}
+    if value is True:
+        return "True"
+    if value is False:
+        return "False"
+    if value is None:
+        return "None"
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InputError(f"the number {value} has no Python literal")
+    if isinstance(value, str) and ("pattern" in schema or "format" in schema):
+        return json_text(value)
+    if isinstance(value, (int, float, str)):
+        return repr(value)
+    if isinstance(value, list):
+        items = schema.get("items")
+        return "[" + ", ".join(python_literal(v, items) for v in value) + "]"
+    if isinstance(value, dict):
+        props = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
+        return "{" + ", ".join(f"{python_literal(str(k))}: {python_literal(v, props.get(k))}"
+                               for k, v in value.items()) + "}"
+    raise TypeError(f"not a JSON value: {type(value).__name__}")
+
+
+def render_call(name: str, arguments: dict[str, Any], *, json_objects: bool = False,
+                schema: Any = None) -> str:
+    """``name(k=v, ...)``; ``json_objects``: top-level dicts as JSON (LFM2.5's tojson).
+    ``schema``: strings whose schema has a ``pattern`` or ``format`` are JSON-quoted, as the
+    grammar writes them."""
+    props = schema.get("properties") if isinstance(schema, dict) else None
+    parts = []
+    for key, value in arguments.items():
+        sub = props.get(key) if isinstance(props, dict) else None
+        text = json_text(value) if json_objects and isinstance(value, dict) else python_literal(value, sub)
+        parts.append(f"{key}={text}")
+    return f"{name}({', '.join(parts)})"
+
+
+# -- read ------------------------------------------------------------------------------------
+
+class NeedMore(Exception):
+    """The text ends before the value does (a stream waits; a whole parse fails)."""
+
+
+@dataclass(frozen=True)
+class Call:
+    name: str
+    arguments: dict[str, Any]
+    start: int
+    end: int
+
+
+_SPACES = re.compile(r"\s*")
+_NUMBER = re.compile(r"[-+]?(?:[0-9][0-9_]*(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_WORDS = {"True": True, "False": False, "None": None, "true": True, "false": False, "null": None}
+_CLOSERS = ",)]}:"
+_ESCAPES = {"\\": "\\", "'": "'", '"': '"', "a": "\a", "b": "\b", "f": "\f", "n": "\n",
+            "r": "\r", "t": "\t", "v": "\v", "\n": ""}
+
+
+def _skip(text: str, pos: int) -> int:
+    return _SPACES.match(text, pos).end()  # type: ignore[union-attr]
+
+
+def _fail(message: str, pos: int) -> OutputParseError:
+    return OutputParseError(f"{message} at offset {pos}", offset=pos)
+
+
+def _at(text: str, pos: int, final: bool, what: str) -> str:
+    if pos >= len(text):
+        if final:
+            raise _fail(f"the output ends inside {what}", pos)
+        raise NeedMore
+    return text[pos]
+
+
+def read_value(text: str, pos: int, final: bool, depth: int = 0) -> tuple[Any, int]:
+    """The Python (or JSON) literal at ``pos``: (value, end).  Sets and tuples read as lists."""
+    if depth > MAX_DEPTH:
+        raise _fail("values nest too deeply", pos)
+    pos = _skip(text, pos)
+    c = _at(text, pos, final, "a value")
+    if c in "'\"":
+        return read_string(text, pos, final)
+    if c in "[(":
+        return _read_items(text, pos + 1, "]" if c == "[" else ")", final, depth)
+    if c == "{":
+        return _read_braces(text, pos, final, depth)
+    m = _NUMBER.match(text, pos)
+    if m and m.group().lstrip("+-") not in ("", "."):
+        if m.end() == len(text) and not final:
+            raise NeedMore
+        return _number(m.group(), pos), m.end()
+    m = _WORD.match(text, pos)
+    if m:
+        if m.end() == len(text) and not final:
+            raise NeedMore
+        if m.group() in _WORDS:
+            return _WORDS[m.group()], m.end()
+        raise _fail(f"{m.group()!r} is not a literal value", pos)
+    raise _fail(f"expected a value, found {text[pos:pos + 20]!r}", pos)
+
+
+class RawNumber(str):
+    """A number too large for a float, kept as written (JSON allows it; :func:`to_json` writes it)."""
+
+
+def to_json(value: Any) -> str:
+    """``value`` as JSON text with ", " and ": " (as the parser sends arguments), RawNumbers as written."""
+    if isinstance(value, RawNumber):
+        return str.__str__(value)
+    if isinstance(value, dict):
+        return "{" + ", ".join(json.dumps(k, ensure_ascii=False) + ": " + to_json(v)
+                               for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(to_json(v) for v in value) + "]"
+    return json.dumps(value, ensure_ascii=False)
+
+
+_JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+
+
+def _number(spelled: str, pos: int) -> Any:
+    body = spelled.replace("_", "")
+    try:
+        if any(c in body for c in ".eE"):
+            value = float(body)
+            if not math.isfinite(value):
+                if _JSON_NUMBER.fullmatch(body):
+                    return RawNumber(body)
+                raise _fail(f"number {spelled!r} is out of range", pos)
+            return value
+        return int(body, 10)  # "07" reads as 7, as models mean it
+    except ValueError as exc:
+        raise _fail(f"invalid number {spelled!r}", pos) from exc
+
+
+def read_string(text: str, pos: int, final: bool) -> tuple[str, int]:
+    """A quoted string at ``pos``, decoded.  A quote of its own kind closes it only where
+    a closer (``, ) ] } :``) or the end follows, so ``'sed -n '1,2p' f'`` reads whole."""
+    quote = text[pos]
+    i = pos + 1
+    while True:
+        j = text.find(quote, i)
+        k = text.find("\\", i)
+        if k >= 0 and (j < 0 or k < j):
+            if k + 1 >= len(text):
+                if final:
+                    raise _fail("the output ends inside a string", len(text))
+                raise NeedMore
+            i = k + 2
+            continue
+        if j < 0:
+            if final:
+                raise _fail("the output ends inside a string", len(text))
+            raise NeedMore
+        after = _skip(text, j + 1)
+        if after >= len(text) and not final:
+            raise NeedMore
+        if after >= len(text) or text[after] in _CLOSERS:
+            return decode_escapes(text[pos + 1:j]), j + 1
+        i = j + 1  # a quote inside the value, left unescaped
+
+
+def decode_escapes(body: str) -> str:
+    """Python's string escapes, decoded by hand (unknown ones stay as written, as in Python)."""
+    if "\\" not in body:
+        return body
+    out, i = [], 0
+    while i < len(body):
+        c = body[i]
+        if c != "\\" or i + 1 >= len(body):
+            out.append(c)
+            i += 1
+            continue
+        e = body[i + 1]
+        if e in _ESCAPES:
+            out.append(_ESCAPES[e])
+            i += 2
+            continue
+        size = {"x": 2, "u": 4, "U": 8}.get(e)
+        digits = body[i + 2:i + 2 + size] if size else ""
+        if size and len(digits) == size and all(d in "0123456789abcdefABCDEF" for d in digits) \
+                and int(digits, 16) <= 0x10FFFF:
+            out.append(chr(int(digits, 16)))
+            i += 2 + size
+            continue
+        if e in "01234567":
+            m = re.match(r"[0-7]{1,3}", body[i + 1:])
+            out.append(chr(int(m.group(), 8)))  # type: ignore[union-attr]
+            i += 1 + len(m.group())  # type: ignore[union-attr]
+            continue
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
+def _read_items(text: str, pos: int, close: str, final: bool, depth: int) -> tuple[list[Any], int]:
+    out: list[Any] = []
+    while True:
+        pos = _skip(text, pos)
+        if _at(text, pos, final, "a list") == close:
+            return out, pos + 1
+        value, pos = read_value(text, pos, final, depth + 1)
+        out.append(value)
+        pos = _skip(text, pos)
+        c = _at(text, pos, final, "a list")
+        if c == ",":
+            pos += 1
+        elif c != close:
+            raise _fail(f"expected ',' or {close!r} in a list, found {text[pos:pos + 20]!r}", pos)
+
+
+def _read_braces(text: str, pos: int, final: bool, depth: int) -> tuple[Any, int]:
+    """A dict (``{'k': v}`` or JSON) or a set (read as a list)."""
+    pos = _skip(text, pos + 1)
+    if _at(text, pos, final, "a dict") == "}":
+        return {}, pos + 1
+    out: dict[str, Any] = {}
+    items: list[Any] = []
+    is_set: bool | None = None
+    while True:
+        key, pos = read_value(text, pos, final, depth + 1)
+        pos = _skip(text, pos)
+        c = _at(text, pos, final, "a dict")
+        if is_set is None:
+            is_set = c != ":"
+        if is_set:
+            items.append(key)
+        else:
+            if c != ":":
+                raise _fail(f"expected ':' in a dict, found {text[pos:pos + 20]!r}", pos)
+            if not isinstance(key, (str, int, float, bool)) and key is not None:
+                raise _fail("a dict key must be a string or a number", pos)
+            value, pos = read_value(text, pos + 1, final, depth + 1)
+            out[key if isinstance(key, str) else json.dumps(key)] = value
+            pos = _skip(text, pos)
+            c = _at(text, pos, final, "a dict")
+        if c == ",":
+            pos = _skip(text, pos + 1)
+            if _at(text, pos, final, "a dict") == "}":
+                return (items if is_set else out), pos + 1
+        elif c == "}":
+            return (items if is_set else out), pos + 1
+        else:
+            raise _fail(f"expected ',' or '}}', found {text[pos:pos + 20]!r}", pos)
+
+
+_CALL_NAME = re.compile(r"[^()\x00-\x1f\x7f]+")
+
+
+def read_call_head(text: str, pos: int, final: bool) -> tuple[str, int]:
+    """``name(`` at ``pos``: (name, position after the parenthesis)."""
+    pos = _skip(text, pos)
+    m = _CALL_NAME.match(text, pos)
+    if m is None or not m.group().strip():
+        _at(text, pos, final, "a call")
+        raise _fail(f"expected a tool name, found {text[pos:pos + 20]!r}", pos)
+    after = m.end()
+    c = _at(text, after, final, "a call")
+    if c != "(":
+        raise _fail(f"expected '(' after the tool name, found {text[after:after + 20]!r}", after)
+    return m.group().strip(), after + 1
+
+
+def read_kwargs(text: str, pos: int, final: bool) -> Iterator[tuple[str, Any, int]]:
+    """Each ``key=value`` up to the closing ``)``: (key, value, end); the last has key ''."""
+    while True:
+        pos = _skip(text, pos)
+        if _at(text, pos, final, "a call's arguments") == ")":
+            yield "", None, pos + 1
+            return
+        m = _WORD.match(text, pos)
+        eq = _skip(text, m.end()) if m else pos
+        if m is None or _at(text, eq, final, "a call's arguments") != "=":
+            raise _fail(f"expected a keyword argument (key=value), found {text[pos:pos + 20]!r}", pos)
+        value, pos = read_value(text, eq + 1, final)
+        yield m.group(), value, pos
+        pos = _skip(text, pos)
+        c = _at(text, pos, final, "a call's arguments")
+        if c == ",":
+            pos += 1
+        elif c != ")":
+            raise _fail(f"expected ',' or ')' after an argument, found {text[pos:pos + 20]!r}", pos)
+
+
+def read_call(text: str, pos: int, final: bool) -> Call:
+    """One whole ``name(k=v, ...)`` call."""
+    start = _skip(text, pos)
+    name, pos = read_call_head(text, start, final)
+    arguments: dict[str, Any] = {}
+    for key, value, end in read_kwargs(text, pos, final):
+        if not key:
+            return Call(name, arguments, start, end)
+        if key in arguments:
+            raise _fail(f"argument {key!r} given twice", end)
+        arguments[key] = value
+    raise AssertionError("read_kwargs ends with its closing item")  # pragma: no cover
+
+
+def read_call_list(text: str, pos: int, final: bool) -> tuple[list[Call], int]:
+    """``[call, call, ...]`` at ``pos``: (calls, position after ``]``)."""
+    pos = _skip(text, pos)
+    if _at(text, pos, final, "a call list") != "[":
+        raise _fail(f"expected '[', found {text[pos:pos + 20]!r}", pos)
+    calls: list[Call] = []
+    pos += 1
+    while True:
+        call = read_call(text, pos, final)
+        calls.append(call)
+        pos = _skip(text, call.end)
+        c = _at(text, pos, final, "a call list")
+        if c == "]":
+            return calls, pos + 1
+        if c != ",":
+            raise _fail(f"expected ',' or ']' after a call, found {text[pos:pos + 20]!r}", pos)
+        pos += 1
+
+
+# -- the encoding, as the framework reads it ---------------------------------------------------
+
+def read_kwarg(text: str, pos: int, final: bool) -> tuple[str, Any, int] | None:
+    """The ``key=value`` at ``pos`` and the position after its ``,`` (or at its ``)``);
+    None where the list ends (``)`` at ``pos``, not consumed)."""
+    pos = _skip(text, pos)
+    if _at(text, pos, final, "a call's arguments") == ")":
+        return None
+    m = _WORD.match(text, pos)
+    eq = _skip(text, m.end()) if m else pos
+    if m is None or _at(text, eq, final, "a call's arguments") != "=":
+        if m is not None and m.end() == len(text) and not final:
+            raise NeedMore
+        raise _fail(f"expected a keyword argument (key=value), found {text[pos:pos + 20]!r}", pos)
+    value, end = read_value(text, eq + 1, final)
+    end = _skip(text, end)
+    c = _at(text, end, final, "a call's arguments")
+    if c == ",":
+        return m.group(), value, end + 1
+    if c != ")":
+        raise _fail(f"expected ',' or ')' after an argument, found {text[end:end + 20]!r}", end)
+    return m.group(), value, end
+
+
+def stream_pairs(reader: Any, call: Any, next_pair: Any, what: str) -> Iterator[None]:
+    """Drive a pair reader in the parser: each complete pair goes out as JSON object text,
+    so a stream shows the arguments as they come and the joined text is what parse returns."""
+    call.args_at, call.raw = reader.pos, False
+    seen: set[str] = set()
+    while True:
+        try:
+            got = next_pair(reader.text, reader.pos, reader.final, call)
+        except NeedMore:
+            yield from reader.more(what)
+            continue
+        if got is None:
+            break
+        key, value, end = got
+        if key in seen:
+            raise _fail(f"argument {key!r} given twice", reader.pos)
+        piece = json.dumps(key, ensure_ascii=False) + ": " + to_json(value)
+        call.args_piece(("{" if not seen else ", ") + piece)
+        seen.add(key)
+        reader.pos = end
+    call.args_piece("}" if seen else "{}")
+
+
+def specials(writer: Any) -> tuple[str, ...]:
+    """The profile's special-token texts (the tokenizer's full list is the compiler's check)."""
+    profile = writer.profile
+    return tuple(dict.fromkeys([*profile.special, *profile.token_ids,
+                                *(m for m, f in writer.forms.items() if f.kind != "text")]))
+
+
+def prepared(writer: Any, tool: Any) -> dict[str, Any]:
+    """The tool's parameters as the JSON encoding would enforce them (objects closed, keywords
+    checked, lenient drops warned) -- the same schema every encoding starts from."""
+    from ..schema import prepare  # the compiler's own preparation, shared
+
+    where = f"{tool.path or 'tool ' + repr(tool.name)}.parameters"
+    out = prepare(tool.parameters, where, lenient=writer.lenient, close_objects=writer.close)
+    writer.warnings += out.warnings
+    return out.schema
+
+
+class Pythonic:
+    """``k=v, ...`` between a layout's ``name(`` and ``)``: Python literals by schema."""
+
+    lead = ""
+
+    def __init__(self, name: str, *, json_objects: bool) -> None:
+        self.name = name
+        self.json_objects = json_objects
+
+    def grammar(self, writer: Any, tool: Any) -> list[Any]:
+        from . import Ref
+
+        key = f"_grammargen_{self.name}"
+        if getattr(writer, key, None) is None:  # one rule set per compile, shared by its tools
+            grammar = PythonicGrammar(writer.rules, json_objects=self.json_objects)
+            grammar.specials = specials(writer)
+            setattr(writer, key, grammar)
+        where = f"{tool.path or 'tool ' + repr(tool.name)}"
+        check_name(tool.name, f"{where}.name")
+        expr = getattr(writer, key).kwargs(prepared(writer, tool), f"{where}.parameters")
+        return [] if expr == '""' else [Ref(expr)]
+
+    def render(self, arguments: dict[str, Any], schema: dict[str, Any] | None) -> str:
+        return render_call("", arguments, json_objects=self.json_objects, schema=schema)[1:-1]
+
+    def read(self, reader: Any, call: Any) -> Iterator[None]:
+        yield from stream_pairs(reader, call, lambda t, p, f, c: read_kwarg(t, p, f),
+                                "the call's arguments")
+
+
+ENCODINGS = {"pythonic": Pythonic("pythonic", json_objects=False),
+             "pythonic-lfm2": Pythonic("pythonic-lfm2", json_objects=True)}
