@@ -106,19 +106,13 @@ class GemmaGrammar(LiteralGrammar):
     def string(self, lo: int, hi: int | None) -> str:
         count = f"{{{lo},{hi}}}" if hi is not None else (f"{{{lo},}}" if lo else "*")
         if self.quote_is_text:
-            # The delimiter is text: a lazy lexeme ends at its first occurrence.
-            body = self.terminal_rule(f"strq_{lo}_{hi if hi is not None else 'n'}",
-                                      f"/(?s:.{count}){regex_escape(QUOTE)}/", lazy=True)
-            return f"{self.quote} {body}"
+            # The delimiter is text: the whole string is one lexeme whose inside can't hold it
+            # (so it ends at the first delimiter, and a lexeme is cheap for llguidance).
+            suffix = f"{lo}_{hi if hi is not None else 'N'}"
+            body = self.terminal(f"BODY_{suffix}", f"/(?s:.{count})/ & ~/(?s:.*){regex_escape(QUOTE)}(?s:.*)/")
+            return self.terminal(f"STR_{suffix}", f"{self.quote} {body} {self.quote}")
         body = self.terminal(f"STR_{lo}_{hi if hi is not None else 'N'}", f"/(?s:.{count})/")
         return f"{self.quote} {body} {self.quote}"
-
-    def terminal_rule(self, name: str, body: str, *, lazy: bool) -> str:
-        full = f"{self.prefix}_{name}"
-        if f"rule:{full}" not in self.names:
-            self.names[f"rule:{full}"] = full
-            self.rules.append(f"{full}{'[lazy]' if lazy else ''}: {body}")
-        return full
 
     def value_text(self, value: Any) -> str:
         try:

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Iterator, Sequence
 
 from ..errors import InputError, OutputParseError, ToolError, UnsupportedSchemaError, join_path
+from ..fastjson import int_range
 from ..lark import json_text, literal, regex_escape
 from ..schema import resolve_ref
 
@@ -122,10 +123,18 @@ class LiteralGrammar:
             value = self.value(extra, join_path(path, "additionalProperties"))
             pair = f"{self.terminal('KEY', '/[A-Za-z_][A-Za-z0-9_]*/')} {literal(kw)} {value}"
             return f"({pair} ({literal(sep)} {pair})*)?"
+        cache = f"args:{kw}:{sep}:{json.dumps(schema, sort_keys=True)}"
+        if cache in self.names:  # tools with identical parameters share one rule set
+            return self.names[cache]
         keys = self.object_keys(props)
         items = [literal(k + kw) + " " + self.value(props[k], join_path(path, f"properties.{k}"), 0)
                  for k in keys]
-        return self.ordered(items, [k in set(schema.get("required") or ()) for k in keys], sep)
+        expr = self.ordered(items, [k in set(schema.get("required") or ()) for k in keys], sep)
+        name = f"{self.prefix}_args_{len(self.names)}"
+        name = name.upper() if lexical(expr) else name  # one terminal where it can be
+        self.rules.append(f"{name}: {expr}")
+        self.names[cache] = name
+        return name
 
     def value(self, schema: Any, path: str, depth: int = 1) -> str:
         """The rule (name) for one value of ``schema``."""
@@ -142,7 +151,13 @@ class LiteralGrammar:
             return self.names[key]
         name = f"{self.prefix}_{len(self.names)}"
         self.names[key] = name  # before the body: a recursive schema refers to itself
-        self.rules.append(f"{name}: {self.body(schema, path, depth)}")
+        body = self.body(schema, path, depth)
+        if lexical(body) and not re.search(rf"\b{name}\b", _unquoted(body)):
+            # rules of literals and terminals only: one terminal (a lexeme is far cheaper
+            # for llguidance than a rule, as JSON's exact argument terminals are)
+            name = name.upper()
+            self.names[key] = name
+        self.rules.append(f"{name}: {body}")
         return name
 
     def body(self, schema: dict[str, Any], path: str, depth: int) -> str:
@@ -178,6 +193,11 @@ class LiteralGrammar:
                 return self.shaped_string(schema, path)
             hi = schema.get("maxLength")
             return self.string(int(schema.get("minLength", 0)), None if hi is None else int(hi))
+        if kind == "integer" and "multipleOf" not in schema and any(k in schema for k in _NUMERIC):
+            bounds = _int_bounds(schema)
+            if bounds is not None:  # an exact terminal, as JSON's integer ranges are
+                lo, hi = bounds
+                return self.terminal(f"INT_{lo}_{hi}".replace("-", "NEG"), f"/{int_range(lo, hi)}/")
         if kind in ("integer", "number"):
             if any(k in schema for k in _NUMERIC):  # ranges: llguidance's JSON numbers enforce them
                 sub = {"type": kind, **{k: schema[k] for k in _NUMERIC if k in schema}}
@@ -251,34 +271,23 @@ class LiteralGrammar:
         return name
 
     def ordered(self, items: Sequence[str], required: Sequence[bool], sep: str) -> str:
-        """Any in-order subset of ``items`` holding every required one, joined by ``sep``.
-
-        ``sep`` is the separator text (unquoted).  Rule ``r_i`` is item i then what may
-        follow it; an item can only be skipped up to the next required one.
-        """
+        """Any in-order subset of ``items`` holding every required one, joined by ``sep``
+        (unquoted), as one expression linear in the items: optional items before the first
+        required one carry the separator after them, the others before them."""
         n = len(items)
         if n == 0:
             return '""'
-        base = f"{self.prefix}_o{len(self.rules)}"
         quoted = literal(sep)
-
-        def reachable(start: int) -> list[int]:
-            out = []
-            for j in range(start, n):
-                out.append(j)
-                if required[j]:
-                    break
-            return out
-
-        for i in range(n):
-            follow = [f"{quoted} {base}_{j}" for j in reachable(i + 1)]
-            optional_end = not any(required[i + 1:])
-            alts = [f"{items[i]} ({' | '.join(follow)})" + ("?" if optional_end else "")] if follow \
-                else [items[i]]
-            self.rules.append(f"{base}_{i}: " + " | ".join(alts))
-        first = [f"{base}_{j}" for j in reachable(0)]
-        expr = " | ".join(first)
-        return f"({expr})" + ("" if any(required) else "?")
+        if any(required):
+            first = required.index(True)
+            parts = [f"({items[i]} {quoted})?" for i in range(first)] + [items[first]]
+            parts += [f"{quoted} {items[i]}" if required[i] else f"({quoted} {items[i]})?"
+                      for i in range(first + 1, n)]
+            return "(" + " ".join(parts) + ")"
+        # nothing required: whichever item comes first has no separator before it
+        alts = [" ".join([items[i]] + [f"({quoted} {items[j]})?" for j in range(i + 1, n)])
+                for i in range(n)]
+        return "(" + " | ".join(alts) + ")?"
 
     def terminal(self, name: str, body: str) -> str:
         full = f"{self.prefix.upper()}_{name}"
@@ -305,6 +314,41 @@ class LiteralGrammar:
         if isinstance(schema, dict):
             schema = {k: v for k, v in schema.items() if k not in ("$defs", "definitions", "$id", "$anchor")}
         return schema
+
+
+_QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"|/(?:[^/\\]|\\.)*/')
+
+
+def _unquoted(expr: str) -> str:
+    """A Lark expression without its string and regex literals (what names it references)."""
+    return _QUOTED.sub(" ", expr)
+
+
+def lexical(expr: str) -> bool:
+    """Does ``expr`` use only literals, regexes and terminals (UPPER names), so it can be a
+    terminal itself?  Rules (lower names), %json and special tokens can't be inside one."""
+    rest = _unquoted(expr)
+    return "%" not in rest and "<" not in rest and not re.search(r"\b[a-z_][a-z0-9_]*\b", rest)
+
+
+def _int_bounds(schema: dict[str, Any]) -> tuple[int | None, int | None] | None:
+    """Integer bounds from min/max keywords, or None where one isn't a plain number."""
+    lo = hi = None
+    for key in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
+        value = schema.get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not abs(value) < 2**53:
+            return None
+        bound = {"minimum": math.ceil(value), "exclusiveMinimum": math.floor(value) + 1,
+                 "maximum": math.floor(value), "exclusiveMaximum": math.ceil(value) - 1}[key]
+        if key.endswith("inimum"):
+            lo = bound if lo is None else max(lo, bound)
+        else:
+            hi = bound if hi is None else min(hi, bound)
+    if lo is not None and hi is not None and lo > hi:
+        return None
+    return lo, hi
 
 
 _TYPE_WORDS = {
