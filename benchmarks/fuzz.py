@@ -42,6 +42,7 @@ from hypothesis import strategies as st
 
 import grammargen
 from grammargen import GrammarGenError
+from grammargen.encodings import get_encoding
 from grammargen.lark import json_text
 from grammargen.profiles import Piece, Profile, load_profile
 from grammargen.tokenizer import Tokenizer, builtin_for
@@ -83,8 +84,8 @@ def call_parts(profile: Profile, forms: dict[str, str], name: str, arguments: An
                 out.append((piece.value[0], forms.get(piece.value[0], "text") != "text"))
             elif piece.kind == "name":
                 out.append((name if piece.value == "raw" else json_text(name), False))
-            elif piece.kind == "arguments":
-                out.append((json_text(arguments), False))
+            elif piece.kind == "arguments":  # in the piece's encoding (JSON, XML parameters...)
+                out.append((get_encoding(piece.value).render(arguments, None), False))
             elif piece.kind == "call_object":
                 body = {"name": name, piece.value[0]: arguments}
                 if piece.id_key:
@@ -94,7 +95,8 @@ def call_parts(profile: Profile, forms: dict[str, str], name: str, arguments: An
                 out.append((call_id({}, 0, profile), False))
         return out  # (optional pieces are not rendered)
 
-    return pieces(profile.begin) + pieces(profile.call) + pieces(profile.end)
+    before = [(profile.before_calls, False)] if profile.before_calls else []
+    return before + pieces(profile.begin) + pieces(profile.call) + pieces(profile.end)
 
 
 def token_ids(tok: Tokenizer, parts: list[Part]) -> list[int]:

@@ -240,7 +240,8 @@ class _Writer:
             # newline), allowed and never demanded, so the model can always stop there.
             tail = _sp(_expr(end)) + (f" {literal(p.after_calls)}?" if p.after_calls else "")
             self.rules.append(f"call: {_expr(prefix + [Ref('call_rest')])}")
-            self.rules.append(f"calls: {_expr(begin + [Ref('call')])}{repeat}{tail}")
+            before = f"{literal(p.before_calls)}? " if p.before_calls else ""
+            self.rules.append(f"calls: {before}{_expr(begin + [Ref('call')])}{repeat}{tail}")
             if mode == "auto" and p.content_before_calls and lead is not None:
                 # Text may precede calls and the calls start with plain text: a lazy rule
                 # eats text up to the first lead, then the calls go on from there.
@@ -263,8 +264,13 @@ class _Writer:
         if reasoning and p.reasoning:
             # After the block: at most two newlines, then text that doesn't start with one
             # (so the newlines have exactly one reading and can't run on).
-            after = " | ".join(b.replace("TEXT", "TEXT_AFTER") for b in body)
+            after = " | ".join(b.replace("TEXT", "TEXT_AFTER").replace("head ", "head_after ") for b in body)
+            if head:  # text before plain-text calls: no leading newline either (else GAP never ends)
+                head += [f"HEAD_AFTER: {head[0].split(': ', 1)[1]} & ~/\\n(?s:.*)/",
+                         "head_after[lazy]: HEAD_AFTER"]
             block = "reasoning_rest" if reasoning == "opened" else "reasoning"
+            if reasoning != "opened" and p.reasoning.before:
+                block = f"{literal(p.reasoning.before)}? {block}"
             start = f"{block} GAP? body_after" + (" | body" if reasoning is True else "")
             rules = [f"start: {start}", *rules, f"body_after: {after}"]
         else:

@@ -35,6 +35,7 @@ Words = tuple[str, ...]  # a literal as whitespace-separated words (whitespace b
 Wait = Generator[None, None, Any]  # a reading step: yields when it needs more text
 
 _SPACE = re.compile(r"(?:\s|\\[nrt])*")  # layout whitespace, escaped forms included
+_TRAILING_SPACE = re.compile(r"(?:\s|\\[nrt])+$")
 _STRING_STOP = re.compile(r'["\\]')
 _NEST_STOP = re.compile(r'[{}\[\]"]')
 _SCALAR_END = re.compile(r"[\s,}\]]")
@@ -759,7 +760,8 @@ class _Reader:
             yield from self.more(what)
         end = min(found)
         self.pos = end
-        return self.text[start:end].strip(), _SPACE.match(self.text, start).end()  # type: ignore[union-attr]
+        text = _TRAILING_SPACE.sub("", self.text[start:end]).strip()  # escaped "\n" too
+        return text, _SPACE.match(self.text, start).end()  # type: ignore[union-attr]
 
     def arguments(self, call: _Call) -> Wait:
         """A JSON arguments object (inside a call object)."""

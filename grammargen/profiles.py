@@ -21,6 +21,8 @@ Around the layout, a profile names what it was proven against (``chat_templates`
 ``source_of_truth`` where the family's template renders no calls), what the model writes
 after its last call (``after_calls``, allowed but never demanded) and the end-of-turn text
 it then stops with (``end_of_turn``: never part of the grammar, dropped by the parser).
+``before_calls`` is whitespace the template writes right before the call section
+(rendered; the grammar allows it and never demands it; the parser skips it).
 ``may_omit`` lists markers real outputs leave out (Qwen3-Coder's ``<tool_call>``): the
 grammar and ``render`` always write them, the parser reads a call without them.
 
@@ -62,6 +64,7 @@ class Reasoning:
     end: str
     gap: str = "\n\n"  # rendered after the block; the grammar allows 0-2 newlines there
     pad: str = ""  # rendered inside the block on both sides (Qwen3: "<think>\n...\n</think>")
+    before: str = ""  # whitespace rendered before the block, allowed by the grammar (GLM-4.5: "\n")
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,7 @@ class Profile:
     end_of_turn: tuple[str, ...] = ()  # what it then stops with (not in the grammar; parse drops it)
     call_id: str = ""  # shape of ids the model writes ("[A-Za-z0-9]{9}"), for id pieces
     may_omit: tuple[str, ...] = ()  # markers the parser reads where present and forgives missing
+    before_calls: str = ""  # what the template writes right before the call section (MiniMax: "\n")
     path: str = ""
 
     @property
@@ -198,7 +202,7 @@ def load_profile(file: Path) -> Profile:
             separator=_pieces(layout.get("separator", []), "layout.separator"),
             end=_pieces(layout.get("end", []), "layout.end"),
             reasoning=Reasoning(reasoning["begin"], reasoning["end"], reasoning.get("gap", "\n\n"),
-                                reasoning.get("pad", "")) if reasoning else None,
+                                reasoning.get("pad", ""), reasoning.get("before", "")) if reasoning else None,
             prompt=data.get("prompt", ""),
             chat_templates=_strings(data, "chat_templates"),
             source_of_truth=data.get("source_of_truth", ""),
@@ -206,6 +210,7 @@ def load_profile(file: Path) -> Profile:
             end_of_turn=_strings(data, "end_of_turn"),
             call_id=data.get("call_id", ""),
             may_omit=_strings(data, "may_omit"),
+            before_calls=data.get("before_calls", ""),
             path=source,
         )
     except KeyError as exc:
@@ -224,11 +229,17 @@ def load_profile(file: Path) -> Profile:
     if profile.writes_ids and not CALL_ID_SHAPE.fullmatch(profile.call_id):
         raise ProfileError('a layout with ids needs call_id, one character class and a length '
                            '(e.g. "[A-Za-z0-9]{9}")', source=source, path="call_id")
+    if profile.reasoning and (not isinstance(profile.reasoning.before, str) or profile.reasoning.before.strip()):
+        raise ProfileError("reasoning.before is whitespace only (the parser skips it)", source=source,
+                           path="reasoning.before")
+    if profile.before_calls.strip():
+        raise ProfileError("before_calls is whitespace only (the parser skips it)", source=source,
+                           path="before_calls")
     for marker in profile.may_omit:
         if marker not in profile.markers:
             raise ProfileError(f"may_omit lists {marker!r}, which is no marker of the layout",
                                source=source, path="may_omit")
-    for key in ("after_calls", "source_of_truth"):
+    for key in ("after_calls", "source_of_truth", "before_calls"):
         if not isinstance(getattr(profile, key), str):
             raise ProfileError(f"{key} must be a string", source=source, path=key)
     return profile

@@ -37,7 +37,7 @@ def render(calls: Iterable[Mapping[str, Any]], format: str | Profile = "phi4-min
         if profile.reasoning is None:
             raise InputError(f"format {profile.name!r} has no reasoning block")
         r = profile.reasoning
-        out.append(f"{r.begin}{r.pad}{reasoning}{r.pad}{r.end}{r.gap}")
+        out.append(f"{r.before}{r.begin}{r.pad}{reasoning}{r.pad}{r.end}{r.gap}")
     if content:
         out.append(content)
     rendered = []
@@ -48,7 +48,7 @@ def render(calls: Iterable[Mapping[str, Any]], format: str | Profile = "phi4-min
         ident = call_id(call, i, profile) if profile.writes_ids else ""
         rendered.append(_pieces(profile.call, name, arguments, ident, schemas.get(name)))
     if rendered:
-        out.append(_pieces(profile.begin) + _pieces(profile.separator).join(rendered)
+        out.append(profile.before_calls + _pieces(profile.begin) + _pieces(profile.separator).join(rendered)
                    + _pieces(profile.end))
     return "".join(out)
 

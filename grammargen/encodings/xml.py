@@ -11,6 +11,8 @@ and how a non-string value is spelled, so each is one :class:`Variant` row below
   that Qwen3-Coder and Seed-OSS print a top-level boolean or null with Python's ``str()``
   (``True``, ``None``).  Arrays and objects are JSON in every variant (Seed-OSS's template
   prints them as Python reprs; its model is held to JSON here).
+* Names and keys are written as literals: the grammar matches exactly them, whatever they
+  hold (a key holding ``>`` then only parses where the parser's tag reading allows).
 * The grammar writes a tool's parameters in the schema's declared order, required ones
   mandatory and optional ones optional, as it does for JSON; the parser takes any order.
   DSML's ``string="true|false"`` attribute is enforced by the parameter's type.
@@ -26,16 +28,19 @@ spells its type (DSML ``string="false"``: JSON).
 from __future__ import annotations
 
 import ast
+import functools
 import json
 import re
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import InputError, ToolError, UnsupportedSchemaError, join_path
-from ..lark import json_text, literal, regex_escape
+from ..errors import InputError, UnsupportedSchemaError, join_path
+from ..lark import json_text, literal
+from ..lark import regex_escape as _regex_escape
 from ..schema import prepare, resolve_ref
 from . import Item, Ref, Wait
 
+regex_escape = functools.lru_cache(maxsize=65536)(_regex_escape)  # tool lists repeat their keys
 _STRING_KEYWORDS = ("pattern", "format")  # minLength and maxLength are enforced
 # String formats a raw value can be held to exactly (RFC 3339 full-date, leap years included).
 _LEAP = r"(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:[02468][048]|[13579][26])00)"
@@ -56,7 +61,9 @@ class Variant:
     tag: str  # the closing tag no raw value may contain
     key_stop: str  # the character that ends a key in the open tag (a key may not hold it)
     python: bool = False  # top-level booleans and null printed by str(): True, False, None
-    strip_newlines: bool = False  # the parser drops one newline each side of a value
+    # The parser drops one newline each side of a value: "each" side where it is (the template
+    # writes them), "both" only where both are (a value the model wrapped in newlines).
+    strip: str = ""
 
     def open_text(self, key: str, is_string: bool = True) -> str:
         return self.open.replace("{key}", key).replace("{string}", "true" if is_string else "false")
@@ -69,8 +76,9 @@ class Variant:
 
 VARIANTS = (
     Variant("xml-qwen3-coder", "<parameter={key}>\n", "\n</parameter>", "\n", "</parameter>", ">",
-            python=True, strip_newlines=True),
-    Variant("xml-seed-oss", "<parameter={key}>", "</parameter>", "\n", "</parameter>", ">", python=True),
+            python=True, strip="each"),
+    Variant("xml-seed-oss", "<parameter={key}>", "</parameter>", "\n", "</parameter>", ">", python=True,
+            strip="both"),
     Variant("xml-minimax", '<parameter name="{key}">', "</parameter>", "\n", "</parameter>", '"'),
     Variant("xml-glm45", "<arg_key>{key}</arg_key>\n<arg_value>", "</arg_value>", "\n", "</arg_value>", "<"),
     Variant("xml-glm47", "<arg_key>{key}</arg_key><arg_value>", "</arg_value>", "", "</arg_value>", "<"),
@@ -93,17 +101,13 @@ class XmlParameters:
         # The open tag, whitespace inside it free; a newline after it belongs to the value.
         pattern = re.escape(v.open.rstrip("\n")).replace(re.escape("{key}"), key).replace(
             re.escape("{string}"), "(?P<string>true|false)")
-        self._open = re.compile(r"\s*" + pattern.replace("\\\n", r"\s*").replace("\\ ", r"\s+"))
+        space = r"(?:\s|\\[nrt])*"  # whitespace between tags is free (escaped too, as parse.py reads it)
+        pattern = pattern.replace("\\\n", "").replace("><", ">" + space + "<")
+        self._open = re.compile(space + pattern.replace("\\ ", r"\s+"))
         self._closes = v.open.rstrip("\n").count(">")  # the open tag is whole after this many '>'
 
     # -- grammar ------------------------------------------------------------------------
     def grammar(self, writer: Any, tool: Any) -> list[Item]:
-        v = self.variant
-        for ch in (v.key_stop, "<", ">"):
-            if ch in tool.name:
-                raise ToolError(f"tool name {tool.name!r} contains {ch!r}, which ends the name in "
-                                f"format {v.name}'s call syntax: rename the tool", path=f"{tool.path}.name",
-                                source=tool.source)
         where = f"{tool.path or 'tool ' + repr(tool.name)}.parameters"
         prepared = prepare(tool.parameters, where, lenient=writer.lenient, close_objects=writer.close)
         writer.warnings += prepared.warnings
@@ -145,7 +149,21 @@ class XmlParameters:
         if name not in writer.terminals.shared:
             writer.terminals.shared[name] = (f"/{body}{regex_escape(v.close)}/ & "
                                              f"~/(?s:.*){regex_escape(v.tag)}(?s:.+)/")
-        return self._rule(writer, "xraw", name, lazy=True)
+        rule = self._rule(writer, "xraw", name, lazy=True)
+        _raw_bodies(writer)[rule] = body
+        return rule
+
+    def _raw_parameter(self, writer: Any, open_text: str, body: str, after: str) -> str:
+        """A raw-string parameter as one lazy lexeme, its open tag included (one lexeme per
+        parameter builds and matches faster than a rule around a shared value lexeme)."""
+        v = self.variant
+        head, tail = regex_escape(open_text), regex_escape(v.close)
+        if body == "(?s:.*)":  # unbounded: "no closing tag inside" as a plain regex (faster to build)
+            terminal = f"/{head}{_without(v.tag)}{tail}/"
+        else:
+            terminal = f"/{head}{body}{tail}/ & ~/{head}(?s:.*){regex_escape(v.tag)}(?s:.+)/"
+        lexeme = self._rule(writer, "xlazy", self._terminal(writer, terminal), lazy=True)
+        return self._rule(writer, "xparam", lexeme + after)
 
     def _any_parameter(self, writer: Any) -> str:
         v = self.variant
@@ -159,10 +177,17 @@ class XmlParameters:
 
     def _parameter(self, writer: Any, key: str, schema: Any, root: Any, where: str, tool: Any) -> str:
         v = self.variant
-        if v.key_stop in key or "<" in key or ">" in key or "\n" in key:
-            raise ToolError(f"property name {key!r} cannot be written in format {v.name}: it holds a "
-                            "character that ends the key in the open tag; rename the property",
-                            path=where)
+        memo = _memo(writer)
+        ident = (key, json.dumps(schema, sort_keys=True, default=str)) if not _has_ref(schema) else None
+        if ident is not None and ident in memo:  # the same parameter in another tool: one rule
+            return memo[ident]
+        rule = self._parameter_rule(writer, key, schema, root, where, tool)
+        if ident is not None:
+            memo[ident] = rule
+        return rule
+
+    def _parameter_rule(self, writer: Any, key: str, schema: Any, root: Any, where: str, tool: Any) -> str:
+        v = self.variant
         string_alt, typed = self._value(writer, schema, root, where, tool)
         after = f" {literal(v.after)}" if v.after else ""
         alts = []
@@ -172,8 +197,22 @@ class XmlParameters:
             alts.append(f"{literal(v.open_text(key, False))} ({typed}) {literal(v.close)}")
         if len(alts) == 2 and "{string}" not in v.open:  # one open tag: one alternative of values
             alts = [f"{literal(v.open_text(key))} ({string_alt} | ({typed}) {literal(v.close)})"]
+        bodies = _raw_bodies(writer)
+        if typed is None and string_alt in bodies:
+            return self._raw_parameter(writer, v.open_text(key, True), bodies[string_alt], after)
         body = alts[0] if len(alts) == 1 else "(" + " | ".join(alts) + ")"
+        if "xraw_" not in body and "xjson_" not in body:
+            # Regular all through: one terminal, so the lexer reads the parameter in one lexeme.
+            return self._terminal(writer, body + after)
         return self._rule(writer, "xparam", body + after)
+
+    def _terminal(self, writer: Any, body: str) -> str:
+        text = f"XP:{body}"
+        if text not in writer.args_rules:
+            name = f"XP_{len(writer.args_rules)}"
+            writer.args_rules[text] = name
+            writer.rules.append(f"{name}: {body}")
+        return writer.args_rules[text]
 
     def _value(self, writer: Any, schema: Any, root: Any, where: str,
                tool: Any) -> tuple[str | None, str | None]:
@@ -293,7 +332,7 @@ class XmlParameters:
                 yield from reader.more(f"the value of {key!r} (no {v.tag!r})")
                 end = reader.text.find(v.tag, start)
             raw = reader.text[start:end]
-            if v.strip_newlines:
+            if v.strip == "each" or v.strip == "both" and raw.startswith("\n") and raw.endswith("\n"):
                 raw = raw[1:] if raw.startswith("\n") else raw
                 raw = raw[:-1] if raw.endswith("\n") else raw
             value = self.typed(raw, properties.get(key) if tool else None, string, tool, reader, start, key)
@@ -332,16 +371,56 @@ class XmlParameters:
 _MISSING = object()
 
 
+def _without(tag: str) -> str:
+    """A regex for any text that does not contain ``tag`` (whose first character occurs only
+    first in it).  A start of the tag is either broken by a character that is neither its next
+    one nor a new start, or abandoned for a new start; the text may end inside a start."""
+    assert tag[0] not in tag[1:]
+    first = regex_escape(tag[0])
+    starts = "(?:" + "|".join(regex_escape(tag[1:k]) for k in range(1, len(tag))) + ")"
+    broken = "|".join(f"{first}{regex_escape(tag[1:k])}[^{regex_escape(tag[k])}{first}]"
+                      for k in range(1, len(tag)))
+    abandoned = f"(?:{first}{starts})*"
+    return f"(?:[^{first}]|{abandoned}(?:{broken}))*{abandoned}"
+
+
+def _has_ref(schema: Any) -> bool:
+    """Does a parameter schema refer to the root (its meaning then depends on the tool)?"""
+    return "$ref" in json.dumps(schema, default=str)
+
+
+def _memo(writer: Any) -> dict[Any, str]:
+    """Parameter rules already written in this compile, by (key, schema)."""
+    if not hasattr(writer, "xml_parameters"):
+        writer.xml_parameters = {}
+    return writer.xml_parameters  # type: ignore[no-any-return]
+
+
+def _raw_bodies(writer: Any) -> dict[str, str]:
+    """The value regex of each raw-string rule written for this compile (kept on the writer)."""
+    if not hasattr(writer, "xml_raw_bodies"):
+        writer.xml_raw_bodies = {}
+    return writer.xml_raw_bodies  # type: ignore[no-any-return]
+
+
 def _excerpt(text: str, at: int) -> str:
     return repr(text[at:at + 30])
 
 
 def _literal(text: str, python: bool, default: Any) -> Any:
-    """JSON (or, where the template prints with str(), a Python literal) text as its value."""
+    """JSON (or, where the template prints with str(), a Python literal) text as its value.
+
+    A value written JSON-escaped (``[{\\"id\\": 1}]``, as ``echo`` leaves it) is decoded once.
+    """
     try:
         return json.loads(text)
     except (json.JSONDecodeError, RecursionError):
         pass
+    if '\\"' in text:
+        try:
+            return json.loads(json.loads(f'"{text}"'))
+        except (json.JSONDecodeError, RecursionError):
+            pass
     if python or text in ("True", "False", "None"):
         try:
             value = ast.literal_eval(text)
@@ -381,9 +460,10 @@ def _kinds(schema: Any, root: Any) -> set[str] | None:
     if "enum" in schema or "const" in schema:
         values = schema.get("enum", [schema.get("const")])
         return {_kind(v) for v in values if v is None or isinstance(v, (bool, int, float, str, list, dict))}
-    if isinstance(schema.get("anyOf"), list):
+    branches = schema.get("anyOf", schema.get("oneOf"))
+    if isinstance(branches, list):
         found: set[str] = set()
-        for branch in schema["anyOf"]:
+        for branch in branches:
             sub = _kinds(_resolved(branch, root), root)
             if sub is None:
                 return None
