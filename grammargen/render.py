@@ -46,7 +46,10 @@ def render(calls: Iterable[Mapping[str, Any]], format: str | Profile = "phi4-min
         if name in schemas:
             arguments = ordered(arguments, schemas[name])
         ident = call_id(call, i, profile) if profile.writes_ids else ""
-        rendered.append(_pieces(profile.call, name, arguments, ident, schemas.get(name)))
+        try:
+            rendered.append(_pieces(profile.call, name, arguments, ident, schemas.get(name)))
+        except InputError as exc:  # an encoding cannot write a value: say which call
+            raise exc.at(prefix=f"calls[{i}]") from None
     if rendered:
         out.append(profile.before_calls + _pieces(profile.begin) + _pieces(profile.separator).join(rendered)
                    + _pieces(profile.end))

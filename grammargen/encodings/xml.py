@@ -363,7 +363,8 @@ class XmlParameters:
         if value is _MISSING:
             if "string" in kinds:
                 return raw
-            raise reader.fail(f"the value of {key!r} is not a {' or '.join(sorted(kinds))}: "
+            wanted = " or ".join(("an " if k[0] in "aeiou" else "a ") + k for k in sorted(kinds))
+            raise reader.fail(f"the value of {key!r} is not {wanted}: "
                               f"{raw.strip()[:40]!r}", at)
         return value
 
