@@ -181,21 +181,16 @@ def test_unsupported_keywords_are_refused_by_path(schema, where):
     assert where in str(info.value)
 
 
-def test_keys_must_be_keyword_arguments():
-    """A property that can't be a Python keyword argument is refused with its path."""
-    with pytest.raises(UnsupportedSchemaError, match="keyword argument"):
-        grammargen.compile([_tool("f", {"my-key": {"type": "string"}})], "lfm2")
-
-
-def test_pattern_and_format_strings_are_json_quoted():
-    """A string with a pattern or format is written JSON-quoted (a Python literal too) and enforced."""
-    tools = [_tool("f", {"day": {"type": "string", "format": "date"}, "code": {"type": "string", "pattern": "^[A-Z]{2}$"}})]
-    text = grammargen.render([{"name": "f", "arguments": {"day": "2026-11-29", "code": "FR"}}], "pythonic", tools=tools)
-    assert text == '[f(day="2026-11-29", code="FR")]'
-    report = grammargen.validate(grammargen.compile(tools, "pythonic", tool_choice="required"),
-                                 [text, text.replace("FR", "fr"), text.replace("2026-11-29", "tomorrow")])
-    assert [r.got for r in report.results] == ["accepted", "rejected", "rejected"]
-    assert json.loads(grammargen.parse(text, "pythonic").tool_calls[0]["function"]["arguments"])["code"] == "FR"
+@pytest.mark.parametrize("fmt", ["pythonic", "lfm2"])
+def test_odd_keys_are_written_as_they_are(fmt):
+    """A property that is no Python identifier is written literally and, given the tools, read back."""
+    key = "my-key, x=)"
+    tools = [_tool("f", {key: {"type": "string"}, "n": {"type": "integer"}}, [key])]
+    text = grammargen.render([{"name": "f", "arguments": {key: "v", "n": 1}}], fmt, tools=tools)
+    assert "f(my-key, x=)='v', n=1)" in text
+    assert grammargen.validate(grammargen.compile(tools, fmt, tool_choice="required"), [text]).ok
+    got = grammargen.parse(text, fmt, tools=tools).tool_calls[0]["function"]["arguments"]
+    assert json.loads(got) == {key: "v", "n": 1}
 
 
 # -- injection -------------------------------------------------------------------------------
@@ -299,3 +294,13 @@ def test_real_llama_tokenizer():
     grammar = grammargen.compile(TOOLS, "pythonic", tokenizer=path)
     report = grammargen.validate(grammar, [text, text.replace("days=3", "days=11"), "It is sunny."], tokenizer=path)
     assert [r.got for r in report.results] == ["accepted", "rejected", "accepted"]
+
+
+def test_stream_split_anywhere():
+    """Cut at any character, a call list streams to the same arguments."""
+    text = "[get_weather(city='P', opts={'lang': 'fr'}, hours=[1, 2]), get_time()]"
+    for cut in range(len(text)):
+        stream = StreamParser("pythonic")
+        joined = Message.from_deltas(stream.feed(text[:cut]) + stream.feed(text[cut:]) + stream.close())
+        assert [c["function"]["name"] for c in joined.tool_calls] == ["get_weather", "get_time"]
+        assert json.loads(joined.tool_calls[0]["function"]["arguments"])["opts"] == {"lang": "fr"}

@@ -20,7 +20,7 @@ from typing import Any
 
 from ..errors import InputError, OutputParseError, ToolError, UnsupportedSchemaError, join_path
 from ..lark import literal, regex_escape
-from .pythonic import _JSON_NUMBER, MAX_DEPTH, NUMBER, LiteralGrammar, NeedMore, RawNumber
+from .pythonic import _JSON_NUMBER, MAX_DEPTH, NUMBER, LiteralGrammar, NeedMore, RawNumber, known_key, read_key
 
 QUOTE = '<|"|>'
 # String formats Gemma's raw strings enforce, as regexes of the text (JSON Schema's meanings).
@@ -30,8 +30,6 @@ FORMATS = {
     "date-time": r"[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])[Tt](?:[01][0-9]|2[0-3]):[0-5][0-9]:(?:[0-5][0-9]|60)(?:\.[0-9]+)?(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])",
     "uuid": r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}",
 }
-# Bare keys and names end at these; a key or name holding one could not be read back.
-_KEY_BAD = re.compile(r'[\s:,{}\[\]<>"\'|\\]|[\x00-\x1f\x7f]')
 _NAME_BAD = re.compile(r"\{|[\x00-\x1f\x7f]|^\s|\s$|^$")  # a name is read up to its "{"
 _BARE_END = re.compile(r"[,}\]]")
 _NUMBER = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
@@ -47,13 +45,6 @@ def check_name(name: str, path: str) -> None:
         raise ToolError(f"tool name {name!r} can't be written in Gemma's call syntax (it holds '{{' "
                         "or a control character, or starts or ends with a space); rename the tool",
                         path=path)
-
-
-def check_key(key: str, path: str) -> None:
-    if not key or _KEY_BAD.search(key):
-        raise UnsupportedSchemaError(
-            f"property {key!r} can't be a bare Gemma key (no spaces, quotes, brackets, ':' or ',')",
-            path=path)
 
 
 class GemmaGrammar(LiteralGrammar):
@@ -127,11 +118,6 @@ class GemmaGrammar(LiteralGrammar):
 
     def null_rule(self) -> str:
         return '"None" | "null"'
-
-    def body(self, schema: dict[str, Any], path: str, depth: int) -> str:
-        for key in schema.get("properties") or {}:
-            check_key(key, join_path(path, f"properties.{key}"))
-        return super().body(schema, path, depth)
 
     def free_map(self, value: str) -> str:
         key = self.terminal("KEY", r'/[^\s:,{}\[\]<>"\x27|\\\x00-\x1f\x7f]+/')
@@ -268,14 +254,7 @@ def _read_object(text: str, pos: int, final: bool, schema: dict[str, Any], depth
             key, pos = read_value(text, pos, final)
             colon = _skip(text, pos)
         else:
-            colon = text.find(":", pos)
-            if colon < 0:
-                if final:
-                    raise _fail("the output ends inside an object", len(text))
-                raise NeedMore
-            key = text[pos:colon].strip()
-            if not key or _KEY_BAD.search(key):
-                raise _fail(f"expected a key, found {text[pos:pos + 20]!r}", pos)
+            key, colon = read_key(text, pos, final, props, ":")
         if _at(text, colon, final, "an object") != ":":
             raise _fail(f"expected ':', found {text[colon:colon + 20]!r}", colon)
         sub = props.get(key, extra if isinstance(extra, dict) else {})
@@ -339,17 +318,10 @@ def read_pair(text: str, pos: int, final: bool, schema: Any = None) -> tuple[str
     """The ``key:value`` at ``pos`` and the position after its ``,`` (or at its ``}``); None
     where the object ends (``}`` at ``pos``, not consumed)."""
     pos = _skip(text, pos)
-    if _at(text, pos, final, "the arguments") == "}":
-        return None
-    colon = text.find(":", pos)
-    if colon < 0:
-        if final:
-            raise _fail("the output ends inside the arguments", len(text))
-        raise NeedMore
-    key = text[pos:colon].strip()
-    if not key or _KEY_BAD.search(key):
-        raise _fail(f"expected a key, found {text[pos:pos + 20]!r}", pos)
     props = schema.get("properties") if isinstance(schema, dict) else None
+    if _at(text, pos, final, "the arguments") == "}" and known_key(text, pos, final, props, ":") is None:
+        return None
+    key, colon = read_key(text, pos, final, props, ":")
     value, end = read_value(text, colon + 1, final, (props or {}).get(key))
     end = _skip(text, end)
     c = _at(text, end, final, "the arguments")
@@ -379,8 +351,6 @@ class Gemma:
         g = writer._grammargen_gemma
         schema = prepared(writer, tool)
         g.root = schema
-        for key in (g.resolve(schema, where) or {}).get("properties") or {}:
-            check_key(key, join_path(f"{where}.parameters", f"properties.{key}"))
         expr = g.arguments(schema, ":", ",", path=f"{where}.parameters")
         return [] if expr == '""' else [Ref(expr)]
 

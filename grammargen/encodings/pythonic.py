@@ -48,8 +48,6 @@ ANNOTATIONS = frozenset({
 _NUMERIC = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf")
 INTEGER = r"/-?(?:0|[1-9][0-9]*)/"
 NUMBER = r"/-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/"
-# A Python keyword argument name (what a model can write before "=").
-KWARG = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # A call's name is read up to its "(" (surrounding space dropped): a name holding "(", a
 # control character or space at either end could not be read back, so it is refused.
 _NAME_BAD = re.compile(r"\(|[\x00-\x1f\x7f]|^\s|\s$|^$")
@@ -367,13 +365,9 @@ class PythonicGrammar(LiteralGrammar):
         self.json_objects = json_objects
 
     def kwargs(self, schema: dict[str, Any], path: str) -> str:
-        """``k=v, ...`` for one tool's arguments (no parentheses), or ``""`` for none."""
+        """``k=v, ...`` for one tool's arguments (no parentheses), or ``""`` for none.  Keys
+        are written as they are (a literal each), whatever they hold."""
         self.root = schema
-        for key in (self.resolve(schema, path) or {}).get("properties") or {}:
-            if not KWARG.fullmatch(key):
-                raise UnsupportedSchemaError(
-                    f"property {key!r} can't be a Python keyword argument (letters, digits, _)",
-                    path=join_path(path, f"properties.{key}"))
         return self.arguments(schema, "=", ", ", path=path)
 
     def typed(self, kind: str, schema: dict[str, Any], path: str, depth: int) -> str:
@@ -697,26 +691,57 @@ def read_call_list(text: str, pos: int, final: bool) -> tuple[list[Call], int]:
 
 # -- the encoding, as the framework reads it ---------------------------------------------------
 
-def read_kwarg(text: str, pos: int, final: bool) -> tuple[str, Any, int] | None:
-    """The ``key=value`` at ``pos`` and the position after its ``,`` (or at its ``)``);
-    None where the list ends (``)`` at ``pos``, not consumed)."""
-    pos = _skip(text, pos)
-    if _at(text, pos, final, "a call's arguments") == ")":
-        return None
-    m = _WORD.match(text, pos)
-    eq = _skip(text, m.end()) if m else pos
-    if m is None or _at(text, eq, final, "a call's arguments") != "=":
+_BARE_KEY = re.compile(r"[^\s=:,()'\"\[\]{}<>]+")
+
+
+def known_key(text: str, pos: int, final: bool, keys: Any, sep: str) -> tuple[str, int] | None:
+    """The longest of ``keys`` (the schema's property names, written as they are) at
+    ``pos`` followed by ``sep``: (key, position of ``sep``).  Such a key may hold any text;
+    None where none of them is there."""
+    for key in sorted(keys or (), key=len, reverse=True):
+        if text.startswith(key, pos):
+            at = _skip(text, pos + len(key))
+            if at >= len(text) and not final:
+                raise NeedMore
+            if text.startswith(sep, at):
+                return key, at
+        elif not final and len(text) - pos < len(key) and key.startswith(text[pos:]):
+            raise NeedMore
+    return None
+
+
+def read_key(text: str, pos: int, final: bool, keys: Any, sep: str) -> tuple[str, int]:
+    """A key before ``sep``: a known one, else a bare word (no spaces, quotes, brackets)."""
+    found = known_key(text, pos, final, keys, sep)
+    if found is not None:
+        return found
+    _at(text, pos, final, "the arguments")  # nothing yet: wait (or the output ends here)
+    m = _BARE_KEY.match(text, pos)
+    at = _skip(text, m.end()) if m else pos
+    if m is None or _at(text, at, final, "the arguments") != sep:
         if m is not None and m.end() == len(text) and not final:
             raise NeedMore
-        raise _fail(f"expected a keyword argument (key=value), found {text[pos:pos + 20]!r}", pos)
+        raise _fail(f"expected a key and {sep!r}, found {text[pos:pos + 20]!r}", pos)
+    return m.group(), at
+
+
+def read_kwarg(text: str, pos: int, final: bool, schema: Any = None) -> tuple[str, Any, int] | None:
+    """The ``key=value`` at ``pos`` and the position after its ``,`` (or at its ``)``);
+    None where the list ends (``)`` at ``pos``, not consumed).  ``schema``: the tool's
+    parameters, whose property names are read as written whatever they hold."""
+    pos = _skip(text, pos)
+    props = schema.get("properties") if isinstance(schema, dict) else None
+    if _at(text, pos, final, "a call's arguments") == ")" and known_key(text, pos, final, props, "=") is None:
+        return None
+    key, eq = read_key(text, pos, final, props, "=")
     value, end = read_value(text, eq + 1, final)
     end = _skip(text, end)
     c = _at(text, end, final, "a call's arguments")
     if c == ",":
-        return m.group(), value, end + 1
+        return key, value, end + 1
     if c != ")":
         raise _fail(f"expected ',' or ')' after an argument, found {text[end:end + 20]!r}", end)
-    return m.group(), value, end
+    return key, value, end
 
 
 def stream_pairs(reader: Any, call: Any, next_pair: Any, what: str) -> Iterator[None]:
@@ -786,8 +811,11 @@ class Pythonic:
         return render_call("", arguments, json_objects=self.json_objects, schema=schema)[1:-1]
 
     def read(self, reader: Any, call: Any) -> Iterator[None]:
-        yield from stream_pairs(reader, call, lambda t, p, f, c: read_kwarg(t, p, f),
-                                "the call's arguments")
+        def pair(text: str, pos: int, final: bool, c: Any) -> Any:
+            tool = (reader.tools or {}).get(c.name) if c.name else None
+            return read_kwarg(text, pos, final, tool.parameters if tool else None)
+
+        yield from stream_pairs(reader, call, pair, "the call's arguments")
 
 
 ENCODINGS = {"pythonic": Pythonic("pythonic", json_objects=False),
