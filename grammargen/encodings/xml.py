@@ -9,8 +9,8 @@ and how a non-string value is spelled, so each is one :class:`Variant` row below
   may not contain one before), and ``render`` refuses such a value.
 * Other values are spelled as the chat template spells them: JSON (``tojson``), except
   that Qwen3-Coder and Seed-OSS print a top-level boolean or null with Python's ``str()``
-  (``True``, ``None``).  Arrays and objects are JSON in every variant (Seed-OSS's template
-  prints them as Python reprs; its model is held to JSON here).
+  (``True``, ``None``), and Seed-OSS its arrays and objects too (``{'lang': 'fr'}``, the
+  pythonic encoding's literal grammar); the other variants write arrays and objects as JSON.
 * Names and keys are written as literals: the grammar matches exactly them, whatever they
   hold (a key holding ``>`` then only parses where the parser's tag reading allows).
 * The grammar writes a tool's parameters in the schema's declared order, required ones
@@ -39,6 +39,7 @@ from ..lark import json_text, literal
 from ..lark import regex_escape as _regex_escape
 from ..schema import prepare, resolve_ref
 from . import Item, Ref, Wait
+from .pythonic import PythonicGrammar, python_literal
 
 regex_escape = functools.lru_cache(maxsize=65536)(_regex_escape)  # tool lists repeat their keys
 _STRING_KEYWORDS = ("pattern", "format")  # minLength and maxLength are enforced
@@ -61,6 +62,7 @@ class Variant:
     tag: str  # the closing tag no raw value may contain
     key_stop: str  # the character that ends a key in the open tag (a key may not hold it)
     python: bool = False  # top-level booleans and null printed by str(): True, False, None
+    python_containers: bool = False  # arrays and objects printed by str() too: {'lang': 'fr'}
     # The parser drops one newline each side of a value: "each" side where it is (the template
     # writes them), "both" only where both are (a value the model wrapped in newlines).
     strip: str = ""
@@ -78,7 +80,7 @@ VARIANTS = (
     Variant("xml-qwen3-coder", "<parameter={key}>\n", "\n</parameter>", "\n", "</parameter>", ">",
             python=True, strip="each"),
     Variant("xml-seed-oss", "<parameter={key}>", "</parameter>", "\n", "</parameter>", ">", python=True,
-            strip="both"),
+            python_containers=True, strip="both"),
     Variant("xml-minimax", '<parameter name="{key}">', "</parameter>", "\n", "</parameter>", '"'),
     Variant("xml-glm45", "<arg_key>{key}</arg_key>\n<arg_value>", "</arg_value>", "\n", "</arg_value>", "<"),
     Variant("xml-glm47", "<arg_key>{key}</arg_key><arg_value>", "</arg_value>", "", "</arg_value>", "<"),
@@ -273,6 +275,10 @@ class XmlParameters:
         if self.variant.python and kind == "null":
             return '"None"'
         one = {k: val for k, val in schema.items() if k != "type"} | {"type": kind}
+        if self.variant.python_containers and kind in ("array", "object"):
+            literals = _python_grammar(writer)
+            literals.root = root
+            return literals.value(one, where)
         expr = writer.terminals.expression(one)
         if expr is not None:
             return expr
@@ -290,6 +296,8 @@ class XmlParameters:
         """A non-string value as the template prints it."""
         if self.variant.python and (value is None or isinstance(value, bool)):
             return repr(value)
+        if self.variant.python_containers and isinstance(value, (list, dict)):
+            return python_literal(value)
         return json_text(value)
 
     def render(self, arguments: dict[str, Any], schema: dict[str, Any] | None) -> str:
@@ -388,6 +396,14 @@ def _without(tag: str) -> str:
 def _has_ref(schema: Any) -> bool:
     """Does a parameter schema refer to the root (its meaning then depends on the tool)?"""
     return "$ref" in json.dumps(schema, default=str)
+
+
+def _python_grammar(writer: Any) -> Any:
+    """The Python-literal value grammar of the pythonic encoding, one per compile (Seed-OSS's
+    template prints arrays and objects with str())."""
+    if not hasattr(writer, "xml_python_literals"):
+        writer.xml_python_literals = PythonicGrammar(writer.rules)
+    return writer.xml_python_literals
 
 
 def _memo(writer: Any) -> dict[Any, str]:
