@@ -41,7 +41,8 @@ def matrix_samples(fmt: str, choice: str, parallel: bool) -> list[Sample]:
         "keys out of order": render([{"name": "add", "arguments": {"y": 2, "x": 1}}], fmt),
         "loose whitespace": render([ADD], fmt).replace('"x": 1', '"x":   1'),
     }
-    out += [Sample(t, "reject", k) for k, t in always_reject.items()]
+    valid = render([ADD], fmt)  # JSON-spelled mistakes that a raw encoding (XML) doesn't write are no-ops there
+    out += [Sample(t, "reject", k) for k, t in always_reject.items() if t != valid]
     profile = get_profile(fmt)
     if profile.end and choice != "none":
         end_text = "".join(p.value for p in profile.end)

@@ -29,6 +29,9 @@ from grammargen import Grammar, ProfileError, ToolError
 
 fuzz = load_benchmark("fuzz")
 FORMATS = grammargen.formats()
+# Formats whose arguments are JSON (call objects or a json arguments piece).
+JSON_FORMATS = [f for f in FORMATS if all(p.kind != "arguments" or p.value == "json"
+                                          for p in grammargen.get_profile(f).call)]
 VALUE_FIELDS = ("tool_name", "enum_value", "const_value", "property_name")
 ATTACKS = {
     "double-quote": 'a"b', "close-string-and-alternative": '" | /.*/ | "', "backslash": "a\\b",
@@ -52,13 +55,19 @@ def marker_folder(tmp_path: Path) -> Path:
 def test_classic_attack_matches_only_itself(attack: str, field: str) -> None:
     """Each classic injection string, in each field, is refused clearly or matched exactly in every profile."""
     value = ATTACKS[attack]
-    outcomes = {fuzz.check_value(field, value, fmt, ("auto", "json")[i % 2]) for i, fmt in enumerate(FORMATS)}
+    outcomes = {fmt: fuzz.check_value(field, value, fmt, ("auto", "json")[i % 2]) for i, fmt in enumerate(FORMATS)}
+    # (check_value itself fails on anything but an exact match or a clear refusal)
     if field == "tool_name" and (any(c in value for c in "\x00\x1b\x7f\n") or not value):
-        assert outcomes == {"refused"}  # control characters and empty names can't be tool names
-    elif field == "property_name" and "\x7f" in value:
-        assert outcomes == {"refused"}  # llguidance's %json writes DEL in keys unlike in strings
+        assert set(outcomes.values()) == {"refused"}  # control characters and empty names can't be tool names
+        return
+    json_outcomes = {outcomes[f] for f in JSON_FORMATS}
+    if field == "property_name" and "\x7f" in value:
+        assert json_outcomes == {"refused"}  # llguidance's %json writes DEL in keys unlike in strings
     else:
-        assert outcomes == {"ok"}
+        assert json_outcomes == {"ok"}
+    # Other encodings write names and values their own way: each is exact or refused clearly
+    # (Gemma 4 reads a tool name up to its "{", so such a name is refused there).
+    assert set(outcomes.values()) <= {"ok", "refused"}
 
 
 @pytest.mark.parametrize("attack", sorted(ATTACKS))
