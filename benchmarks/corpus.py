@@ -267,9 +267,11 @@ def run_bfcl(cases: Iterable[dict[str, Any]], formats: list[str], *, parse: bool
                     stats.compile_errors.append(f"{label}: {exc}")
                     continue
                 samples = [Sample(answer, "accept", "answer")]
+                muts: list[tuple[str, list[dict]]] = []
                 if i == 0 and not fault and not open_keys:  # the mutants, once per case and format
-                    samples += [Sample(grammargen.render(m, fmt, tools=tools), "reject", kind)
-                                for kind, m in mutants(calls, tools)]
+                    muts = [(kind, m) for kind, m in mutants(calls, tools)
+                            if not _reads_as_valid(m, fmt, tools)]
+                    samples += [Sample(grammargen.render(m, fmt, tools=tools), "reject", kind) for kind, m in muts]
                 report = grammargen.validate(grammar, samples)
                 if report.grammar_error:
                     error = report.grammar_error.strip().splitlines()[0]
@@ -288,7 +290,7 @@ def run_bfcl(cases: Iterable[dict[str, Any]], formats: list[str], *, parse: bool
                 else:
                     stats.not_accepted.append(f"{label}: {first.got} at {first.offset}: "
                                               f"{first.context!r}")
-                for result, (kind, mutated) in zip(rest, mutants(calls, tools)):
+                for result, (kind, mutated) in zip(rest, muts):
                     stats.mutants += 1
                     stats.mutants_by_kind[kind] = stats.mutants_by_kind.get(kind, 0) + 1
                     if result.got != "accepted":
@@ -296,6 +298,18 @@ def run_bfcl(cases: Iterable[dict[str, Any]], formats: list[str], *, parse: bool
                     else:
                         stats.survivors.append(f"{cid} {fmt} {kind}: {_verdict(kind, mutated, tools)}")
     return stats
+
+
+def _reads_as_valid(calls: list[dict[str, Any]], fmt: str, tools: list[Tool]) -> bool:
+    """A mutant a raw-value encoding writes like a valid call (XML: 7 and "7" are both ``7``)
+    is no mutant there: the text reads back as valid arguments.  JSON formats keep them all."""
+    if all(p.kind != "arguments" or p.value == "json" for p in get_profile(fmt).call):
+        return False
+    try:
+        grammargen.parse(grammargen.render(calls, fmt, tools=tools), fmt, tools=tools)
+    except GrammarGenError:
+        return False
+    return True
 
 
 def _label(options: dict[str, Any]) -> str:

@@ -136,17 +136,18 @@ class Built:
     matcher: Callable[[], Any] | None = None  # a peer's own matcher (else llguidance on ``lark``)
 
 
-def grammargen_grammar(shape: str) -> Callable[..., Built]:
+def grammargen_grammar(shape: str, fmt: str = FORMAT) -> Callable[..., Built]:
+    """grammargen's grammar in ``fmt`` (another argument encoding: the same tools as XML parameters)."""
     def build(tools: list[Any], calls: list[dict[str, Any]], bad: dict[str, Any] | None,
               tok: Tokenizer) -> Built:
         start = time.perf_counter()
         loaded = load(tools)
         load_s = time.perf_counter() - start
         start = time.perf_counter()
-        g = grammargen.compile(loaded, FORMAT, tokenizer=tok, lenient=True, check=False, shape=shape)
+        g = grammargen.compile(loaded, fmt, tokenizer=tok, lenient=True, check=False, shape=shape)
         elapsed = time.perf_counter() - start
-        return Built(g.lark, elapsed, [grammargen.render([c], FORMAT, tools=loaded) for c in calls],
-                     grammargen.render([bad], FORMAT, tools=loaded) if bad else "", load_s)
+        return Built(g.lark, elapsed, [grammargen.render([c], fmt, tools=loaded) for c in calls],
+                     grammargen.render([bad], fmt, tools=loaded) if bad else "", load_s)
     return build
 
 
@@ -239,6 +240,7 @@ def xgrammar_grammar(kind: str) -> Callable[..., Built]:
 GRAMMARS: dict[str, Callable[..., Built]] = {
     "grammargen": grammargen_grammar("auto"),
     "grammargen-json": grammargen_grammar("json"),
+    "grammargen-xml": grammargen_grammar("auto", "qwen3-coder"),  # XML parameters (Qwen3-Coder)
     "anyOf": naive_grammar(array=False),
     "array-anyOf": naive_grammar(array=True),
 }

@@ -216,6 +216,19 @@ CASES = [
          ["render", "{d}/calls.json"],
          lambda d: grammargen.render(json.loads((d / "calls.json").read_text())), InputError,
          "arguments are not valid JSON", ["calls.json", "calls[0].arguments"], api_where=["calls[0].arguments"]),
+    # XML parameters (raw values): what a raw string cannot be held to, or cannot hold
+    tools_case("xml-pattern-on-raw-string", text([tool(prop({"type": "string", "pattern": "^[0-9]+$"}))]),
+               UnsupportedSchemaError, "unsupported keyword 'pattern' on a raw string",
+               "tools[0].function.parameters.properties.u.pattern", format="qwen3-coder"),
+    tools_case("xml-enum-holds-closing-tag", text([tool(prop({"enum": ["a</parameter>b"]}))]),
+               UnsupportedSchemaError, "ends a raw value", "tools[0].function.parameters.properties.u",
+               format="qwen3-coder"),
+    Case("xml-render-value-holds-closing-tag",
+         {"calls.json": b'[{"name": "f", "arguments": {"city": "a</parameter>b"}}]'},
+         ["render", "-f", "qwen3-coder", "{d}/calls.json"],
+         lambda d: grammargen.render(json.loads((d / "calls.json").read_text()), "qwen3-coder"), InputError,
+         "cannot write inside a raw value", ["calls.json", "calls[0].arguments.city"],
+         api_where=["calls[0].arguments.city"]),
 ]
 
 
@@ -236,6 +249,11 @@ def parse_and_check_rows() -> list[Case]:
              ["parse", "-f", "phi4-mini", "--tools", "{d}/t.json", "{d}/out.txt"],
              lambda d: parse(unknown_call.decode(), "phi4-mini", tools=d / "t.json"), OutputParseError,
              "unknown tool 'zzz'", ["out.txt", "offset"], api_where=["offset"]),
+        Case("xml-parse-value-not-integer", {"t.json": text([tool(prop({"type": "integer"}))]), "out.txt": (
+            b"<tool_call>\n<function=get_weather>\n<parameter=u>\nmany\n</parameter>\n</function>\n</tool_call>")},
+             ["parse", "-f", "qwen3-coder", "--tools", "{d}/t.json", "{d}/out.txt"],
+             lambda d: parse((d / "out.txt").read_text(), "qwen3-coder", tools=d / "t.json"), OutputParseError,
+             "'u' is not an integer", ["out.txt", "offset"], api_where=["offset"]),
         Case("check-config-wrong-type", {"c.toml": b"tools = 5\n"}, ["check", "--config", "{d}/c.toml"],
              lambda d: read_config(d / "c.toml"), InputError, "must be a list of strings", ["c.toml", "tools"]),
         Case("check-config-missing", {}, ["check", "--config", "{d}/none.toml"],

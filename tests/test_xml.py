@@ -1,0 +1,168 @@
+"""XML-parameter formats: values by schema type, raw strings that cannot hold their closing tag,
+and the templates tests/test_templates.py cannot cut yet (GLM-4.6, GLM-4.7)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+import chat_templates as ct
+import grammargen
+from grammargen import InputError, Sample, StreamParser, compile, parse, render, samples, validate
+from grammargen.errors import OutputParseError, UnsupportedSchemaError
+from grammargen.parse import Message
+
+XML_FORMATS = ["qwen3-coder", "seed-oss", "minimax-m2", "glm45", "glm47"]
+TAGS = {"qwen3-coder": "</parameter>", "seed-oss": "</parameter>", "minimax-m2": "</parameter>",
+        "glm45": "</arg_value>", "glm47": "</arg_value>"}
+
+TOOLS = [{"type": "function", "function": {"name": "book", "parameters": {
+    "type": "object", "properties": {
+        "city": {"type": "string"},
+        "nights": {"type": "integer", "minimum": 1, "maximum": 30},
+        "pets": {"type": "boolean"},
+        "rooms": {"type": "array", "items": {"type": "string"}},
+        "note": {"type": ["string", "null"]},
+        "tier": {"enum": ["basic", "suite", 3]},
+        "when": {"type": "string", "format": "date"},
+        "code": {"type": "string", "maxLength": 4},
+    }, "required": ["city", "nights"]}}}]
+ARGS = {"city": "Zürich — 東京", "nights": 3, "pets": False, "rooms": ["a\"b", "c"], "note": None,
+        "tier": 3, "when": "2024-02-29", "code": "ab<"}
+
+
+def calls_of(message: Message) -> list[tuple[str, Any]]:
+    return [(c["function"]["name"], json.loads(c["function"]["arguments"])) for c in message.tool_calls]
+
+
+@pytest.mark.parametrize("fmt", XML_FORMATS)
+def test_every_type_round_trips(fmt: str) -> None:
+    """Every schema type renders, is accepted by the grammar and parses back to the same JSON values."""
+    text = render([{"name": "book", "arguments": ARGS}], fmt, tools=TOOLS)
+    grammar = compile(TOOLS, fmt, tool_choice="required")
+    report = validate(grammar, [text])
+    assert report.ok, report.results[0].message
+    assert calls_of(parse(text, fmt, tools=TOOLS)) == [("book", ARGS)]
+    stream = StreamParser(fmt, TOOLS)
+    deltas = [d for i in range(0, len(text), 2) for d in stream.feed(text[i:i + 2])] + stream.close()
+    assert calls_of(Message.from_deltas(deltas)) == [("book", ARGS)]
+
+
+@pytest.mark.parametrize("fmt", XML_FORMATS)
+def test_grammar_refuses_what_the_schema_forbids(fmt: str) -> None:
+    """Wrong values are rejected: a closing tag inside a raw string, a bad date, an overlong string,
+    a number out of range, JSON true where the template spells True (and the reverse)."""
+    good = render([{"name": "book", "arguments": {"city": "Bern", "nights": 2, "pets": True,
+                                                   "when": "2024-03-01", "code": "ab"}}], fmt, tools=TOOLS)
+    tag = TAGS[fmt]
+    python = fmt in ("qwen3-coder", "seed-oss")
+    bad = {
+        "closing tag in a raw string": good.replace("Bern", f"Be{tag}rn", 1),
+        "not a date": good.replace("2024-03-01", "2023-02-29", 1),
+        "string too long": good.replace("ab", "abcde", 1),
+        "integer out of range": good.replace("2", "31", 1),
+        "boolean spelled the other way": good.replace("True", "true") if python else good.replace("true<", "True<"),
+    }
+    assert all(text != good for text in bad.values()), "a mutation did not apply"
+    report = validate(compile(TOOLS, fmt, tool_choice="required"),
+                      [Sample(good)] + [Sample(t, "reject", note) for note, t in bad.items()])
+    assert not [(r.sample.note, r.got) for r in report.failures]
+
+
+@pytest.mark.parametrize("fmt", XML_FORMATS)
+def test_render_refuses_a_value_holding_its_closing_tag(fmt: str) -> None:
+    """A raw value cannot be written when it contains its own closing tag: render says which key."""
+    with pytest.raises(InputError, match="'city'"):
+        render([{"name": "book", "arguments": {"city": f"a{TAGS[fmt]}b", "nights": 1}}], fmt)
+
+
+@pytest.mark.parametrize("fmt", XML_FORMATS)
+def test_generated_samples_agree_with_the_grammar(fmt: str) -> None:
+    """samples() for an XML format: every accept is accepted, every near miss (the closing tag too) rejected."""
+    cases = samples(TOOLS, fmt, tool_choice="auto")
+    notes = [s.note for s in cases]
+    assert "book: city holds its closing tag" in notes
+    report = validate(compile(TOOLS, fmt), cases)
+    assert not [(r.sample.note, r.got, r.context) for r in report.failures]
+
+
+@pytest.mark.parametrize("fmt", XML_FORMATS)
+def test_hostile_names_keys_and_enum_values_match_only_themselves(fmt: str) -> None:
+    """Tag characters, quotes and backslashes in a tool name, a key or an enum value are literal text."""
+    hostile = 'a">"<b\\ /.*/'
+    tools = [{"type": "function", "function": {"name": hostile, "parameters": {
+        "type": "object", "properties": {hostile: {"enum": [hostile]}}, "required": [hostile]}}}]
+    text = render([{"name": hostile, "arguments": {hostile: hostile}}], fmt, tools=tools)
+    grammar = compile(tools, fmt, tool_choice="required")
+    near = [text.replace(hostile, hostile[:-1], 1), text.replace(hostile, hostile + "x", 1),
+            text[::-1].replace(hostile[::-1], hostile[:-1][::-1], 1)[::-1]]
+    report = validate(grammar, [Sample(text)] + [Sample(t, "reject") for t in near])
+    assert not [(r.sample.text, r.got) for r in report.failures]
+
+
+def test_pattern_on_a_raw_string_is_refused_by_name() -> None:
+    """A raw string cannot be held to a pattern: the error names the keyword and its path; lenient warns."""
+    tools = [{"type": "function", "function": {"name": "f", "parameters": {
+        "type": "object", "properties": {"id": {"type": "string", "pattern": "^[0-9]+$"}}}}}]
+    with pytest.raises(UnsupportedSchemaError, match="'pattern'") as info:
+        compile(tools, "qwen3-coder")
+    assert info.value.path.endswith("properties.id.pattern")
+    assert any("pattern" in w for w in compile(tools, "qwen3-coder", lenient=True).warnings)
+
+
+def test_without_tools_values_stay_strings() -> None:
+    """Without a schema a raw value is a string (XML writes 2 for an integer and a string alike)."""
+    qwen = "<tool_call>\n<function=f>\n<parameter=n>\n2\n</parameter>\n</function>\n</tool_call>"
+    assert calls_of(parse(qwen, "qwen3-coder")) == [("f", {"n": "2"})]
+
+
+def test_a_value_the_schema_cannot_read_is_an_error() -> None:
+    """An integer parameter holding words is an OutputParseError with the offset, not a silent string."""
+    text = "<tool_call>\n<function=book>\n<parameter=city>\nBern\n</parameter>\n<parameter=nights>\nmany\n</parameter>\n</function>\n</tool_call>"
+    with pytest.raises(OutputParseError, match="'nights' is not an integer"):
+        parse(text, "qwen3-coder", tools=TOOLS)
+
+
+def test_a_call_without_its_wrapper_parses() -> None:
+    """Qwen3-Coder outputs that leave out <tool_call> (as peers' fixtures show) still parse."""
+    text = "Let me check.\n<function=book>\n<parameter=city>\nBern\n</parameter>\n<parameter=nights>\n2\n</parameter>\n</function>"
+    message = parse(text, "qwen3-coder", tools=TOOLS)
+    assert message.content == "Let me check."
+    assert calls_of(message) == [("book", {"city": "Bern", "nights": 2})]
+
+
+# -- templates the alignment harness cannot cut yet --------------------------------------------
+
+# (template, format, compile/parse reasoning, what the turn starts with before render's text)
+UNCUT = [
+    ("zai-org-GLM-4.6.jinja", "glm45", True, ""),
+    ("zai-org-GLM-4.7-Flash.jinja", "glm47", "opened", "</think>"),
+]
+
+
+@pytest.mark.parametrize("file, fmt, reasoning, head", UNCUT, ids=[u[1] for u in UNCUT])
+@pytest.mark.parametrize("probe", [False, True], ids=["two-calls", "typed-probe"])
+def test_template_turn(file: str, fmt: str, reasoning: Any, head: str, probe: bool) -> None:
+    """Render writes the template's turn byte for byte, the grammar accepts it, parse and stream read its calls."""
+    if ct.corpus() is None:
+        pytest.skip("../shared/corpus/chat-templates is absent (CI has no ../shared): template alignment not checked")
+    turn = ct.turn(file, probe=probe)
+    tools = ct.PROBE_TOOLS if probe else ct.TOOLS
+    body = turn.text.removesuffix("<｜end▁of▁sentence｜>")
+    assert body.startswith(head)
+    calls = [{"name": c["function"]["name"], "arguments": c["function"]["arguments"]} for c in turn.calls]
+    got = head + render(calls, fmt, tools=tools, reasoning="" if reasoning is True else None)
+    assert got == body, ct.first_difference(body, got)
+    grammar = compile(tools, fmt, tool_choice="required", reasoning=reasoning,
+                      parallel_tool_calls=len(calls) > 1)
+    report = validate(grammar, [body])
+    assert report.ok, (report.results[0].context, report.results[0].message)
+    opened = "opened" if reasoning == "opened" else None
+    expected = [(c["name"], c["arguments"]) for c in calls]
+    assert calls_of(parse(body, fmt, tools=tools, reasoning=opened)) == expected
+    stream = StreamParser(fmt, tools, reasoning=opened)
+    deltas = [d for i in range(0, len(body), 3) for d in stream.feed(body[i:i + 3])] + stream.close()
+    message = Message.from_deltas(deltas)
+    assert calls_of(message) == expected and message.content is None
