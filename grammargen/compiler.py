@@ -75,7 +75,10 @@ def compile(tools: Any, format: str | Profile = "phi4-mini", *, tool_choice: Any
                      shape=shape)
     lark = writer.grammar(chosen, mode, parallel=parallel_tool_calls, reasoning=reasoning,
                           max_calls=max_calls)
-    check_writable(chosen, profile, writer.forms, checker, written=list(writer.args_rules))
+    # Every text the arguments became (an encoding may write literals in rules of its own):
+    # a special token's text anywhere in it sends the schemas to the walk that names it.
+    written = [*writer.args_rules, *writer.rules, *writer.terminals.definitions()]
+    check_writable(chosen, profile, writer.forms, checker, written=written)
     options = {"tool_choice": tool_choice, "parallel_tool_calls": parallel_tool_calls,
                "reasoning": reasoning, "lenient": lenient, "close_objects": close_objects}
     if max_calls is not None:
