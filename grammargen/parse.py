@@ -717,15 +717,13 @@ class _Reader:
         self.resume = self.pos
 
     def piece(self, piece: Piece, call: _Call | None) -> Wait:
-        if piece.kind == "marker" and piece.value in self.profile.may_omit:
+        if piece.kind == "optional" or piece.kind == "marker" and piece.value in self.profile.may_omit:
             yield from self.maybe((piece.value,))
         elif piece.is_literal:
             yield from self.literal(piece)
         elif call is None:
             raise ProfileError(f"a {piece.kind} piece may only appear in layout.call",
                                source=self.profile.path)
-        elif piece.kind == "optional":
-            yield from self.maybe((piece.value,))
         elif piece.kind == "name" and piece.value == "raw":
             call.set_name(*(yield from self.raw_text(call, "the tool name")))
         elif piece.kind == "id":
