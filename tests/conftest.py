@@ -33,6 +33,20 @@ def math_tools() -> list[dict]:
     return json.loads((EXAMPLES / "math_tools.json").read_text())
 
 
+def package_file(module: str, relative: str, install: str) -> Path:
+    """A file shipped inside an installed package (a real tokenizer.json), or a skip that says
+    how to install the package."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        pytest.skip(f"{module} is not installed ({install}): real tokenizer not checked")
+    path = Path(next(iter(spec.submodule_search_locations))) / relative
+    if not path.is_file():
+        pytest.skip(f"{module} is installed but has no {relative}: real tokenizer not checked")
+    return path
+
+
 def load_benchmark(name: str):
     """Import ``benchmarks/<name>.py`` (a script, not a package) as module ``<name>``."""
     import importlib.util

