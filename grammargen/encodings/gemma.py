@@ -20,7 +20,7 @@ from typing import Any
 
 from ..errors import InputError, OutputParseError, ToolError, UnsupportedSchemaError, join_path
 from ..lark import literal, regex_escape
-from .pythonic import _JSON_NUMBER, MAX_DEPTH, NUMBER, LiteralGrammar, NeedMore, RawNumber, known_key, read_key
+from .pythonic import _JSON_NUMBER, MAX_DEPTH, LiteralGrammar, NeedMore, RawNumber, known_key, read_key
 
 QUOTE = '<|"|>'
 # String formats Gemma's raw strings enforce, as regexes of the text (JSON Schema's meanings).
@@ -119,22 +119,8 @@ class GemmaGrammar(LiteralGrammar):
     def null_rule(self) -> str:
         return '"None" | "null"'
 
-    def free_map(self, value: str) -> str:
-        key = self.terminal("KEY", r'/[^\s:,{}\[\]<>"\x27|\\\x00-\x1f\x7f]+/')
-        pair = f"{key} \":\" {value}"
-        return f'"{{" ({pair} ("," {pair})*)? "}}"'
-
-    def any_value(self) -> str:
-        key = f"{self.prefix}:any"
-        if key in self.names:
-            return self.names[key]
-        name = f"{self.prefix}_any"
-        self.names[key] = name
-        scalars = [self.string(0, None), self.terminal("NUM", NUMBER), '"true"', '"false"',
-                   self.null_rule()]
-        self.rules.append(f"{name}: " + " | ".join(scalars + [
-            f'"[" ({name} ("," {name})*)? "]"', self.free_map(name)]))
-        return name
+    def map_key(self) -> str:
+        return self.terminal("KEY", r'/[^\s:,{}\[\]<>"\x27|\\\x00-\x1f\x7f]+/')
 
 
 # -- render ----------------------------------------------------------------------------------

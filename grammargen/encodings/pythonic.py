@@ -248,9 +248,12 @@ class LiteralGrammar:
         inner = self.ordered(items, [k in required for k in keys], self.item_sep)
         return f'"{{" {inner} "}}"' if inner != '""' else '"{}"'
 
+    def map_key(self) -> str:
+        """A key of a map the schema leaves open (a quoted string here)."""
+        return self.string(0, None)
+
     def free_map(self, value: str) -> str:
-        key = self.string(0, None)
-        pair = f"{key} {literal(self.key_sep)} {value}"
+        pair = f"{self.map_key()} {literal(self.key_sep)} {value}"
         return f'"{{" ({pair} ({literal(self.item_sep)} {pair})*)? "}}"'
 
     def any_value(self) -> str:
@@ -263,9 +266,8 @@ class LiteralGrammar:
         scalars = [self.string(0, None), self.terminal("NUM", NUMBER), literal(self.true),
                    literal(self.false), self.null_rule()]
         sep = literal(self.item_sep)
-        pair = f"{self.string(0, None)} {literal(self.key_sep)} {name}"
         self.rules.append(f"{name}: " + " | ".join(scalars + [
-            f'"[" ({name} ({sep} {name})*)? "]"', f'"{{" ({pair} ({sep} {pair})*)? "}}"']))
+            f'"[" ({name} ({sep} {name})*)? "]"', self.free_map(name)]))
         return name
 
     def ordered(self, items: Sequence[str], required: Sequence[bool], sep: str) -> str:
