@@ -23,9 +23,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
-import llguidance
-
-from .capacity import ROW_ITEMS, check_size, limit_error
+from .capacity import ROW_ITEMS
 from .encodings import Item, Ref, get_encoding
 from .errors import GrammarError, OptionsError, ProfileError
 from .fastjson import ArgsTerminals
@@ -36,6 +34,7 @@ from .schema import prepare
 from .tokenizer import Tokenizer, builtin_for, load_tokenizer, marker_forms
 from .tools import Tool, load_tools, names_the_tools_file
 from .unwritable import check_writable
+from .verify import verify
 
 # How llguidance must write the JSON inside calls: the separators models emit, nothing else.
 JSON_STYLE = {"whitespace_flexible": False, "item_separator": ", ", "key_separator": ": "}
@@ -89,8 +88,7 @@ def compile(tools: Any, format: str | Profile = "phi4-mini", *, tool_choice: Any
                       options=options, markers={m: f.kind for m, f in writer.forms.items()},
                       warnings=tuple(writer.warnings))
     if check:
-        check_size(grammar.lark, checker.ll, **writer.sizes(len(chosen)))
-        check_grammar(grammar, checker, writer)
+        verify(grammar, checker, writer)
     return grammar
 
 
@@ -442,35 +440,3 @@ def _split_common_prefix(seqs: list[list[Item]], lead: str | None
 
 def _common_text(texts: Sequence[str]) -> str:
     return os.path.commonprefix(list(texts))  # a string function, despite its module
-
-
-def check_grammar(grammar: Grammar, tok: Tokenizer, writer: _Writer | None = None) -> None:
-    """Have llguidance check the grammar; blame the tool whose schema it refuses, if any."""
-    is_error, messages = llguidance.LLMatcher.validate_grammar_with_warnings(grammar.lark, tok.ll)
-    if not is_error:
-        return
-    message = messages[0].strip().splitlines()[0] if messages else "unknown error"
-    if writer is not None:
-        error = limit_error(message, **writer.sizes(len(grammar.tool_names)))
-        if error is not None:  # a size limit: no one schema is to blame
-            raise error
-    for tool, text in (writer.tool_args if writer else []):
-        bad, sub = llguidance.LLMatcher.validate_grammar_with_warnings(f"start: %json {text}", tok.ll)
-        if bad:
-            detail = _first_error(sub[0]) if sub else message
-            raise GrammarError(f"llguidance refuses this schema: {_strip_location(detail)}",
-                               path=f"{tool.path}.parameters")
-    raise GrammarError(f"llguidance refuses the grammar: {message}")
-
-
-def _first_error(message: str) -> str:
-    """llguidance's first line, and for a regex error (first line ends in ':') its reason line."""
-    lines = message.strip().splitlines()
-    reason = next((x.strip() for x in lines[1:] if x.strip().startswith("error:")), "")
-    return f"{lines[0]} {reason}" if lines[0].endswith(":") and reason else lines[0]
-
-
-def _strip_location(message: str) -> str:
-    # llguidance prefixes "at 1(8): failed to compile JSON schema: " - keep what is useful.
-    marker = "failed to compile JSON schema: "
-    return message.split(marker, 1)[1] if marker in message else message
