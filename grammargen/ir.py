@@ -10,7 +10,9 @@ exactly what the compiler writes, nothing more:
 * ``Regex`` (llguidance's regex syntax: Rust ``regex``, ``\\x{..}`` escapes, ``(?s:..)``);
 * ``And`` / ``Not``: terminal intersection and complement (``A & ~B``), how free text is
   kept from spelling out a marker;
-* ``Json``: a ``%json`` schema, with the compact separators of ``compiler.JSON_STYLE``.
+* ``Json``: a ``%json`` schema, with the compact separators of ``compiler.JSON_STYLE``;
+* ``Chars``: a character class, made only when a printer lowers a ``Regex`` or ``Json``
+  into rules for a dialect without them.
 
 A ``Rule`` is a terminal (upper-case name: one lexeme) or a rule; ``lazy`` ends its lexeme at
 the first point it can end.  Printers live in ``grammargen.emit``; this module holds only
@@ -47,6 +49,17 @@ class Regex:
 
 
 @dataclass(frozen=True)
+class Chars:
+    """One character from ``ranges`` (inclusive code point pairs), or, ``negated``, outside them.
+
+    Not written by the compiler: lowering a ``Regex`` into rules (GBNF has no regexes) makes it.
+    """
+
+    ranges: tuple[tuple[int, int], ...]
+    negated: bool = False
+
+
+@dataclass(frozen=True)
 class Seq:
     items: tuple["Expr", ...]
 
@@ -78,7 +91,7 @@ class Json:
     schema: Any  # the parsed %json object (x-guidance included)
 
 
-Expr = Union[Lit, Token, Ref, Regex, Seq, Alt, Repeat, And, Not, Json]
+Expr = Union[Lit, Token, Ref, Regex, Chars, Seq, Alt, Repeat, And, Not, Json]
 
 
 @dataclass(frozen=True)
