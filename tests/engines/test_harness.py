@@ -200,6 +200,15 @@ def test_engine_agrees_with_llguidance(engine: str, config: str, note: str, ids:
         assert str(got) == expected, f"{note}: the documented difference changed ({got})"
 
 
+def test_llama_cpp_one_candidate_equals_the_full_mask() -> None:
+    """llama.cpp judges the next token alone as it does inside the whole vocabulary's mask."""
+    _skip_unless("llama.cpp")
+    for config, note, ids in CASES:
+        grammar = GBNF[config]
+        one = harness.llama_cpp_verdict(grammar, TOK, ids)
+        assert one == harness.llama_cpp_verdict(grammar, TOK, ids, full_mask=True), (config, note, one)
+
+
 def _verdict(engine: str, config: str, ids: list[int]) -> Verdict:
     grammar, kind = grammar_for(engine, config)
     return harness.verdict(engine.removesuffix("-tag"), grammar, TOK, ids, **kind)
