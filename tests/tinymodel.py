@@ -26,20 +26,50 @@ CHAT_TEMPLATE = ("{% for message in messages %}<|{{ message['role'] }}|>{{ messa
 
 
 def _byte_alphabet() -> list[str]:
-    """GPT-2's printable stand-ins for the 256 byte values, in byte order."""
+    """GPT-2's printable stand-ins for the 256 byte values."""
     return tokenizers.pre_tokenizers.ByteLevel.alphabet()
 
 
-def build_tokenizer(markers: list[str], *, special: bool = True) -> tuple[str, dict[str, int]]:
-    """tokenizer.json text for 256 byte tokens, then EOS and ``markers`` as added tokens.
+def _byte_chars() -> dict[int, str]:
+    """Byte value -> its stand-in (printable Latin-1 bytes stand for themselves, the others
+    for 256, 257, ... in byte order): how byte-level BPE spells bytes in its vocabulary."""
+    printable = {*range(ord("!"), ord("~") + 1), *range(0xA1, 0xAD), *range(0xAE, 0x100)}
+    chars, extra = {}, 256
+    for b in range(256):
+        if b in printable:
+            chars[b] = chr(b)
+        else:
+            chars[b], extra = chr(extra), extra + 1
+    return chars
+
+
+def whole_characters(text: str) -> list[tuple[str, str]]:
+    """BPE merges that make each non-ASCII character of ``text`` one token (left to right
+    over its UTF-8 bytes, in their byte-level spelling)."""
+    b2u = _byte_chars()
+    merges: dict[tuple[str, str], None] = {}
+    for ch in dict.fromkeys(c for c in text if not c.isascii()):
+        spelled = [b2u[b] for b in ch.encode("utf-8")]
+        for k in range(1, len(spelled)):
+            merges[("".join(spelled[:k]), spelled[k])] = None
+    return list(merges)
+
+
+def build_tokenizer(markers: list[str], *, special: bool = True,
+                    text: str = "") -> tuple[str, dict[str, int]]:
+    """tokenizer.json text for 256 byte tokens, the merges that hold the non-ASCII
+    characters of ``text`` whole, then EOS and ``markers`` as added tokens.
 
     Returns the JSON text and the id of every added token.  EOS is always special;
     ``special`` says how the markers are flagged.
     """
     alphabet = sorted(_byte_alphabet())
     vocab = {ch: i for i, ch in enumerate(alphabet)}
+    merges = whole_characters(text)
+    for left, right in merges:
+        vocab.setdefault(left + right, len(vocab))
     added = {token: len(vocab) + i for i, token in enumerate(dict.fromkeys([EOS, *markers]))}
-    model = tokenizers.models.BPE(vocab={**vocab, **added}, merges=[])
+    model = tokenizers.models.BPE(vocab={**vocab, **added}, merges=merges)
     tok = tokenizers.Tokenizer(model)
     tok.pre_tokenizer = tokenizers.pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
     tok.decoder = tokenizers.decoders.ByteLevel()
@@ -110,15 +140,17 @@ def genai_config(vocab_size: int, eos_id: int, max_length: int) -> dict[str, Any
 
 
 def build_model(folder: Path, markers: Sequence[str], *, special: bool = True,
-                prefer: Sequence[str] = (), context_length: int = 4096, seed: int = 0) -> dict[str, int]:
+                prefer: Sequence[str] = (), context_length: int = 4096, seed: int = 0,
+                text: str = "") -> dict[str, int]:
     """Write a loadable model folder; returns the ids of EOS and the markers.
 
-    ``prefer``: markers the model favours (see :func:`build_decoder`).
+    ``prefer``: markers the model favours (see :func:`build_decoder`); ``text``: what the
+    format writes (a rendered call), whose non-ASCII characters the vocabulary holds whole.
     """
     folder.mkdir(parents=True, exist_ok=True)
-    text, added = build_tokenizer(list(markers), special=special)
-    vocab_size = 256 + len(added)
-    (folder / "tokenizer.json").write_text(text, encoding="utf-8")
+    tokenizer_text, added = build_tokenizer(list(markers), special=special, text=text)
+    vocab_size = max(added.values()) + 1
+    (folder / "tokenizer.json").write_text(tokenizer_text, encoding="utf-8")
     (folder / "tokenizer_config.json").write_text(json.dumps({
         "tokenizer_class": "GPT2Tokenizer", "eos_token": EOS, "bos_token": EOS,
         "unk_token": EOS, "add_bos_token": False, "chat_template": CHAT_TEMPLATE,
@@ -135,6 +167,7 @@ def main() -> None:
     import argparse
 
     from grammargen.profiles import get_profile
+    from grammargen.render import render
 
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("folder", type=Path)
@@ -143,8 +176,9 @@ def main() -> None:
                         help='add the markers with "special": false')
     args = parser.parse_args()
     profile = get_profile(args.format)
+    written = render([{"name": "f", "arguments": {"k": "v"}}], profile.name)
     ids = build_model(args.folder, profile.markers, special=not args.plain_markers,
-                      prefer=profile.markers[:1])
+                      prefer=profile.markers[:1], text=written)
     print(f"wrote {args.folder} ({args.format}; added tokens: {ids})")
 
 
