@@ -19,7 +19,10 @@ from grammargen import Message, Sample, StreamParser, parse, render
 
 real = load_benchmark("real_outputs")
 
-FORMATS = ["minimax-m1", "jamba", "xlam", "hunyuan", "internlm"]
+# FunctionGemma joins once its profile is bundled (it needs Gemma's syntax with <escape>
+# strings, an argument encoding of grammargen/encodings/gemma.py).
+FORMATS = ["minimax-m1", "jamba", "xlam", "hunyuan", "internlm"] + \
+    [f for f in ["functiongemma"] if f in grammargen.formats()]
 CALLS = [{"name": "get_weather", "arguments": {"city": "Paris", "days": 3}},
          {"name": "add", "arguments": {"x": 1, "y": 2.5}}]
 CALL = '{"name": "get_weather", "ARGS": {"city": "Paris", "days": 3}}'
@@ -36,6 +39,9 @@ TURNS = {
     # InternLM's chat format writes "parameters" (vLLM's template "arguments": both are read).
     "internlm": (f"<|action_start|><|plugin|>\n{CALL.replace('ARGS', 'parameters')}<|action_end|>"
                  f"<|action_start|><|plugin|>\n{SECOND.replace('ARGS', 'parameters')}<|action_end|>"),
+    # Gemma's syntax: keys bare and sorted, strings between <escape>, one block per call.
+    "functiongemma": ("<start_function_call>call:get_weather{city:<escape>Paris<escape>,days:3}<end_function_call>"
+                      "<start_function_call>call:add{x:1,y:2.5}<end_function_call>"),
 }
 TURNS = {k: v.replace("ARGS", "arguments") for k, v in TURNS.items()}
 
@@ -165,5 +171,6 @@ def test_prompt_shows_the_tools_and_the_call_layout(fmt: str) -> None:
     for tool in grammargen.load_tools(EXAMPLES / "travel_tools.json"):
         assert tool.name in text
     first = {"minimax-m1": "<tool_calls>\n{", "jamba": "<tool_calls>[", "xlam": '[{"name": ',
-             "hunyuan": "<tool_calls>[{", "internlm": "<|action_start|><|plugin|>"}[fmt]
+             "hunyuan": "<tool_calls>[{", "internlm": "<|action_start|><|plugin|>",
+             "functiongemma": "<start_function_call>call:"}[fmt]
     assert first in text
