@@ -137,6 +137,9 @@ def test_internlm_reads_arguments_and_writes_parameters() -> None:
         assert calls_of(parse(text, "internlm")) == [{"name": "f", "arguments": {"a": 1}}]
         assert grammargen.validate(grammar, [Sample(text)]).ok
     assert '"parameters": {"a": 1}' in render([{"name": "f", "arguments": {"a": 1}}], "internlm")
+    # Decoded with spaces between special tokens (SGLang's InternlmDetector reads that form).
+    spaced = '<|action_start|> <|plugin|>\n{"name": "f", "parameters": {"a": 1}}<|action_end|>'
+    assert calls_of(parse(spaced, "internlm")) == [{"name": "f", "arguments": {"a": 1}}]
 
 
 def test_jamba_and_internlm_markers_are_special_tokens_minimax_and_hunyuan_text() -> None:
