@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
@@ -168,6 +169,8 @@ class _Writer:
                 out.append(tool.name if piece.value == "raw" else json_text(tool.name))
             elif piece.kind == "id":
                 out.append(Ref(self.id_terminal()))
+            elif piece.kind == "index":
+                out.append(Ref(self.index_terminal()))
             elif piece.kind == "arguments":
                 out += get_encoding(piece.value).grammar(self, tool)
             elif piece.kind == "call_object":
@@ -213,6 +216,13 @@ class _Writer:
             body = regex_escape(chars)
             self.terminals.shared["CALL_ID"] = f"/[{body}]{{{length}}}/"
         return "CALL_ID"
+
+    def index_terminal(self) -> str:
+        """CALL_INDEX: a call's position, a decimal number without leading zeros.  Any number:
+        models that number calls across the conversation go on counting (Kimi K2's ``:5``);
+        bounded, so a model can't run on writing digits."""
+        self.terminals.shared.setdefault("CALL_INDEX", "/0|[1-9][0-9]{0,5}/")
+        return "CALL_INDEX"
 
     def sizes(self, tools: int) -> dict[str, int]:
         """What decides whether the grammar fits llguidance's limits (see capacity)."""
@@ -261,6 +271,14 @@ class _Writer:
         # auto behaviour, and a weak model given the chance writes text until max_length.
         body = {"none": ["TEXT"], "auto": ["TEXT", *self._calls_alternatives(lead)],
                 "required": ["calls"]}[mode]
+        wrap = []
+        if p.content_begin and mode != "required":
+            # Text between the model's own markers (Command R7B's <|START_RESPONSE|>...), as
+            # the model writes it; bare text means the same and is allowed too.
+            body = [re.sub(r"\bTEXT\b", "text", b) for b in body]
+            opening = _expr(self.items([Piece("marker", p.content_begin)]))
+            closing = _sp(_expr(self.items([Piece("marker", p.content_end)]))) if p.content_end else ""
+            wrap = [f"text: {opening} TEXT{closing} | TEXT"]
         rules = ["body: " + " | ".join(body)]
         if reasoning and p.reasoning:
             # After the block: at most two newlines, then text that doesn't start with one
@@ -276,7 +294,7 @@ class _Writer:
             rules = [f"start: {start}", *rules, f"body_after: {after}"]
         else:
             rules = ["start: body", *rules]
-        rules += self._text_rules(lead, marks, reasoning)
+        rules += wrap + self._text_rules(lead, marks, reasoning)
         return "\n".join(rules + head + self.rules + self.terminals.definitions()) + "\n"
 
     def _lead(self) -> tuple[str | None, list[str]]:
@@ -320,6 +338,9 @@ class _Writer:
                 never.append(f"(?s:.*){regex_escape(text)}(?s:.*)")  # calls may follow text
             else:
                 never.append(f"{blank}{regex_escape(text)}(?s:.*)")  # text or calls, not both
+        end = self.profile.content_end
+        if end and self.forms[end].kind == "text":  # text ends at its closing marker's text
+            never.append(f"(?s:.*){regex_escape(end)}(?s:.*)")
         rules = []
         r = self.profile.reasoning
         if reasoning and r:

@@ -16,6 +16,7 @@ kept.
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import json
 import os
 import re
@@ -238,16 +239,40 @@ class _Layout:
     end_of_turn: tuple[str, ...]  # dropped at the end of the output
     layout_words: tuple[str, ...]  # separator and end words, kept out of lenient content
     stops: tuple[tuple[str, ...], ...] = ()  # per call piece: the texts that end it when raw
+    opening: Words = ()  # the words a section of this layout surely starts with
+    also: tuple[_Layout, ...] = ()  # the profile's read_also layouts
 
     @classmethod
     def of(cls, profile: Profile) -> _Layout:
+        """The profile's layout, with its ``read_also`` layouts (each read as if it were the
+        profile's own; they must open a section as the layout does)."""
+        layout = cls._one(profile)
+        also = []
+        for i, alt in enumerate(profile.read_also):
+            other = cls._one(dataclasses.replace(profile, begin=alt.begin, call=alt.call,
+                                                 separator=alt.separator, end=alt.end, read_also=()))
+            if not set(other.leads) <= set(layout.leads):
+                raise ProfileError(f"read_also[{i}] must open a section as the layout does "
+                                   f"({' or '.join(map(repr, layout.leads))})",
+                                   source=profile.path, path=f"read_also[{i}]")
+            also.append(other)
+        return dataclasses.replace(layout, also=tuple(also))
+
+    @classmethod
+    def _one(cls, profile: Profile) -> _Layout:
         pieces = [p for p in profile.begin + profile.call if p.kind != "text" or p.value.split()]
-        # A marker the model may leave out opens a section as the optional ones do, and so
-        # does what follows it (Qwen3-Coder's <function= without its <tool_call>).
-        omitted = [p.value for p in pieces if p.kind == "marker" and p.value in profile.may_omit]
+        # A marker the model may leave out at the start opens a section as the optional ones
+        # do, and so does what follows it (Qwen3-Coder's <function= without its <tool_call>).
+        # One left out further in (Kimi K2's "functions.") is only read where it stands.
+        omitted = []
+        for p in pieces:
+            if p.kind == "marker" and p.value in profile.may_omit:
+                omitted.append(p.value)
+            elif p.kind != "optional":
+                break
         optional = [p.value for p in pieces if p.kind == "optional"] + omitted
         first = next((p for p in pieces if p.kind != "optional" and p.value not in omitted), None)
-        if first is None or first.kind in ("name", "id"):
+        if first is None or first.kind in ("name", "id", "index"):
             raise ProfileError("the parser needs the call section to start with literal text",
                                source=profile.path, path="layout")
         leads = tuple(w[0] for w in _alternatives(first) if w) if first.is_literal \
@@ -264,12 +289,14 @@ class _Layout:
                      (*optional, *leads), sure, _lead_words(profile.separator + profile.call),
                      tuple(w for w in starts if w), _lead_words(profile.end),
                      profile.end_of_turn, tuple(dict.fromkeys(words)),
-                     tuple(_stops(profile.call[i + 1:]) for i in range(len(profile.call))))
+                     tuple(_stops(profile.call[i + 1:]) for i in range(len(profile.call))),
+                     _lead_words(profile.begin + profile.call))
         if not layout.next_call:
             raise ProfileError("the parser needs a separator or a call start of literal text",
                                source=profile.path, path="layout.separator")
         for i, piece in enumerate(profile.call):
-            if piece.kind in ("name", "id") and piece.value == "raw" and not _stops(profile.call[i + 1:]):
+            if (piece.kind == "index" or piece.kind in ("name", "id") and piece.value == "raw") \
+                    and not _stops(profile.call[i + 1:]):
                 raise ProfileError(f"a raw {piece.kind} must be followed by a literal piece",
                                    source=profile.path, path=f"layout.call[{i}]")
         return layout
@@ -398,7 +425,11 @@ class _Reader:
                 for k, (status, _) in enumerate(found):
                     if status == _MATCH:
                         return k
-                if self.clean_end():
+                status, end = found[-1]
+                if self.clean_end() or (self.final and self.closing and status == _PARTIAL
+                                        and not self.text[end:].strip()):
+                    # the end's first words are there and the model stopped before the rest
+                    # (Apertus's "]" without its <|tools_suffix|>)
                     return len(alternatives) - 1
                 at = max(end for _, end in found)  # where the likeliest reading broke off
                 raise self.fail(f"expected {what}, found {_excerpt(self.text, at)}", at)
@@ -615,9 +646,15 @@ class _Reader:
         """
         layout = self.layout
         yield from self.space_plain()
+        fresh = True  # text may open here with the format's content marker
         while True:
             if not self.said:
                 yield from self.space_plain()
+            if fresh:
+                fresh = self.open_content()
+                if fresh:  # maybe the opening marker, cut short: wait for more
+                    yield
+                    continue
             found = [(f, lead) for f, lead in ((self.text.find(lead, self.pos), lead)
                                                 for lead in layout.leads) if f >= 0]
             stop, lead = min(found) if found else (None, "")
@@ -633,10 +670,24 @@ class _Reader:
                 continue
             if stop is not None:
                 yield from self.section(self.pos)
+                fresh = True
                 continue
             if self.final:
                 return
             yield
+
+    def open_content(self) -> bool:
+        """Skip the marker the format writes before text (Command R7B's <|START_RESPONSE|>)
+        where text starts with it; True while that cannot be told yet."""
+        opening = self.profile.content_begin
+        if not opening:
+            return False
+        at = _SPACE.match(self.text, self.pos).end()  # type: ignore[union-attr]
+        rest = self.text[at:at + len(opening)]
+        if rest == opening:
+            self.pos = at + len(opening)
+            return False
+        return not self.final and opening.startswith(rest) and len(rest) < len(opening)
 
     def tentative(self, start: int) -> Wait:
         """Read a section whose calls nothing promised; nothing goes out until it is whole.
@@ -656,9 +707,13 @@ class _Reader:
         before trailing whitespace, a tail that may yet begin a lead, and the end-of-turn
         token (or ``droppable`` layout pieces) that end the output."""
         text, pos = self.text, self.pos
+        closing = self.profile.content_end
         if stop is not None:
-            return pos + len(text[pos:stop].rstrip())
-        drop = (*self.layout.end_of_turn, *droppable)
+            end = pos + len(text[pos:stop].rstrip())
+            if closing and text.endswith(closing, pos, end):  # the text's own closing marker
+                end = pos + len(text[pos:end - len(closing)].rstrip())
+            return end
+        drop = (*self.layout.end_of_turn, *droppable, *([closing] if closing else []))
         end = len(text)
         while True:
             end = pos + len(text[pos:end].rstrip())
@@ -694,9 +749,30 @@ class _Reader:
             yield
 
     def section(self, start: int) -> Wait:
+        primary = self.layout
+        self.pos = _SPACE.match(self.text, start).end()  # type: ignore[union-attr]
+        self.layout = yield from self.choose(primary)
+        try:
+            yield from self.calls_of(start)
+        finally:
+            self.layout = primary
+
+    def choose(self, primary: _Layout) -> Wait:
+        """The layout this section is written in: of the profile's layouts whose opening
+        words the text reads as, the one that reads the most (LFM2's ``[{`` is its older
+        JSON layout, ``[get_weather(`` its own)."""
+        if not primary.also:
+            return primary
+        while True:
+            found = [(_try(self.text, self.pos, lay.opening)[0], lay) for lay in (primary, *primary.also)]
+            if self.final or all(status != _PARTIAL for status, _ in found):
+                read = [lay for status, lay in found if status == _MATCH]
+                return max(read, key=lambda lay: len(lay.opening), default=primary)
+            yield
+
+    def calls_of(self, start: int) -> Wait:
         layout = self.layout
         self.resume = self.section_start = start
-        self.pos = _SPACE.match(self.text, start).end()  # type: ignore[union-attr]
         for piece in layout.begin:
             yield from self.piece(piece, None)
         while True:
@@ -728,6 +804,10 @@ class _Reader:
             call.set_name(*(yield from self.raw_text(call, "the tool name")))
         elif piece.kind == "id":
             call.set_id((yield from self.raw_text(call, "the call id"))[0])
+        elif piece.kind == "index":
+            text, at = yield from self.raw_text(call, "the call index")
+            if not text.isdigit():
+                raise self.fail(f"the call index must be a number, not {text[:20]!r}", at)
         elif piece.kind == "name":
             yield from self.space()
             at = self.pos
@@ -741,9 +821,15 @@ class _Reader:
         call = _Call(self, self.calls, hold=any(p.id_key for p in self.layout.call))
         self.calls += 1
         self.closing = False
-        for i, piece in enumerate(self.layout.call):
+        pieces = self.layout.call
+        id_from = None  # where the text of an id_of group starts
+        for i, piece in enumerate(pieces):
             call.stops = self.layout.stops[i]
+            if piece.in_id and id_from is None:
+                id_from = self.pos
             yield from self.piece(piece, call)
+            if piece.in_id and (i + 1 == len(pieces) or not pieces[i + 1].in_id):
+                call.set_id(_TRAILING_SPACE.sub("", self.text[id_from:self.pos]).strip())
             self.closing = self.closing or piece.kind in ("arguments", "call_object")
         call.finish()
 

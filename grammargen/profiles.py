@@ -16,6 +16,9 @@ Piece kinds, each an inline table with one key:
                              encoding of :mod:`grammargen.encodings` ("json", "xml-qwen3-coder"...)
 ``{call_object = [keys]}``   ``{"name": N, "<key>": A}``, any key listed accepted, first rendered;
                              with ``id = "<key>"`` beside it: ``{"name": N, "<key>": A, "id": I}``
+``{index = "0"}``            the call's position in the turn, counted from 0 (Kimi K2, Command R7B)
+``{id_of = [pieces]}``       the text these pieces write is the call's id (Kimi K2's
+                             ``functions.N:0``); they are the layout's pieces, in place
 
 Around the layout, a profile names what it was proven against (``chat_templates``, or
 ``source_of_truth`` where the family's template renders no calls), what the model writes
@@ -25,6 +28,9 @@ it then stops with (``end_of_turn``: never part of the grammar, dropped by the p
 (rendered; the grammar allows it and never demands it; the parser skips it).
 ``may_omit`` lists markers real outputs leave out (Qwen3-Coder's ``<tool_call>``): the
 grammar and ``render`` always write them, the parser reads a call without them.
+``read_also`` lists older layouts the parser reads too (never written; LFM2's JSON calls).
+``content_begin``/``content_end`` wrap the model's text where it writes text between
+markers of its own (Command R7B's ``<|START_RESPONSE|>``); the parser keeps them out of content.
 
 Adding a format is adding a TOML file; nothing here names a model.
 """
@@ -42,7 +48,8 @@ from .encodings import names as encoding_names
 from .errors import ProfileError
 from .input_limits import check_marker_length
 
-PIECE_KINDS = ("text", "marker", "choice", "optional", "name", "id", "arguments", "call_object")
+PIECE_KINDS = ("text", "marker", "choice", "optional", "name", "id", "arguments", "call_object", "index",
+               "id_of")
 # A call id's shape: one character class and a length, e.g. "[A-Za-z0-9]{9}" (Mistral).
 CALL_ID_SHAPE = re.compile(r"\[((?:[A-Za-z0-9_]-[A-Za-z0-9_]|[A-Za-z0-9_])+)\]\{([1-9][0-9]?)\}")
 
@@ -52,10 +59,21 @@ class Piece:
     kind: str
     value: Any  # str for text/marker/name/arguments; tuple[str, ...] for choice/call_object
     id_key: str = ""  # call_object only: the key of the id the model writes, if any
+    in_id: bool = False  # written inside an id_of group: its text is part of the call's id
 
     @property
     def is_literal(self) -> bool:
         return self.kind in ("text", "marker", "choice")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Another layout a profile's parser reads (never written): ``read_also``."""
+
+    begin: tuple[Piece, ...]
+    call: tuple[Piece, ...]
+    separator: tuple[Piece, ...]
+    end: tuple[Piece, ...]
 
 
 @dataclass(frozen=True)
@@ -92,6 +110,9 @@ class Profile:
     call_id: str = ""  # shape of ids the model writes ("[A-Za-z0-9]{9}"), for id pieces
     may_omit: tuple[str, ...] = ()  # markers the parser reads where present and forgives missing
     before_calls: str = ""  # what the template writes right before the call section (MiniMax: "\n")
+    content_begin: str = ""  # a marker the model writes before text (Command R7B's <|START_RESPONSE|>)
+    content_end: str = ""  # and after it (<|END_RESPONSE|>); parse keeps both out of content
+    read_also: tuple[Layout, ...] = ()  # older layouts the parser reads too (LFM2's JSON)
     path: str = ""
 
     @property
@@ -107,6 +128,7 @@ class Profile:
             for m in (self.reasoning.begin, self.reasoning.end):
                 if m not in found:
                     found.append(m)
+        found += [m for m in (self.content_begin, self.content_end) if m and m not in found]
         return found
 
     def is_special(self, text: str) -> bool:
@@ -123,6 +145,11 @@ class Profile:
     @property
     def writes_ids(self) -> bool:
         """Does the model write each call's id (Mistral, Kimi K2)?"""
+        return self.shapes_ids or any(p.in_id for p in self.call)
+
+    @property
+    def shapes_ids(self) -> bool:
+        """Are the ids of the model's own making, of the ``call_id`` shape (Mistral)?"""
         return any(p.kind == "id" or p.id_key for p in self.call)
 
     @property
@@ -211,6 +238,9 @@ def load_profile(file: Path) -> Profile:
             call_id=data.get("call_id", ""),
             may_omit=_strings(data, "may_omit"),
             before_calls=data.get("before_calls", ""),
+            content_begin=data.get("content_begin", ""),
+            content_end=data.get("content_end", ""),
+            read_also=_layouts(data.get("read_also", [])),
             path=source,
         )
     except KeyError as exc:
@@ -219,16 +249,23 @@ def load_profile(file: Path) -> Profile:
         raise exc.at(source=source)
     for marker in (*profile.special, *profile.token_ids):
         check_marker_length(marker, source)
-    kinds = [p.kind for p in profile.call]
-    if kinds.count("call_object") + kinds.count("arguments") != 1:
-        raise ProfileError("layout.call needs exactly one call_object or arguments piece",
-                           source=source, path="layout.call")
-    if "arguments" in kinds and "name" not in kinds:
-        raise ProfileError("layout.call with an arguments piece needs a name piece",
-                           source=source, path="layout.call")
-    if profile.writes_ids and not CALL_ID_SHAPE.fullmatch(profile.call_id):
+    for where, call in [("layout.call", profile.call),
+                        *((f"read_also[{i}].call", alt.call) for i, alt in enumerate(profile.read_also))]:
+        kinds = [p.kind for p in call]
+        if kinds.count("call_object") + kinds.count("arguments") != 1:
+            raise ProfileError(f"{where} needs exactly one call_object or arguments piece",
+                               source=source, path=where)
+        if "arguments" in kinds and "name" not in kinds:
+            raise ProfileError(f"{where} with an arguments piece needs a name piece",
+                               source=source, path=where)
+    if any(p.kind == "id" or p.id_key or p.in_id for alt in profile.read_also for p in alt.call):
+        raise ProfileError("a read_also layout writes no ids (the grammar never asks for them)",
+                           source=source, path="read_also")
+    if profile.shapes_ids and not CALL_ID_SHAPE.fullmatch(profile.call_id):
         raise ProfileError('a layout with ids needs call_id, one character class and a length '
                            '(e.g. "[A-Za-z0-9]{9}")', source=source, path="call_id")
+    if any(p.in_id for p in profile.begin + profile.separator + profile.end):
+        raise ProfileError("an id_of group may only appear in layout.call", source=source, path="layout")
     if profile.reasoning and (not isinstance(profile.reasoning.before, str) or profile.reasoning.before.strip()):
         raise ProfileError("reasoning.before is whitespace only (the parser skips it)", source=source,
                            path="reasoning.before")
@@ -239,7 +276,9 @@ def load_profile(file: Path) -> Profile:
         if marker not in profile.markers:
             raise ProfileError(f"may_omit lists {marker!r}, which is no marker of the layout",
                                source=source, path="may_omit")
-    for key in ("after_calls", "source_of_truth", "before_calls"):
+    if profile.content_end and not profile.content_begin:
+        raise ProfileError("content_end needs content_begin", source=source, path="content_end")
+    for key in ("after_calls", "source_of_truth", "before_calls", "content_begin", "content_end"):
         if not isinstance(getattr(profile, key), str):
             raise ProfileError(f"{key} must be a string", source=source, path=key)
     return profile
@@ -259,10 +298,22 @@ def _strings(data: dict[str, Any], key: str) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _pieces(raw: Any, path: str) -> tuple[Piece, ...]:
+def _layouts(raw: Any) -> tuple[Layout, ...]:
+    if not isinstance(raw, list) or not all(isinstance(t, dict) for t in raw):
+        raise ProfileError("read_also is a list of layout tables ([[read_also]])", path="read_also")
+    out = []
+    for i, table in enumerate(raw):
+        if "call" not in table:
+            raise ProfileError("a read_also layout needs call", path=f"read_also[{i}]")
+        out.append(Layout(*(_pieces(table.get(k, []), f"read_also[{i}].{k}")
+                            for k in ("begin", "call", "separator", "end"))))
+    return tuple(out)
+
+
+def _pieces(raw: Any, path: str, in_id: bool = False) -> tuple[Piece, ...]:
     if not isinstance(raw, list):
         raise ProfileError("must be a list of pieces", path=path)
-    pieces = []
+    pieces: list[Piece] = []
     for i, item in enumerate(raw):
         item = dict(item) if isinstance(item, dict) else item
         id_key = item.pop("id", "") if isinstance(item, dict) and "call_object" in item else ""
@@ -275,6 +326,17 @@ def _pieces(raw: Any, path: str) -> tuple[Piece, ...]:
         if kind not in PIECE_KINDS:
             raise ProfileError(f"unknown piece kind {kind!r} (known: {', '.join(PIECE_KINDS)})",
                                path=f"{path}[{i}]")
+        if kind == "id_of":
+            # A group whose written text is the call's id: its pieces stand in the layout as
+            # they are, each marked, so the grammar and render need nothing new.
+            if in_id:
+                raise ProfileError("id_of groups do not nest", path=f"{path}[{i}]")
+            group = _pieces(value, f"{path}[{i}].id_of", in_id=True)
+            if not group or any(p.kind in ("arguments", "call_object", "id") for p in group):
+                raise ProfileError("id_of takes a non-empty list of text, marker, name and index "
+                                   "pieces", path=f"{path}[{i}]")
+            pieces += group
+            continue
         if kind in ("choice", "call_object"):
             if not (isinstance(value, list) and value and all(isinstance(v, str) for v in value)):
                 raise ProfileError(f"{kind} takes a non-empty list of strings", path=f"{path}[{i}]")
@@ -288,5 +350,7 @@ def _pieces(raw: Any, path: str) -> tuple[Piece, ...]:
                                f"{', '.join(encoding_names())})", path=f"{path}[{i}]")
         if kind == "id" and value != "raw":
             raise ProfileError("id is \"raw\"", path=f"{path}[{i}]")
-        pieces.append(Piece(kind, value, id_key))
+        if kind == "index" and value != "0":
+            raise ProfileError("index is \"0\" (calls are counted from 0)", path=f"{path}[{i}]")
+        pieces.append(Piece(kind, value, id_key, in_id))
     return tuple(pieces)

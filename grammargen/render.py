@@ -26,7 +26,9 @@ def render(calls: Iterable[Mapping[str, Any]], format: str | Profile = "phi4-min
     With ``tools`` (a tool list in any form :func:`compile` takes), argument keys follow
     each schema's property order, as the grammar demands.  ``content`` is text written
     before the calls, ``reasoning`` the inside of the profile's reasoning block.  Markers are
-    written as their text.  Where the format makes the model write ids (Mistral), each
+    written as their text.  An ``index`` piece writes the call's position (0, 1, ...), as
+    Kimi K2's and Command R7B's templates number calls.  Where the format makes the model
+    write ids of its own shape (Mistral), each
     call's own ``id`` is written when it has the format's shape, else one derived from it
     (or from the call's position), so the text always fits the grammar.
     """
@@ -39,15 +41,15 @@ def render(calls: Iterable[Mapping[str, Any]], format: str | Profile = "phi4-min
         r = profile.reasoning
         out.append(f"{r.before}{r.begin}{r.pad}{reasoning}{r.pad}{r.end}{r.gap}")
     if content:
-        out.append(content)
+        out.append(f"{profile.content_begin}{content}{profile.content_end}")
     rendered = []
     for i, call in enumerate(calls):
         name, arguments = call_parts(call, f"calls[{i}]")
         if name in schemas:
             arguments = ordered(arguments, schemas[name])
-        ident = call_id(call, i, profile) if profile.writes_ids else ""
+        ident = call_id(call, i, profile) if profile.shapes_ids else ""
         try:
-            rendered.append(_pieces(profile.call, name, arguments, ident, schemas.get(name)))
+            rendered.append(_pieces(profile.call, name, arguments, ident, schemas.get(name), i))
         except InputError as exc:  # an encoding cannot write a value: say which call
             raise exc.at(prefix=f"calls[{i}]") from None
     if rendered:
@@ -91,7 +93,7 @@ def call_parts(call: Mapping[str, Any], path: str = "") -> tuple[str, dict[str, 
 
 
 def _pieces(pieces: Sequence[Piece], name: str = "", arguments: Any = None, ident: str = "",
-            schema: Any = None) -> str:
+            schema: Any = None, index: int = 0) -> str:
     out = []
     for piece in pieces:
         if piece.kind in ("text", "marker"):
@@ -102,6 +104,8 @@ def _pieces(pieces: Sequence[Piece], name: str = "", arguments: Any = None, iden
             out.append(name if piece.value == "raw" else json_text(name))
         elif piece.kind == "id":
             out.append(ident)
+        elif piece.kind == "index":  # the call's position in the turn, as templates count it
+            out.append(str(index))
         elif piece.kind == "arguments":
             out.append(get_encoding(piece.value).render(arguments, schema))
         elif piece.kind == "call_object":

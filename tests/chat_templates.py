@@ -160,13 +160,21 @@ class Shape:
         return cls(row["args_as"], row["content"], row["tools_shape"], row["n_calls"])
 
 
-def calls(n: int = 2, *, probe: bool = False) -> list[dict[str, Any]]:
-    """The conversation's first ``n`` calls, or the typed-values probe (OpenAI shape, arguments as dicts)."""
-    return copy.deepcopy(PROBE_CALLS if probe else CALLS[:n])
+def calls(n: int = 2, *, probe: bool = False, ids: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
+    """The conversation's first ``n`` calls, or the typed-values probe (OpenAI shape, arguments as dicts).
+
+    ``ids``: the calls' ids instead of the corpus's (Kimi K2 Thinking's template writes them
+    verbatim, and Moonshot's own have the form ``functions.NAME:INDEX``).
+    """
+    out = copy.deepcopy(PROBE_CALLS if probe else CALLS[:n])
+    for call, given in zip(out, ids or ()):
+        call["id"] = given
+    return out
 
 
 def messages(shape: Shape, *, assistant: bool = True, results: bool = False,
-             probe: bool = False, reasoning: str | None = None) -> list[dict[str, Any]]:
+             probe: bool = False, reasoning: str | None = None,
+             ids: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
     """System and user; then the assistant turn calling the tools (or the probe); then the tool results.
 
     ``reasoning``: the assistant turn's ``reasoning_content`` (templates that render it write a
@@ -175,7 +183,7 @@ def messages(shape: Shape, *, assistant: bool = True, results: bool = False,
     out: list[dict[str, Any]] = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": USER}]
     if not assistant:
         return out
-    tool_calls = calls(shape.n_calls, probe=probe)
+    tool_calls = calls(shape.n_calls, probe=probe, ids=ids)
     if shape.args_as == "json-string":
         for call in tool_calls:
             call["function"]["arguments"] = json.dumps(call["function"]["arguments"], ensure_ascii=False)
@@ -233,18 +241,19 @@ BOUNDARY = ("\n", ">", "]")
 
 
 @cache
-def turn(file: str, probe: bool = False, reasoning: str | None = None, **switches: Any) -> Turn:
+def turn(file: str, probe: bool = False, reasoning: str | None = None,
+         ids: tuple[str, ...] | None = None, **switches: Any) -> Turn:
     """The assistant turn of ``file``: the conversation's text after what it shares with the generation prompt.
 
     ``probe``: the turn calls get_weather once with :data:`PROBE` instead of the two calls;
-    ``reasoning``: the turn carries that ``reasoning_content``.
+    ``reasoning``: the turn carries that ``reasoning_content``; ``ids``: the calls' ids.
 
     Both renders are read from the end of the user's message (templates such as Mistral's put
     the system message inside the last user message only when no reply follows, so the texts
     before it differ); the shared text then ends at the last :data:`BOUNDARY`.
     """
     shape = Shape.of(summary()[file])
-    conversation = render_template(file, messages(shape, probe=probe, reasoning=reasoning), shape,
+    conversation = render_template(file, messages(shape, probe=probe, reasoning=reasoning, ids=ids), shape,
                                    add_generation_prompt=False, **switches)
     prompt = render_template(file, messages(shape, assistant=False), shape, add_generation_prompt=True,
                              **switches)
@@ -253,7 +262,7 @@ def turn(file: str, probe: bool = False, reasoning: str | None = None, **switche
     n = _shared(conversation, prompt)
     while n and not conversation[:n].endswith(BOUNDARY):
         n -= 1
-    return Turn(file, conversation[n:], prompt[n:], shape, tuple(calls(shape.n_calls, probe=probe)))
+    return Turn(file, conversation[n:], prompt[n:], shape, tuple(calls(shape.n_calls, probe=probe, ids=ids)))
 
 
 def probe_turn(row: dict[str, Any]) -> str | None:
