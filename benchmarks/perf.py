@@ -4,8 +4,13 @@ For each tool count and tokenizer, every grammar is measured in the same process
 after the other, so the ratios hold on a noisy shared machine even when the absolute
 times do not:
 
-* ``grammargen``       -- compile(..., shape="auto"): regex arguments where exact, name prefix tree
-* ``grammargen-json``  -- compile(..., shape="json"): %json arguments, name prefix tree
+* ``default``          -- the default path: compile(tools) with its check (check=True), then the
+                          matcher (``grammargen.verify.matcher``: a copy of the one the check built)
+* ``default-rebuilt``  -- the same compile, then a matcher the runtime builds from the text
+                          (what vLLM or onnxruntime-genai do: the check's build is not reused)
+* ``grammargen``       -- compile(..., check=False, shape="auto"): regex arguments where exact,
+                          name prefix tree
+* ``grammargen-json``  -- compile(..., check=False, shape="json"): %json arguments, name prefix tree
 * ``anyOf``            -- the Phi-4 guide's ``start: TEXT | fun_call`` + one %json anyOf of
                           ``{"name": const, "arguments": schema}`` objects
 * ``array-anyOf``      -- onnxruntime-genai's example: a %json array of that anyOf
@@ -13,10 +18,13 @@ times do not:
 Columns: compile (grammargen only), matcher (LLMatcher built), first mask, ready (the sum:
 tool list -> ready matcher -> first mask), per-token mask mean / p99 / max while forcing
 valid calls, forcing throughput, RSS growth while building the matcher, and whether the
-valid call was accepted and an invalid one rejected.
+valid call was accepted and an invalid one rejected.  Under each table, the default path's
+ratio to ``anyOf``.  Then one table per tokenizer of the argument encodings (JSON, XML,
+pythonic, Gemma's) on the default path, each format's ready time against ``qwen25``'s.
 
     python benchmarks/perf.py            # 1 .. 1,000 tools, Qwen3 + built-in tokenizer, BFCL, 5,000 + 10,000
     python benchmarks/perf.py --smoke    # a few seconds: 1 and 10 tools, built-in tokenizer
+    python benchmarks/perf.py --counts 100,1000 --no-bfcl --scale 0   # the default-path figures
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ from typing import Any, Callable
 import llguidance
 
 import grammargen
+from grammargen import verify
 from grammargen.profiles import get_profile
 from grammargen.tokenizer import Tokenizer, builtin_for, load_tokenizer
 from grammargen.validate import token_allowed
@@ -136,18 +145,24 @@ class Built:
     matcher: Callable[[], Any] | None = None  # a peer's own matcher (else llguidance on ``lark``)
 
 
-def grammargen_grammar(shape: str, fmt: str = FORMAT) -> Callable[..., Built]:
-    """grammargen's grammar in ``fmt`` (another argument encoding: the same tools as XML parameters)."""
+def grammargen_grammar(shape: str, fmt: str = FORMAT, check: bool = False,
+                       reuse: bool = False) -> Callable[..., Built]:
+    """grammargen's grammar in ``fmt`` (another argument encoding: the same tools as XML parameters).
+
+    ``check``: compile as users call it, with llguidance's check; ``reuse``: the matcher is
+    a copy of the one that check built (``grammargen.verify.matcher``).
+    """
     def build(tools: list[Any], calls: list[dict[str, Any]], bad: dict[str, Any] | None,
               tok: Tokenizer) -> Built:
         start = time.perf_counter()
         loaded = load(tools)
         load_s = time.perf_counter() - start
         start = time.perf_counter()
-        g = grammargen.compile(loaded, fmt, tokenizer=tok, lenient=True, check=False, shape=shape)
+        g = grammargen.compile(loaded, fmt, tokenizer=tok, lenient=True, check=check, shape=shape)
         elapsed = time.perf_counter() - start
         return Built(g.lark, elapsed, [grammargen.render([c], fmt, tools=loaded) for c in calls],
-                     grammargen.render([bad], fmt, tools=loaded) if bad else "", load_s)
+                     grammargen.render([bad], fmt, tools=loaded) if bad else "", load_s,
+                     matcher=(lambda: verify.matcher(g, tok)) if reuse else None)
     return build
 
 
@@ -238,6 +253,8 @@ def xgrammar_grammar(kind: str) -> Callable[..., Built]:
 
 
 GRAMMARS: dict[str, Callable[..., Built]] = {
+    "default": grammargen_grammar("auto", check=True, reuse=True),
+    "default-rebuilt": grammargen_grammar("auto", check=True),
     "grammargen": grammargen_grammar("auto"),
     "grammargen-json": grammargen_grammar("json"),
     "grammargen-xml": grammargen_grammar("auto", "qwen3-coder"),  # XML parameters (Qwen3-Coder)
@@ -248,6 +265,11 @@ if importlib.util.find_spec("xgrammar") is not None:  # an optional peer: pip in
     GRAMMARS["xgrammar-tag"] = xgrammar_grammar("tag")
     GRAMMARS["xgrammar-json"] = xgrammar_grammar("json")
 BASELINE = "anyOf"
+DEFAULT = "default"
+# One format per argument encoding, on the default path (issue 15: each within 1.5x of qwen25's).
+ENCODINGS = {"qwen25": "JSON", "qwen3-coder": "XML", "glm47": "XML (GLM)", "minimax-m2": "XML (MiniMax)",
+             "pythonic": "pythonic", "lfm2": "pythonic (LFM2)", "gemma4": "Gemma"}
+ENCODING_GRAMMARS = {fmt: grammargen_grammar("auto", fmt, check=True, reuse=True) for fmt in ENCODINGS}
 
 
 # -- measuring --------------------------------------------------------------------------------
@@ -318,10 +340,10 @@ def warm_up(tok: Tokenizer) -> float:
 
 
 def ready(name: str, tools: list[Any], calls: list[dict[str, Any]], bad: dict[str, Any] | None,
-          tok: Tokenizer) -> tuple[Row, Built, Any]:
+          tok: Tokenizer, grammars: dict[str, Callable[..., Built]] | None = None) -> tuple[Row, Built, Any]:
     """One run of tool list -> ready matcher -> first mask, each step timed."""
     row = Row(name)
-    built = GRAMMARS[name](tools, calls, bad, tok)
+    built = (grammars or GRAMMARS)[name](tools, calls, bad, tok)
     row.compile_s, row.load_s = built.compile_s, built.load_s
     before = rss_mb()
     start = time.perf_counter()
@@ -339,7 +361,8 @@ def ready(name: str, tools: list[Any], calls: list[dict[str, Any]], bad: dict[st
 
 
 def measure_all(names: list[str], tools: list[Any], calls: list[dict[str, Any]],
-                bad: dict[str, Any] | None, tok: Tokenizer, repeat: int) -> list[Row]:
+                bad: dict[str, Any] | None, tok: Tokenizer, repeat: int,
+                grammars: dict[str, Callable[..., Built]] | None = None) -> list[Row]:
     """Every grammar, ``repeat`` rounds taken in turn; each keeps its fastest ready run.
 
     Interleaving and the best of several runs keep the ratios steady on a shared machine,
@@ -353,7 +376,7 @@ def measure_all(names: list[str], tools: list[Any], calls: list[dict[str, Any]],
             if name.startswith("xgrammar") and (round_ or _distinct_schemas(tools) > PEER_MAX_TOOLS):
                 continue  # peers: one run, and only where it takes seconds
             try:
-                run = ready(name, tools, calls, bad, tok)
+                run = ready(name, tools, calls, bad, tok, grammars)
             except (grammargen.GrammarGenError, ValueError, RuntimeError) as exc:
                 run = (Row(name, error=str(exc).splitlines()[0][:80]), Built(""), None)
             if name not in best or (not run[0].error and run[0].ready_s < best[name][0].ready_s):
@@ -406,6 +429,36 @@ def table(title: str, rows: list[Row]) -> None:
               f"| {ms(r.ready_s)} | {ready_ratio} | {loaded_ratio} | {mean * 1000:.3f} | {r.p(0.99) * 1000:.3f} "
               f"| {max(r.masks, default=0) * 1000:.3f} | {p99_ratio} | {r.tokens_per_s:,.0f} "
               f"| {r.rss_mb:,.0f} | {'accepted' if r.accepted else 'NOT ACCEPTED'} | {rejected} |")
+    by_name = {r.grammar: r for r in rows if not r.error}
+    if base and DEFAULT in by_name:
+        print()
+        for name, how in ((DEFAULT, "the check's matcher reused"),
+                          (f"{DEFAULT}-rebuilt", "the runtime builds its own matcher"),
+                          ("grammargen", "no check")):
+            if name in by_name:
+                r = by_name[name]
+                print(f"default-path ratio: {name} ({how}): {ms(r.ready_s)} ms / anyOf {ms(base.ready_s)} ms "
+                      f"= {r.ready_s / base.ready_s:.2f}x")
+    sys.stdout.flush()
+
+
+def encodings_table(title: str, rows: list[Row]) -> None:
+    """The argument encodings on the default path, each against qwen25 (JSON) from the same run."""
+    base = next((r for r in rows if r.grammar == FORMAT and not r.error), None)
+    print(f"\n### {title}\n")
+    print("| format | arguments | load ms | compile ms (check included) | matcher ms | first mask ms | ready ms "
+          "| ready / qwen25 | mask mean ms | p99 ms | valid | invalid |")
+    print("|---|---|" + "---:|" * 8 + "---|---|")
+    for r in rows:
+        if r.error:
+            print(f"| {r.grammar} | {ENCODINGS[r.grammar]} | error: {r.error} |" + " |" * 9)
+            continue
+        ratio = f"{r.ready_s / base.ready_s:.2f}x" if base else "-"
+        mean = statistics.fmean(r.masks) if r.masks else 0.0
+        rejected = "-" if r.rejected is None else ("rejected" if r.rejected else "ACCEPTED")
+        print(f"| {r.grammar} | {ENCODINGS[r.grammar]} | {ms(r.load_s)} | {ms(r.compile_s)} | {ms(r.matcher_s)} "
+              f"| {ms(r.first_mask_s)} | {ms(r.ready_s)} | {ratio} | {mean * 1000:.3f} | {r.p(0.99) * 1000:.3f} "
+              f"| {'accepted' if r.accepted else 'NOT ACCEPTED'} | {rejected} |")
     sys.stdout.flush()
 
 
@@ -467,6 +520,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--counts", default="1,10,100,1000", help="synthetic tool counts, comma-separated")
     parser.add_argument("--scale", default="5000,10000", help="tool counts for the scale check (0: skip)")
     parser.add_argument("--no-bfcl", action="store_true", help="skip the BFCL tool set")
+    parser.add_argument("--grammars", default="", help="measure only these rows (comma-separated; "
+                        f"anyOf is always kept): {', '.join(GRAMMARS)}")
+    parser.add_argument("--encodings", default="100,1000",
+                        help="tool counts for the argument-encoding table (0: skip)")
     parser.add_argument("--repeat", type=int, default=5, help="ready runs per grammar; the fastest is kept")
     parser.add_argument("--identical", action="store_true",
                         help="every synthetic tool gets the same schema (peers' caches then share it)")
@@ -484,6 +541,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"grammargen {FORMAT} grammars vs hand-written ones; llguidance {llguidance.__version__}; "
           "mask times while forcing valid calls; ratios against the hand-written anyOf, same run")
     names = [n for n in GRAMMARS if not (args.smoke and n.startswith("xgrammar"))]
+    if args.grammars:
+        wanted = set(args.grammars.split(",")) | {BASELINE}
+        names = [n for n in names if n in wanted]
     for tok in toks:
         print(f"\n{tok.name}: one-time per-process cost paid before measuring: {warm_up(tok) * 1000:.1f} ms")
         for n in counts:
@@ -493,6 +553,13 @@ def main(argv: list[str] | None = None) -> int:
             rows = measure_all(names, tools, calls, bad, tok, args.repeat)
             kind = "synthetic tools, one schema for all" if args.identical else "synthetic tools"
             table(f"{n:,} {kind}, {tok.name} tokenizer (best of {args.repeat}; peers: one run)", rows)
+        for n in [10] if args.smoke else [int(c) for c in args.encodings.split(",") if int(c)]:
+            tools = synthetic_tools(n, args.identical)
+            calls = [synthetic_call(tools, i) for i in sorted({0, n // 2, n - 1})]
+            bad = synthetic_call(tools, n // 2, valid=False)
+            rows = measure_all(list(ENCODINGS), tools, calls, bad, tok, args.repeat, ENCODING_GRAMMARS)
+            encodings_table(f"Argument encodings, {n:,} synthetic tools, {tok.name} tokenizer, default path "
+                            f"(best of {args.repeat})", rows)
         if args.smoke:
             continue
         real_tools = None if args.no_bfcl else bfcl_tools()

@@ -1,17 +1,19 @@
-"""Capacity: llguidance's hard limits on grammar size, checked before a grammar reaches a runtime.
+"""Capacity: llguidance's hard limits on grammar size, and the errors that name them.
 
 Runtimes build matchers with llguidance's default parser limits, so a grammar must fit
-them; raising them in our own checks would only hide a failure users will hit.  Two of
-them can't be read off the Lark text cheaply, so large grammars are built once here with
-the symbol budget lowered below the point where llguidance panics:
+them; raising them in our own checks would only hide a failure users will hit.  The check
+(:mod:`.verify`) builds every grammar's matcher once, with the symbol budget lowered below
+the point where llguidance panics, and :func:`limit_error` turns a limit's message into an
+error that names it and the counts that reached it:
 
 * the symbol table: fewer than 65,525 symbols, sub-grammars (``%json``) included; past it
   llguidance panics instead of returning an error.  A ``%json`` rule costs about 14 to 75+
   symbols, an argument terminal one.
 * the initial lexer budget ("fuel", 1,000,000): building the terminals' expressions spends
-  it.  Measured: an object terminal of the benchmark's kind about 125, each distinct integer
+  it, and so do the checks llguidance runs on the lexer when it builds a matcher.
+  Measured: an object terminal of the benchmark's kind about 125, each distinct integer
   range about 100 (10,000 of them overflow it), a five-value enum about 50; literal text
-  costs little.  So the terminals' size, not only their count, decides when to check.
+  costs little.
 
 The third, the Earley row limit (2,000 items), is kept by construction: tool names are a
 prefix tree (see compiler), and a tree node with too many branches is refused there.
@@ -27,30 +29,10 @@ SYMBOL_TABLE = 65_525  # llguidance 1.9.1 panics at this many symbols
 SYMBOL_BUDGET = 65_000  # what we build with, so the overflow is an error, not a panic
 LEXER_FUEL = llguidance.LLParserLimits().initial_lexer_fuel
 ROW_ITEMS = llguidance.LLParserLimits().max_items_in_row
-# Below these sizes neither limit is reachable (measured: a %json rule costs at least 14
-# symbols; terminals spend well under one fuel a character: 2.8 million characters of
-# integer ranges were the densest overflow found).
-JSON_RULES_CHECKED = 500
-ARG_TERMINALS_CHECKED = 2_000
-TERMINAL_CHARS_CHECKED = 200_000
-
-
-def check_size(lark: str, tok: llguidance.LLTokenizer, *, tools: int, json_rules: int,
-               arg_terminals: int, terminal_chars: int) -> None:
-    """Refuse a grammar too big for llguidance's defaults, naming the limit and the counts.
-
-    ``terminal_chars``: the size of the argument and value terminals' definitions.
-    """
-    if (json_rules < JSON_RULES_CHECKED and arg_terminals < ARG_TERMINALS_CHECKED
-            and terminal_chars < TERMINAL_CHARS_CHECKED):
-        return
-    limits = llguidance.LLParserLimits(max_grammar_size=SYMBOL_BUDGET)
-    matcher = llguidance.LLMatcher(tok, lark, log_level=0, limits=limits)
-    if matcher.is_error():
-        error = limit_error(matcher.get_error(), tools=tools, json_rules=json_rules,
-                            arg_terminals=arg_terminals, terminal_chars=terminal_chars)
-        if error is not None:
-            raise error
+# llguidance's messages when building the lexer runs out of fuel: the terminals' expressions,
+# the check that each lexeme can match, the precomputation of the largest ones.
+_LEXER_BUDGET = ("initial lexer configuration", "checking relevance of lexemes",
+                 "lexer precomputation failed")
 
 
 def limit_error(message: str, *, tools: int, json_rules: int, arg_terminals: int,
@@ -63,7 +45,7 @@ def limit_error(message: str, *, tools: int, json_rules: int, arg_terminals: int
             f"the grammar needs more than {SYMBOL_BUDGET:,} grammar symbols; llguidance's symbol "
             f"table holds fewer than {SYMBOL_TABLE:,} ({counts}; a %json rule costs 14-75+ "
             "symbols): pass fewer tools, or schemas the fast shape can write as terminals")
-    if "lexer configuration" in message:
+    if any(sign in message for sign in _LEXER_BUDGET):
         return GrammarError(
             f"the grammar's terminals exceed llguidance's initial lexer budget "
             f"(limit {LEXER_FUEL:,} fuel; {counts}; an object terminal costs about 125 fuel, "

@@ -1,47 +1,125 @@
-"""The default check of a compiled grammar: it fits llguidance's limits and llguidance reads it.
+"""The default check of a compiled grammar, and the matcher it builds, kept for the caller.
 
-``compile(check=True)`` calls :func:`verify`, so a grammar that validates never fails when a
-runtime builds its matcher; a refused schema is blamed on its tool.
+``compile(check=True)`` calls :func:`verify`, which builds the grammar's llguidance matcher
+once, exactly as a runtime will (parser limits at llguidance's defaults, the symbol budget
+lowered so an overflow is an error rather than a panic: see :mod:`.capacity`).  A grammar
+that passes therefore never fails when a runtime builds its matcher; a schema llguidance
+refuses is blamed on its tool, and a size limit is named with the counts that reached it.
+
+Checking costs one matcher build, the largest part of a request's time to a ready matcher.
+So the built matcher is kept (untouched) and :func:`matcher` hands out copies of it: for
+the same grammar and tokenizer a caller gets a ready matcher in microseconds instead of
+building it a second time.  A compile cache hit returns the same grammar, so its matcher
+is reused too.  A matcher is kept while its grammar lives (and among the :data:`KEPT` most
+recent): a grammar that is gone frees its matcher at once.
 """
 
 from __future__ import annotations
 
+import threading
+import weakref
+from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 import llguidance
 
-from .capacity import check_size, limit_error
+from .capacity import SYMBOL_BUDGET, limit_error
 from .errors import GrammarError
 from .grammar import Grammar
-from .tokenizer import Tokenizer
+from .profiles import get_profile
+from .tokenizer import Tokenizer, load_tokenizer
 
 if TYPE_CHECKING:  # the compiler imports this module; its writer is only read here
     from .compiler import _Writer
 
+# Built matchers kept for matcher(), the most recent first: each holds its compiled grammar
+# and lexer, about 11 bytes of memory per character of Lark text (measured: 3.9 MB for the
+# benchmark's 1,000 tools), so the bound is on their text as well as their number.
+KEPT = 64
+KEPT_CHARS = 8_000_000  # about 90 MB of matchers
+
+_lock = threading.Lock()
+# id(grammar) -> (the grammar, weakly; the tokenizer it was checked with; its untouched matcher;
+# the length of its text)
+_built: OrderedDict[int, tuple[weakref.ref[Grammar], llguidance.LLTokenizer, llguidance.LLMatcher, int]] = OrderedDict()
+_chars = 0  # the text length of the grammars in _built
+
 
 def verify(grammar: Grammar, tok: Tokenizer, writer: "_Writer") -> None:
-    """Refuse a grammar too big for llguidance's defaults, or one llguidance can't read."""
-    check_size(grammar.lark, tok.ll, **writer.sizes(len(grammar.tool_names)))
-    check_grammar(grammar, tok, writer)
+    """Build the grammar's matcher as a runtime would; refuse it with an error naming the cause."""
+    limits = llguidance.LLParserLimits(max_grammar_size=SYMBOL_BUDGET)
+    built = llguidance.LLMatcher(tok.ll, grammar.lark, log_level=0, limits=limits)
+    if built.is_error():
+        raise refusal(built.get_error(), grammar, tok, writer)
+    _keep(grammar, tok.ll, built)
 
 
-def check_grammar(grammar: Grammar, tok: Tokenizer, writer: "_Writer | None" = None) -> None:
-    """Have llguidance check the grammar; blame the tool whose schema it refuses, if any."""
-    is_error, messages = llguidance.LLMatcher.validate_grammar_with_warnings(grammar.lark, tok.ll)
-    if not is_error:
-        return
-    message = messages[0].strip().splitlines()[0] if messages else "unknown error"
+def refusal(message: str, grammar: Grammar, tok: Tokenizer, writer: "_Writer | None") -> GrammarError:
+    """The error for llguidance's refusal: a size limit, a tool's schema, or the grammar itself."""
+    first = message.strip().splitlines()[0] if message.strip() else "unknown error"
     if writer is not None:
-        error = limit_error(message, **writer.sizes(len(grammar.tool_names)))
+        error = limit_error(first, **writer.sizes(len(grammar.tool_names)))
         if error is not None:  # a size limit: no one schema is to blame
-            raise error
+            return error
     for tool, text in (writer.tool_args if writer else []):
         bad, sub = llguidance.LLMatcher.validate_grammar_with_warnings(f"start: %json {text}", tok.ll)
         if bad:
-            detail = _first_error(sub[0]) if sub else message
-            raise GrammarError(f"llguidance refuses this schema: {_strip_location(detail)}",
-                               path=f"{tool.path}.parameters")
-    raise GrammarError(f"llguidance refuses the grammar: {message}")
+            detail = _first_error(sub[0]) if sub else first
+            return GrammarError(f"llguidance refuses this schema: {_strip_location(detail)}",
+                                path=f"{tool.path}.parameters")
+    return GrammarError(f"llguidance refuses the grammar: {first}")
+
+
+def matcher(grammar: Grammar, tokenizer: Any = None) -> llguidance.LLMatcher:
+    """A new llguidance matcher for ``grammar``, ready for its first mask.
+
+    ``tokenizer``: what ``compile`` takes (``None``: the format's built-in one).  When
+    ``compile``'s check built this grammar's matcher with the same tokenizer object, the
+    answer is a copy of that one (microseconds); otherwise it is built now.
+    """
+    if isinstance(tokenizer, llguidance.LLTokenizer):
+        ll = tokenizer
+    else:
+        ll = load_tokenizer(tokenizer, get_profile(grammar.format)).ll
+    with _lock:
+        entry = _built.get(id(grammar))
+        if entry is not None and entry[0]() is grammar and entry[1] is ll:
+            _built.move_to_end(id(grammar))
+            return entry[2].deep_copy()
+    built = llguidance.LLMatcher(ll, grammar.lark, log_level=0)
+    if built.is_error():
+        raise GrammarError(f"llguidance refuses the grammar: {built.get_error().strip().splitlines()[0]}")
+    return built
+
+
+def _keep(grammar: Grammar, ll: llguidance.LLTokenizer, built: llguidance.LLMatcher) -> None:
+    global _chars
+    key, size = id(grammar), len(grammar.lark)
+    if size > KEPT_CHARS:
+        return
+    with _lock:
+        _drop(key)
+        _built[key] = (weakref.ref(grammar), ll, built, size)
+        _chars += size
+        while len(_built) > KEPT or _chars > KEPT_CHARS:
+            _drop(next(iter(_built)))
+    weakref.finalize(grammar, _forget, key)
+
+
+def _forget(key: int) -> None:
+    """The grammar is gone: free its matcher (unless the entry is already another grammar's)."""
+    with _lock:
+        entry = _built.get(key)
+        if entry is not None and entry[0]() is None:
+            _drop(key)
+
+
+def _drop(key: int) -> None:
+    """Forget one kept matcher (the caller holds the lock)."""
+    global _chars
+    entry = _built.pop(key, None)
+    if entry is not None:
+        _chars -= entry[3]
 
 
 def _first_error(message: str) -> str:

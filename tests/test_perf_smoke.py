@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import re
+from typing import Any
+
 import pytest
 
 from conftest import load_benchmark
 
 
 @pytest.fixture(scope="module")
-def smoke_output() -> str:
-    """What ``python benchmarks/perf.py --smoke`` prints."""
-    import contextlib
-    import io
+def perf() -> Any:
+    """benchmarks/perf.py, imported."""
+    return load_benchmark("perf")
 
-    perf = load_benchmark("perf")
+
+@pytest.fixture(scope="module")
+def smoke_output(perf: Any) -> str:
+    """What ``python benchmarks/perf.py --smoke`` prints."""
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         assert perf.main(["--smoke"]) == 0
@@ -24,13 +31,28 @@ def test_smoke_prints_a_table_per_tool_count(smoke_output: str) -> None:
     """The smoke run prints one table for 1 tool and one for 10, each with every grammar."""
     assert "### 1 synthetic tools, builtin" in smoke_output
     assert "### 10 synthetic tools, builtin" in smoke_output
-    for grammar in ("grammargen", "grammargen-json", "anyOf", "array-anyOf"):
+    for grammar in ("default", "default-rebuilt", "grammargen", "grammargen-json", "anyOf", "array-anyOf"):
         assert smoke_output.count(f"| {grammar} |") == 2, grammar
+
+
+def test_smoke_prints_the_default_path_ratios_and_the_encodings(perf: Any, smoke_output: str) -> None:
+    """Under each table, the default path's ratio to anyOf (check's matcher reused, and rebuilt);
+    then one row per argument encoding on the default path, each against qwen25."""
+    out = smoke_output
+    for n in (1, 10):
+        table = out.split(f"### {n} synthetic tools")[1].split("###")[0]
+        assert re.search(r"default-path ratio: default \(the check's matcher reused\): [\d.,]+ ms / anyOf "
+                         r"[\d.,]+ ms = \d+\.\d\dx", table)
+        assert "default-path ratio: default-rebuilt (the runtime builds its own matcher)" in table
+    encodings = out.split("### Argument encodings, 10 synthetic tools")[1]
+    for fmt in perf.ENCODINGS:
+        assert re.search(rf"^\| {re.escape(fmt)} \| .* \| \d+\.\d\dx \|", encodings, re.M), fmt
 
 
 def test_every_grammar_accepts_the_valid_calls_and_rejects_the_invalid_one(smoke_output: str) -> None:
     """Each measured grammar forced the valid calls to acceptance and refused the out-of-range call."""
-    rows = [line for line in smoke_output.splitlines() if line.startswith("| ") and "grammar |" not in line]
+    rows = [line for line in smoke_output.splitlines()
+            if line.startswith("| ") and not line.startswith(("| grammar |", "| format |"))]
     assert rows
     for row in rows:
         assert "error" not in row and "NOT ACCEPTED" not in row, row

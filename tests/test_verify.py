@@ -1,0 +1,180 @@
+"""compile's check: one matcher build, refusals worded as before, and that build handed to the caller."""
+
+from __future__ import annotations
+
+import gc
+import threading
+from typing import Any
+
+import llguidance
+import pytest
+
+import grammargen
+from grammargen import GrammarError, verify
+from grammargen.cache import CompileCache
+from grammargen.capacity import LEXER_FUEL, limit_error
+from grammargen.compiler import _Writer
+from grammargen.grammar import Grammar
+from grammargen.profiles import get_profile
+from grammargen.tokenizer import Tokenizer, builtin_for
+from grammargen.validate import token_allowed
+
+FORMAT = "qwen25"
+
+
+def tool(name: str, parameters: dict[str, Any] | None = None) -> dict[str, Any]:
+    parameters = parameters or {"type": "object", "properties": {"q": {"type": "string", "maxLength": 8}},
+                                "required": ["q"]}
+    return {"type": "function", "function": {"name": name, "parameters": parameters}}
+
+
+TOOLS = [tool("get_weather"), tool("get_time")]
+CALL = {"name": "get_time", "arguments": {"q": "Paris"}}
+
+
+def builtin() -> Tokenizer:
+    return builtin_for(get_profile(FORMAT))
+
+
+def accepts(matcher: llguidance.LLMatcher, text: str, tok: Tokenizer | None = None) -> bool:
+    """Force ``text`` through ``matcher`` token by token; True when every token was allowed
+    and the matcher accepts at the end."""
+    for token in (tok or builtin()).encode(text):
+        if not token_allowed(matcher.compute_bitmask(), token) or not matcher.consume_token(token):
+            return False
+    return matcher.is_accepting()
+
+
+def call_text(calls: list[dict[str, Any]] = [CALL], tools: list[dict[str, Any]] = TOOLS) -> str:
+    return grammargen.render(calls, FORMAT, tools=tools)
+
+
+def empty_writer() -> _Writer:
+    return _Writer(get_profile(FORMAT), {}, lenient=False, close=True, shape="auto")
+
+
+# -- the check's matcher, reused ---------------------------------------------------------------
+
+def test_the_checked_matcher_is_handed_out_as_independent_copies() -> None:
+    """compile's check keeps the matcher it built; matcher() gives copies that each start fresh."""
+    grammar = grammargen.compile(TOOLS, FORMAT)
+    assert id(grammar) in verify._built
+    first, second = verify.matcher(grammar), verify.matcher(grammar)
+    assert accepts(first, call_text())
+    assert accepts(second, call_text())  # the first one's tokens never reached it
+    assert not accepts(verify.matcher(grammar), call_text([{"name": "get_time", "arguments": {"q": "x" * 9}}]))
+
+
+def test_an_unchecked_grammar_or_another_tokenizer_gets_a_matcher_built_now() -> None:
+    """Without a kept build (check=False, or a different tokenizer) matcher() builds one that works."""
+    unchecked = grammargen.compile(TOOLS, FORMAT, check=False)
+    assert id(unchecked) not in verify._built
+    assert accepts(verify.matcher(unchecked), call_text())
+    checked = grammargen.compile(TOOLS, FORMAT)
+    same = builtin()
+    other = Tokenizer(same.hf, llguidance.LLTokenizer(same.hf.to_str(), n_vocab=same.ll.vocab_size,
+                                                      eos_token=same.ll.eos_token), "another object")
+    assert accepts(verify.matcher(checked, other), call_text(), other)
+    assert accepts(verify.matcher(checked, builtin().ll), call_text())  # the same tokenizer, as llguidance's
+
+
+def test_a_grammar_that_is_gone_frees_its_matcher() -> None:
+    """The kept matcher lives only as long as its grammar."""
+    grammar = grammargen.compile(TOOLS, FORMAT)
+    key = id(grammar)
+    assert key in verify._built
+    del grammar
+    gc.collect()
+    assert key not in verify._built
+
+
+def test_kept_matchers_are_bounded_by_number_and_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past the bounds the oldest matcher goes (its grammar still gets one, built anew); a grammar
+    bigger than the whole size bound is never kept."""
+    monkeypatch.setattr(verify, "KEPT", 2)
+    grammars = [grammargen.compile([tool(f"t{i}")], FORMAT) for i in range(3)]
+    assert [id(g) in verify._built for g in grammars] == [False, True, True]
+    text = grammargen.render([{"name": "t0", "arguments": {"q": "a"}}], FORMAT, tools=[tool("t0")])
+    assert accepts(verify.matcher(grammars[0]), text)
+    monkeypatch.setattr(verify, "KEPT_CHARS", len(grammars[0].lark) - 1)
+    big = grammargen.compile([tool("t9")], FORMAT)
+    assert id(big) not in verify._built
+    assert verify._chars == sum(e[3] for e in verify._built.values())
+
+
+def test_a_cache_hit_reuses_the_checked_matcher() -> None:
+    """The compile cache returns the same grammar on a repeat, so its matcher is still a copy."""
+    cache = CompileCache()
+    grammar = cache.compile(TOOLS, FORMAT)
+    assert cache.compile([dict(t) for t in TOOLS], FORMAT) is grammar
+    assert id(grammar) in verify._built
+    assert accepts(verify.matcher(grammar), call_text())
+
+
+def test_threads_each_get_their_own_grammars_matcher() -> None:
+    """Concurrent compiles keep and hand out the right matcher for each grammar."""
+    failures: list[str] = []
+
+    def work(i: int) -> None:
+        tools = [tool(f"tool_{i}_{k}") for k in range(3)]
+        for _ in range(5):
+            grammar = grammargen.compile(tools, FORMAT)
+            text = grammargen.render([{"name": f"tool_{i}_2", "arguments": {"q": "ok"}}], FORMAT, tools=tools)
+            if not accepts(verify.matcher(grammar), text):
+                failures.append(f"thread {i}")
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []
+
+
+# -- refusals, worded as before the check was one build ------------------------------------------
+
+def test_a_schema_llguidance_refuses_is_blamed_on_its_tool_and_nothing_is_kept() -> None:
+    """A %json schema llguidance refuses names the tool's parameters and llguidance's reason."""
+    bad = tool("bad", {"type": "object", "properties": {"a": {"$ref": "#/$defs/missing"}}})
+    kept = len(verify._built)
+    with pytest.raises(GrammarError) as info:
+        grammargen.compile([tool("ok"), bad], FORMAT)
+    assert info.value.path == "tools[1].function.parameters"
+    assert info.value.message == "llguidance refuses this schema: Pointer '/$defs/missing' does not exist"
+    assert len(verify._built) == kept
+
+
+def test_an_unreadable_grammar_is_refused_with_llguidances_first_line() -> None:
+    """A grammar llguidance can't read is refused with the location and reason it gives."""
+    grammar = Grammar(lark="start: A\nA: /[/\n", format=FORMAT, tool_names=())
+    with pytest.raises(GrammarError, match=r'^llguidance refuses the grammar: at 2\(4\): invalid regex "\["'):
+        verify.verify(grammar, builtin(), empty_writer())
+    assert id(grammar) not in verify._built
+
+
+def test_too_many_symbols_names_the_limit_and_the_counts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """llguidance's symbol overflow becomes the error naming the symbol table (the budget is
+    lowered here so a small grammar reaches it; tests/test_fastjson.py overflows it for real)."""
+    monkeypatch.setattr(verify, "SYMBOL_BUDGET", 20)
+    with pytest.raises(GrammarError, match=r"needs more than 65,000 grammar symbols; .*\(2 tools: 1 argument "
+                                           r"terminals of \d+ characters, 0 %json argument rules"):
+        grammargen.compile(TOOLS, FORMAT)
+
+
+@pytest.mark.parametrize("message", [
+    "initial lexer configuration (grammar) too big (limit for this grammar: 1000000)",
+    "fuel exhausted when checking relevance of lexemes (1000000)",
+    "lexer precomputation failed; either increase limits.initial_lexer_fuel or disable "
+    "limits.precompute_large_lexemes",
+], ids=["expressions", "relevance", "precompute"])
+def test_every_way_the_lexer_budget_runs_out_is_named(message: str) -> None:
+    """Each of llguidance's lexer-fuel messages becomes the error naming the budget and the counts."""
+    error = limit_error(message, tools=3, json_rules=1, arg_terminals=2, terminal_chars=99)
+    assert error is not None
+    assert f"initial lexer budget (limit {LEXER_FUEL:,} fuel; 3 tools: 2 argument terminals of 99" in error.message
+
+
+def test_other_messages_are_not_limits() -> None:
+    """A message about anything else is left to the caller (blamed on a schema or the grammar)."""
+    assert limit_error('at 1(8): unknown name: "foo"', tools=1, json_rules=0, arg_terminals=0,
+                       terminal_chars=0) is None
