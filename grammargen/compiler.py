@@ -147,6 +147,8 @@ class _Writer:
         self.tool_args: list[tuple[Tool, str]] = []  # (tool, its %json schema text)
         self.shape = shape  # "auto": a terminal where exact (fastjson), else %json
         self.terminals = ArgsTerminals(close)  # value terminals the argument terminals share
+        # the calls start with the tool name as plain text (Functionary): no lead marks them
+        self.bare = profile.call[0].kind in ("name", "id", "index") and not profile.begin
 
     # -- sequences ---------------------------------------------------------------------
     def items(self, pieces: Iterable[Piece], tool: Tool | None = None) -> list[Item]:
@@ -271,6 +273,7 @@ class _Writer:
         # auto behaviour, and a weak model given the chance writes text until max_length.
         body = {"none": ["TEXT"], "auto": ["TEXT", *self._calls_alternatives(lead)],
                 "required": ["calls"]}[mode]
+        text_rules = self._text_rules(lead, marks, reasoning)
         wrap = []
         if p.content_begin and mode != "required":
             # Text between the model's own markers (Command R7B's <|START_RESPONSE|>...), as
@@ -278,7 +281,21 @@ class _Writer:
             body = [re.sub(r"\bTEXT\b", "text", b) for b in body]
             opening = _expr(self.items([Piece("marker", p.content_begin)]))
             closing = _sp(_expr(self.items([Piece("marker", p.content_end)]))) if p.content_end else ""
-            wrap = [f"text: {opening} TEXT{closing} | TEXT"]
+            wrap = [f"text: {opening} TEXT{closing} | {'BARE_TEXT' if self.bare else 'TEXT'}"]
+            if self.bare:
+                # Calls start with the tool name as plain text, and llguidance lexes greedily:
+                # text still alive at a name (or at content_begin) would never let their own
+                # lexemes end.  Bare text may not start as those do (the model writes "all\n").
+                firsts = "".join(sorted({t.name[0] for t in tools} | {p.content_begin[0]}))
+                text_body = text_rules[0].split(": ", 1)[1]
+                # nor be a word alone on its first line: that is a call (as the parser reads it)
+                wrap.append(f"BARE_TEXT: {text_body} & ~/[{regex_escape(firsts)}](?s:.*)/"
+                            " & ~/[\\w.:-]+[ \\t]*\\n(?s:.*)/")
+            if p.calls_after_text and mode == "auto":
+                # text up to the first calls_after_text (lazy: it ends there), then the calls
+                cat = regex_escape(p.calls_after_text)
+                wrap += [f"TEXT_TO_CALLS: /(?s:.+){cat}/ & ~/{cat}(?s:.*)/",
+                         "text_to_calls[lazy]: TEXT_TO_CALLS", f"text_head: {opening} text_to_calls"]
         rules = ["body: " + " | ".join(body)]
         if reasoning and p.reasoning:
             # After the block: at most two newlines, then text that doesn't start with one
@@ -294,7 +311,7 @@ class _Writer:
             rules = [f"start: {start}", *rules, f"body_after: {after}"]
         else:
             rules = ["start: body", *rules]
-        rules += wrap + self._text_rules(lead, marks, reasoning)
+        rules += wrap + text_rules
         return "\n".join(rules + head + self.rules + self.terminals.definitions()) + "\n"
 
     def _lead(self) -> tuple[str | None, list[str]]:
@@ -324,6 +341,8 @@ class _Writer:
     def _calls_alternatives(self, lead: str | None) -> list[str]:
         if not self.profile.content_before_calls:
             return ["calls"]
+        if self.profile.calls_after_text and self.profile.content_begin:
+            return ["calls", "text_head calls"]  # Functionary: all\n, text, ">>>", the calls
         if lead is None:
             return ["TEXT? calls"]
         return ["calls", "head calls_after_lead"]
@@ -341,6 +360,8 @@ class _Writer:
         end = self.profile.content_end
         if end and self.forms[end].kind == "text":  # text ends at its closing marker's text
             never.append(f"(?s:.*){regex_escape(end)}(?s:.*)")
+        if self.profile.calls_after_text:  # and at the text that starts calls after it
+            never.append(f"(?s:.*){regex_escape(self.profile.calls_after_text)}(?s:.*)")
         rules = []
         r = self.profile.reasoning
         if reasoning and r:

@@ -40,6 +40,9 @@ _TRAILING_SPACE = re.compile(r"(?:\s|\\[nrt])+$")
 _STRING_STOP = re.compile(r'["\\]')
 _NEST_STOP = re.compile(r'[{}\[\]"]')
 _SCALAR_END = re.compile(r"[\s,}\]]")
+# Functionary: output that starts with a word alone on its line (the recipient) is calls
+_BARE_NAME = re.compile(r"[\w.:-]*")
+_BARE_CALL = re.compile(r"[\w.:-]+[ \t]*\n")
 _ID_TABLE = bytes((string.ascii_letters + string.digits).encode()[i % 62] for i in range(256))
 _DECODER = json.JSONDecoder()
 _LAYOUTS: dict[int, tuple[Profile, _Layout]] = {}  # by id(profile); the profile is kept alive
@@ -209,8 +212,9 @@ def _lead_words(pieces: Sequence[Piece]) -> Words:
 
 
 def _stops(following: Sequence[Piece]) -> tuple[str, ...]:
-    """The texts that end a raw name or id: the next literal's first word, and before it
-    what an argument encoding without a lead may start with (GLM: ``name<arg_key>``)."""
+    """The texts that end a raw name or id: the next literal's first word, or what the
+    arguments start with where they come next (Functionary's ``name\n{``, GLM's
+    ``name<arg_key>``, whose arguments may also be absent: the next literal too)."""
     found: list[str] = []
     for piece in following:
         if piece.is_literal:
@@ -218,8 +222,11 @@ def _stops(following: Sequence[Piece]) -> tuple[str, ...]:
             if words:
                 return tuple(found + words)
             continue  # whitespace only: the raw text is stripped anyway
-        if piece.kind == "arguments" and not get_encoding(piece.value).lead:
-            found += getattr(get_encoding(piece.value), "starts", ())
+        if piece.kind == "arguments":
+            encoding = get_encoding(piece.value)
+            found += getattr(encoding, "starts", ())
+            if encoding.lead:  # the arguments are always there
+                return tuple(found)
             continue
         break
     return ()
@@ -240,6 +247,7 @@ class _Layout:
     layout_words: tuple[str, ...]  # separator and end words, kept out of lenient content
     stops: tuple[tuple[str, ...], ...] = ()  # per call piece: the texts that end it when raw
     opening: Words = ()  # the words a section of this layout surely starts with
+    bare: bool = False  # calls start with the tool name: the output's start, or calls_after_text
     also: tuple[_Layout, ...] = ()  # the profile's read_also layouts
 
     @classmethod
@@ -272,14 +280,19 @@ class _Layout:
                 break
         optional = [p.value for p in pieces if p.kind == "optional"] + omitted
         first = next((p for p in pieces if p.kind != "optional" and p.value not in omitted), None)
-        if first is None or first.kind in ("name", "id", "index"):
-            raise ProfileError("the parser needs the call section to start with literal text",
-                               source=profile.path, path="layout")
-        leads = tuple(w[0] for w in _alternatives(first) if w) if first.is_literal \
-            else _lead_words([first])
+        bare = first is not None and first.kind in ("name", "id", "index")
+        if first is None or bare and not (profile.content_begin and profile.calls_after_text):
+            raise ProfileError("the parser needs the call section to start with literal text "
+                               "(or text to be told apart by content_begin, and calls after it "
+                               "by calls_after_text)", source=profile.path, path="layout")
+        if bare:  # Functionary: output that isn't text is calls; after text, calls_after_text
+            leads: tuple[str, ...] = (profile.calls_after_text,)
+        else:
+            leads = tuple(w[0] for w in _alternatives(first) if w) if first.is_literal \
+                else _lead_words([first])
         words = [w for p in profile.separator + profile.end if p.is_literal
                  for alt in _alternatives(p) for w in alt]
-        sure = (*optional, *leads) if profile.content_before_calls or first.kind == "marker" \
+        sure = (*optional, *leads) if profile.content_before_calls or first.kind == "marker" or bare \
             else tuple(optional)
         starts = [(m,) for m in optional] + [_lead_words([p]) for p in profile.call[:1]
                                              if p.kind in ("marker", "call_object")]
@@ -290,7 +303,7 @@ class _Layout:
                      tuple(w for w in starts if w), _lead_words(profile.end),
                      profile.end_of_turn, tuple(dict.fromkeys(words)),
                      tuple(_stops(profile.call[i + 1:]) for i in range(len(profile.call))),
-                     _lead_words(profile.begin + profile.call))
+                     _lead_words(profile.begin + profile.call), bare=bare)
         if not layout.next_call:
             raise ProfileError("the parser needs a separator or a call start of literal text",
                                source=profile.path, path="layout.separator")
@@ -651,10 +664,21 @@ class _Reader:
             if not self.said:
                 yield from self.space_plain()
             if fresh:
-                fresh = self.open_content()
-                if fresh:  # maybe the opening marker, cut short: wait for more
+                opened = self.open_content()
+                if opened is None:  # maybe the opening marker, cut short: wait for more
                     yield
                     continue
+                fresh = False
+                if not opened and layout.bare and not self.said and self.calls == 0:
+                    ahead = _BARE_CALL.match(self.text, self.pos)
+                    if ahead is None and not self.final and _BARE_NAME.fullmatch(self.text, self.pos):
+                        fresh = True  # the first line may yet read as a tool name
+                        yield
+                        continue
+                    if ahead is not None:  # a tool name on its own line: the calls, from the start
+                        yield from self.section(self.pos)
+                        fresh = True
+                        continue
             found = [(f, lead) for f, lead in ((self.text.find(lead, self.pos), lead)
                                                 for lead in layout.leads) if f >= 0]
             stop, lead = min(found) if found else (None, "")
@@ -676,9 +700,10 @@ class _Reader:
                 return
             yield
 
-    def open_content(self) -> bool:
-        """Skip the marker the format writes before text (Command R7B's <|START_RESPONSE|>)
-        where text starts with it; True while that cannot be told yet."""
+    def open_content(self) -> bool | None:
+        """Skip the marker the format writes before text (Command R7B's <|START_RESPONSE|>,
+        Functionary's ``all\n``) where text starts with it: True if it did, False if the
+        text starts otherwise, None while that cannot be told yet."""
         opening = self.profile.content_begin
         if not opening:
             return False
@@ -686,8 +711,10 @@ class _Reader:
         rest = self.text[at:at + len(opening)]
         if rest == opening:
             self.pos = at + len(opening)
-            return False
-        return not self.final and opening.startswith(rest) and len(rest) < len(opening)
+            return True
+        if not self.final and opening.startswith(rest) and len(rest) < len(opening):
+            return None
+        return False
 
     def tentative(self, start: int) -> Wait:
         """Read a section whose calls nothing promised; nothing goes out until it is whole.
@@ -773,6 +800,8 @@ class _Reader:
     def calls_of(self, start: int) -> Wait:
         layout = self.layout
         self.resume = self.section_start = start
+        if layout.bare and self.text.startswith(self.profile.calls_after_text, self.pos):
+            self.pos += len(self.profile.calls_after_text)  # the calls after the text
         for piece in layout.begin:
             yield from self.piece(piece, None)
         while True:

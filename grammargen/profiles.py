@@ -28,6 +28,8 @@ it then stops with (``end_of_turn``: never part of the grammar, dropped by the p
 (rendered; the grammar allows it and never demands it; the parser skips it).
 ``may_omit`` lists markers real outputs leave out (Qwen3-Coder's ``<tool_call>``): the
 grammar and ``render`` always write them, the parser reads a call without them.
+``calls_after_text`` is what the model writes between its text and calls that follow it
+(Functionary v3.2's ``>>>``; its calls start with the bare tool name).
 ``read_also`` lists older layouts the parser reads too (never written; LFM2's JSON calls).
 ``content_begin``/``content_end`` wrap the model's text where it writes text between
 markers of its own (Command R7B's ``<|START_RESPONSE|>``); the parser keeps them out of content.
@@ -113,6 +115,7 @@ class Profile:
     content_begin: str = ""  # a marker the model writes before text (Command R7B's <|START_RESPONSE|>)
     content_end: str = ""  # and after it (<|END_RESPONSE|>); parse keeps both out of content
     read_also: tuple[Layout, ...] = ()  # older layouts the parser reads too (LFM2's JSON)
+    calls_after_text: str = ""  # written between text and the calls after it (Functionary: ">>>")
     path: str = ""
 
     @property
@@ -241,6 +244,7 @@ def load_profile(file: Path) -> Profile:
             content_begin=data.get("content_begin", ""),
             content_end=data.get("content_end", ""),
             read_also=_layouts(data.get("read_also", [])),
+            calls_after_text=data.get("calls_after_text", ""),
             path=source,
         )
     except KeyError as exc:
@@ -276,9 +280,13 @@ def load_profile(file: Path) -> Profile:
         if marker not in profile.markers:
             raise ProfileError(f"may_omit lists {marker!r}, which is no marker of the layout",
                                source=source, path="may_omit")
+    if profile.calls_after_text and not profile.content_begin:
+        raise ProfileError("calls_after_text needs content_begin (text is told apart from calls by it)",
+                           source=source, path="calls_after_text")
     if profile.content_end and not profile.content_begin:
         raise ProfileError("content_end needs content_begin", source=source, path="content_end")
-    for key in ("after_calls", "source_of_truth", "before_calls", "content_begin", "content_end"):
+    for key in ("after_calls", "source_of_truth", "before_calls", "content_begin", "content_end",
+                "calls_after_text"):
         if not isinstance(getattr(profile, key), str):
             raise ProfileError(f"{key} must be a string", source=source, path=key)
     return profile

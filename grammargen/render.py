@@ -53,6 +53,8 @@ def render(calls: Iterable[Mapping[str, Any]], format: str | Profile = "phi4-min
         except InputError as exc:  # an encoding cannot write a value: say which call
             raise exc.at(prefix=f"calls[{i}]") from None
     if rendered:
+        if content:
+            out.append(profile.calls_after_text)
         out.append(profile.before_calls + _pieces(profile.begin) + _pieces(profile.separator).join(rendered)
                    + _pieces(profile.end))
     return "".join(out)
