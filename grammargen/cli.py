@@ -14,6 +14,7 @@ import click
 
 from . import compiler, profiles, tools as tools_mod
 from .render import call_parts, render as render_calls
+from .emit import ENGINES
 from .errors import GrammarGenError, InputError, OptionsError
 
 EXIT_OK, EXIT_PROBLEM, EXIT_BAD_INPUT = 0, 1, 2
@@ -126,8 +127,9 @@ def main() -> None:
 @click.argument("tools")
 @format_option()
 @compile_options
-@click.option("--emit", type=click.Choice(["lark", "json"]), default="lark", show_default=True,
-              help="Lark text, or llguidance's top-level grammar JSON.")
+@click.option("--emit", type=click.Choice(ENGINES), default="lark", show_default=True,
+              help="lark: llguidance Lark; json: llguidance's top-level grammar object; gbnf: "
+                   "llama.cpp; xgrammar: xgrammar's Lark; vllm, sglang: request bodies.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None,
               help="Write the grammar to this file instead of stdout.")
 def compile_cmd(tools: str, format_name: str, tool_choice: str, no_parallel: bool,
@@ -137,7 +139,7 @@ def compile_cmd(tools: str, format_name: str, tool_choice: str, no_parallel: boo
     grammar = build_grammar(tools, format_name, tool_choice, no_parallel, reasoning, tokenizer,
                             lenient, open_objects)
     echo_warnings(grammar.warnings)
-    text = grammar.lark if emit == "lark" else json.dumps(grammar.to_json(), indent=2) + "\n"
+    text = grammar.emit(emit)
     if output:
         try:
             with open(output, "w", encoding="utf-8") as handle:

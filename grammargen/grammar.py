@@ -40,6 +40,16 @@ class Grammar:
         except RuntimeError as exc:
             raise GrammarError(f"onnxruntime-genai refused the grammar: {exc}") from exc
 
+    def emit(self, engine: str) -> str:
+        """This grammar as ``engine`` reads it: ``lark``, ``json``, ``gbnf`` (llama.cpp),
+        ``xgrammar``, ``vllm`` or ``sglang`` (request bodies); see :mod:`grammargen.emit`.
+
+        A piece the engine cannot say exactly raises :class:`GrammarError` naming it.
+        """
+        from .emit import emit
+
+        return emit(self, engine)
+
     def __str__(self) -> str:
         return self.lark
 

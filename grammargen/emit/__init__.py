@@ -1,0 +1,59 @@
+"""One grammar value, printed for each engine.
+
+``grammargen.compile`` writes llguidance Lark; :func:`emit` reads it back into the value of
+:mod:`grammargen.ir` (:mod:`.reader`) and prints it for an engine: ``lark`` (as compiled),
+``json`` (llguidance's top-level grammar object), ``gbnf`` (llama.cpp), ``xgrammar`` (its Lark
+reader), ``vllm`` and ``sglang`` (request bodies carrying the Lark).  A piece an engine cannot
+say exactly is a :class:`GrammarError` naming it, never a looser grammar.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+from ..errors import GrammarError
+
+if TYPE_CHECKING:
+    from ..grammar import Grammar
+
+ENGINES = ("lark", "json", "gbnf", "xgrammar", "vllm", "sglang")
+
+# Tokens llama.cpp makes end-of-generation by their text (llama-vocab.cpp, llama-cpp-python
+# 0.3.36): its grammar engine never matches them, so a marker among them can't be in GBNF.
+LLAMA_CPP_EOG = frozenset([
+    "<|eot_id|>", "<|im_end|>", "<|end|>", "<|return|>", "<|call|>", "<|flush|>", "<|calls|>",
+    "<end_of_turn>", "<|endoftext|>", "</s>", "<|eom_id|>", "<EOT>", "_<EOT>", "[EOT]", "[EOS]",
+    "<|end_of_text|>", "<end_of_utterance>", "<eos>", "<turn|>", "<|tool_response>",
+    "<｜end▁of▁sentence｜>", "[e~[",
+])
+
+
+def emit(grammar: Grammar, engine: str) -> str:
+    """``grammar`` as the text ``engine`` reads (one of :data:`ENGINES`), ending in a newline.
+
+    ``lark`` is ``grammar.lark`` itself; the others are printed from it.
+    """
+    if engine == "lark":
+        return grammar.lark
+    if engine == "json":
+        return json.dumps(grammar.to_json(), indent=2) + "\n"
+    if engine in ("vllm", "sglang"):
+        from .bodies import sglang_body, vllm_body
+
+        return (vllm_body if engine == "vllm" else sglang_body)(grammar.lark) + "\n"
+    if engine == "gbnf":
+        eog = sorted(m for m, kind in grammar.markers.items() if kind != "text" and m in LLAMA_CPP_EOG)
+        if eog:
+            raise GrammarError(f"marker {eog[0]} is an end-of-generation token in llama.cpp: its "
+                               "grammar engine never matches it, so GBNF cannot hold it", path="gbnf")
+        from .gbnf import print_gbnf
+        from .reader import read
+
+        return print_gbnf(read(grammar.lark))
+    if engine == "xgrammar":
+        from .reader import read
+        from .xgrammar import print_xgrammar
+
+        return print_xgrammar(read(grammar.lark))
+    raise GrammarError(f"unknown engine {engine!r}; known: {', '.join(ENGINES)}", path="emit")

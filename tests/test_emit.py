@@ -1,0 +1,301 @@
+"""--emit: the compiled Lark read into one grammar value and printed for each engine.
+
+Everything here runs on llguidance alone (the fast suite has no other engine): the Lark
+printer is checked by reading every grammar every format writes back to the same value;
+GBNF through llguidance's own GBNF converter and the xgrammar Lark as Lark, each judging
+grammargen's accept/reject samples exactly as the compiled grammar does.  The engines' own
+matchers are run by tests/engines.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from functools import lru_cache
+
+import llguidance
+import llguidance.gbnf_to_lark
+import pytest
+
+import grammargen
+from grammargen import ir
+from grammargen.emit import ENGINES, emit
+from grammargen.emit.gbnf import print_gbnf
+from grammargen.emit.lark import print_lark
+from grammargen.emit.reader import read
+from grammargen.errors import GrammarError
+from grammargen.validate import Sample, validate
+
+from conftest import EXAMPLES
+
+TOOL_FILES = ("travel_tools", "math_tools", "weather_tools", "delivery_tools")
+
+
+@lru_cache(maxsize=None)
+def tools(name: str):
+    return grammargen.load_tools(EXAMPLES / f"{name}.json")
+
+
+def option_table(fmt: str):
+    """Every option a compiled grammar depends on, for one format."""
+    profile = grammargen.get_profile(fmt)
+    reasonings = [False, True, "required", "opened"] if profile.reasoning is not None else [False]
+    for tool_file, choice, parallel, reasoning, shape in itertools.product(
+            TOOL_FILES, ["auto", "none", "required", "named"], [True, False], reasonings, ["auto", "json"]):
+        ts = tools(tool_file)
+        yield tool_file, dict(tool_choice=ts[0].name if choice == "named" else choice,
+                              parallel_tool_calls=parallel, reasoning=reasoning, shape=shape)
+
+
+# --- reader + Lark printer ------------------------------------------------------------------
+
+@pytest.mark.parametrize("fmt", grammargen.formats())
+def test_every_grammar_a_format_writes_reads_back_to_the_same_value(fmt) -> None:
+    """Every grammar of every option table is read, and its printed Lark reads back to the same value."""
+    count = 0
+    for tool_file, options in option_table(fmt):
+        for max_calls in ([None, 2] if options["parallel_tool_calls"] else [None]):
+            grammar = grammargen.compile(tools(tool_file), fmt, check=False, max_calls=max_calls, **options)
+            value = read(grammar.lark)
+            printed = print_lark(value)
+            assert read(printed) == value, (tool_file, options)
+            count += 1
+    assert count >= 64
+
+
+@pytest.mark.parametrize("fmt", grammargen.formats())
+def test_printed_lark_is_judged_like_the_compiled_grammar(fmt) -> None:
+    """llguidance gives the read-and-printed Lark the compiled grammar's verdict on every sample."""
+    for choice in ("auto", "required"):
+        ts = tools("travel_tools")
+        grammar = grammargen.compile(ts, fmt, tool_choice=choice)
+        assert_same_verdicts(grammar, print_lark(read(grammar.lark)), fmt, choice)
+
+
+BAD_LARK = [
+    pytest.param("start: A\nA: /a/i\n", "'i', which is not defined", id="regex-flag"),
+    pytest.param("start: \"a\"\nstart: \"b\"\n", "defined twice", id="duplicate-rule"),
+    pytest.param("%ignore /x/\nstart: \"a\"\n", "expected 'name: ...'", id="directive"),
+    pytest.param("start: \"a\" @\n", "expected a string", id="unknown-character"),
+    pytest.param("start: (\"a\"\n", "expected ')'", id="unclosed-group"),
+    pytest.param("start: \"a\"{3,1}\n", "bounds reversed", id="reversed-bounds"),
+    pytest.param("start: %json {oops}\n", "not followed by a JSON value", id="bad-json"),
+    pytest.param("body: \"a\"\n", "no 'start' rule", id="no-start"),
+    pytest.param("start: T[max_tokens=3]\n", "expected a string", id="attribute-on-a-reference"),
+    pytest.param("start[capture]: \"a\"\n", "expected 'name: ...'", id="capture"),
+]
+
+
+@pytest.mark.parametrize("lark, message", BAD_LARK)
+def test_reader_refuses_syntax_the_compiler_does_not_write(lark, message) -> None:
+    """Lark outside grammargen's subset is a GrammarError naming the line, never a wrong value."""
+    with pytest.raises(GrammarError, match=re.escape(message)):
+        read(lark)
+
+
+def test_reader_values() -> None:
+    """Each piece of the subset becomes its ir node: tokens, %json, lazy, & and ~, repeats."""
+    value = read('start: <[7]> <|x|> R? "a"{2,} T\nR[lazy]: /(?s:.*)b/\n'
+                 'T: /a+/ & ~/ab/ | %json {"type": "integer"}\n')
+    start, lazy, term = value.rules
+    assert start.expr == ir.Seq((ir.Token(id=7), ir.Token(name="<|x|>"), ir.Repeat(ir.Ref("R"), 0, 1),
+                                 ir.Repeat(ir.Lit("a"), 2, None), ir.Ref("T")))
+    assert lazy.lazy and lazy.expr == ir.Regex("(?s:.*)b")
+    assert term.terminal and term.expr == ir.Alt((ir.And((ir.Regex("a+"), ir.Not(ir.Regex("ab")))),
+                                                  ir.Json({"type": "integer"})))
+
+
+# --- GBNF and xgrammar, judged by llguidance ----------------------------------------------
+
+_PIECE = re.compile(r'"(?:[^"\\]|\\.)*"|(<\[[0-9]+\]>|<[^\s<>\[\]"]+>)|\[(?:[^\]\\]|\\.)*\]')
+_STRING = re.compile(r'"((?:[^"\\]|\\.)*)"|<\[[0-9]+\]>|<[^\s<>\[\]"]+>|\[(?:[^\]\\]|\\.)*\]|/(?:[^/\\]|\\.)+/')
+_CHAR = re.compile(r"\\x[0-9A-Fa-f]{2}|\\u[0-9A-Fa-f]{4}|\\U[0-9A-Fa-f]{8}|\\.|.", re.S)
+
+
+def one_char_literals(text: str) -> str:
+    """Every string literal as a group of one-character literals.
+
+    llguidance lexes: it commits to the longest lexeme, so ``"<tool_calls>"`` beside a text
+    rule of one-character lexemes would refuse ``<tool_call>`` as text.  GBNF and xgrammar
+    have no lexer; with one-character literals llguidance judges the language they read.
+    """
+    def split(m: re.Match) -> str:
+        if m.group(1) is None:  # a token, a class or a regex
+            return m.group(0)
+        chars = _CHAR.findall(m.group(1))
+        return '""' if not chars else "(" + " ".join(f'"{c}"' for c in chars) + ")"
+
+    return _STRING.sub(split, text)
+
+
+def gbnf_as_lark(gbnf: str) -> str:
+    """GBNF read by llguidance's own converter (``llguidance.gbnf_to_lark``), judged lexer-free.
+
+    The converter has no token elements: each becomes a placeholder rule, put back as the
+    token after.  It folds rules without recursion into lexemes: every rule gets an
+    alternative that matches nothing and is recursive (``never``), so none is folded.
+    """
+    tokens: dict[str, str] = {}
+
+    def placeholder(m: re.Match) -> str:
+        return m.group(0) if m.group(1) is None else tokens.setdefault(m.group(1), f"tok{len(tokens)}x")
+
+    lines = []
+    for line in _PIECE.sub(placeholder, gbnf).splitlines():
+        name, body = line.split(" ::= ", 1)
+        lines.append(f"{name} ::= ( {one_char_literals(body)} ) | never")
+    lines += [f'{name} ::= "@"' for name in tokens.values()] + ['never ::= never "@"']
+    lark = llguidance.gbnf_to_lark.gbnf_to_lark("\n".join(lines))
+    for token, name in tokens.items():
+        lark, n = re.subn(rf"(?m)^{name.upper()}: .*$", f"{name}: {token}", lark)
+        lark = re.sub(rf"\b{name.upper()}\b", name, lark)
+        assert n == 1
+    # the converter writes a code point past U+FFFF as \U10FFFF, which its regex reader refuses
+    return re.sub(r"\\U([0-9A-Fa-f]{5,6})(?![0-9A-Fa-f])", r"\\x{\1}", lark)
+
+
+EXTRA = [Sample("hello", "accept"), Sample("  \n", "accept"), Sample("<|tool_call|>", "reject"),
+         Sample("<tool_call>\n", "reject"), Sample("x <tool_call>", "reject")]
+
+
+def assert_same_verdicts(grammar, text: str, fmt: str, choice: str) -> None:
+    samples = list(grammargen.samples(tools("travel_tools"), fmt, tool_choice=choice)) + EXTRA
+    want = validate(grammar, samples)
+    got = validate(text, samples, format=fmt)
+    assert not got.grammar_error, got.grammar_error
+    diff = [(w.text, w.got, g.got) for w, g in zip(want.results, got.results) if w.got != g.got]
+    assert not diff, diff
+
+
+def _lowerable() -> bool:
+    try:
+        from grammargen.emit import lower  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+needs_lowering = pytest.mark.skipif(not _lowerable(), reason="grammargen.emit.lower is not there yet")
+
+
+# Formats whose grammar a plain-rule dialect cannot say exactly: emit refuses, naming the piece.
+REFUSED = {
+    ("functionary-v32", "auto"): r"\w has no exact plain rules",  # its free-text lead regex (Unicode \w)
+}
+
+
+def emitted(fmt: str, choice: str, engine: str):
+    """The compiled grammar and its text for ``engine``; a known refusal is checked and skipped."""
+    grammar = grammargen.compile(tools("travel_tools"), fmt, tool_choice=choice)
+    if (fmt, choice) in REFUSED:
+        with pytest.raises(GrammarError, match=re.escape(REFUSED[fmt, choice])):
+            emit(grammar, engine)
+        pytest.skip(f"{fmt} {choice}: refused as documented ({REFUSED[fmt, choice]})")
+    return grammar, emit(grammar, engine)
+
+
+@needs_lowering
+@pytest.mark.parametrize("choice", ["auto", "required"])
+@pytest.mark.parametrize("fmt", grammargen.formats())
+def test_gbnf_is_judged_like_the_compiled_grammar(fmt, choice) -> None:
+    """llguidance, reading the printed GBNF, gives every sample the compiled grammar's verdict."""
+    grammar, text = emitted(fmt, choice, "gbnf")
+    assert_gbnf_shape(text)
+    assert_same_verdicts(grammar, gbnf_as_lark(text), fmt, choice)
+
+
+@needs_lowering
+@pytest.mark.parametrize("choice", ["auto", "required"])
+@pytest.mark.parametrize("fmt", grammargen.formats())
+def test_xgrammar_lark_is_judged_like_the_compiled_grammar(fmt, choice) -> None:
+    """The xgrammar Lark avoids what xgrammar refuses and, read by llguidance, means the same."""
+    grammar, text = emitted(fmt, choice, "xgrammar")
+    for refused in ("&", "~", "(?s", "\\x{", "[lazy]", "%json", "%llguidance", "\\p{"):
+        assert not any(refused in line.split(":", 1)[0] + _outside_strings(line) for line in text.splitlines()), refused
+    assert text.startswith("start: ")
+    assert_same_verdicts(grammar, one_char_literals(text), fmt, choice)
+
+
+def _outside_strings(line: str) -> str:
+    return re.sub(r'"(?:[^"\\]|\\.)*"', '""', line.split(":", 1)[1])
+
+
+def assert_gbnf_shape(text: str) -> None:
+    """What llama.cpp's reader demands: names of letters, digits and '-', root first, counts <= 2000."""
+    lines = text.splitlines()
+    assert lines[0].startswith("root ::= ")
+    for line in lines:
+        name, body = line.split(" ::= ", 1)
+        assert re.fullmatch(r"[A-Za-z0-9-]+", name), name
+        for count in re.findall(r"\{([0-9,]+)\}", re.sub(r'"(?:[^"\\]|\\.)*"|\[(?:[^\]\\]|\\.)*\]', "", body)):
+            assert all(int(n) <= 2000 for n in count.split(",") if n), line
+
+
+def _gbnf_verdicts(value: ir.GrammarValue, texts: list[str]) -> list[str]:
+    lark = gbnf_as_lark(print_gbnf(value))
+    return [r.got for r in validate(lark, texts, format="json").results]
+
+
+@needs_lowering
+def test_gbnf_repetitions_over_2000_are_chained_exactly() -> None:
+    """{m,n} past llama.cpp's 2000 is written through helper rules, with the same bounds."""
+    value = ir.GrammarValue((ir.Rule("start", ir.Seq((ir.Repeat(ir.Lit("ab"), 2001, 4500), ir.Lit("!")))),))
+    text = print_gbnf(value)
+    assert_gbnf_shape(text)
+    assert _gbnf_verdicts(value, ["ab" * 2000 + "!", "ab" * 2001 + "!", "ab" * 4500 + "!", "ab" * 4501 + "!"]) == [
+        "rejected", "accepted", "accepted", "rejected"]
+
+
+@needs_lowering
+def test_gbnf_repeated_groups_become_one_symbol() -> None:
+    """A bounded repeat of a group is a helper rule (llama.cpp multiplies the group's rules by the count)."""
+    value = ir.GrammarValue((ir.Rule("start", ir.Repeat(ir.Alt((ir.Lit("a"), ir.Seq((ir.Lit("b"), ir.Lit("c"))))), 2, 3)),))
+    text = print_gbnf(value)
+    assert "root ::= g-0{2,3}" in text
+    assert _gbnf_verdicts(value, ["abc", "aa", "bcabc", "aaaa"]) == ["accepted", "accepted", "accepted", "rejected"]
+
+
+def test_gbnf_refuses_an_end_of_generation_marker() -> None:
+    """A marker llama.cpp treats as end of generation can't be inside GBNF: refused, naming it."""
+    grammar = grammargen.Grammar(lark='start: <|eom_id|> "x"\n', format="llama3", tool_names=("x",),
+                                 markers={"<|eom_id|>": "special"})
+    with pytest.raises(GrammarError, match=re.escape("<|eom_id|> is an end-of-generation token")):
+        emit(grammar, "gbnf")
+
+
+def test_unknown_engine_names_the_known_ones() -> None:
+    """An engine name outside ENGINES is a GrammarError listing them."""
+    grammar = grammargen.compile(tools("math_tools"), "qwen25")
+    with pytest.raises(GrammarError, match="known: lark, json, gbnf, xgrammar, vllm, sglang"):
+        grammar.emit("tgi")
+
+
+# --- request bodies: the exact llguidance calls the servers make ------------------------
+
+@pytest.mark.parametrize("fmt", grammargen.formats())
+def test_server_bodies_go_through_the_servers_llguidance_calls(fmt) -> None:
+    """vLLM's grammar_from("grammar", ...) and SGLang's grammar_from("ebnf", ...) take each body's
+    grammar unchanged, and the matcher it makes accepts a rendered call."""
+    from grammargen.tokenizer import builtin_for
+
+    ts = tools("math_tools")
+    grammar = grammargen.compile(ts, fmt, tool_choice="required")
+    tok = builtin_for(grammargen.get_profile(fmt))
+    text = grammargen.render([{"name": "add", "arguments": {"x": 1, "y": 2}}], fmt)
+    vllm = json.loads(emit(grammar, "vllm"))
+    sglang = json.loads(emit(grammar, "sglang"))
+    assert list(vllm) == ["structured_outputs"] and list(vllm["structured_outputs"]) == ["grammar"]
+    assert list(sglang) == ["ebnf"]
+    for serialized in (llguidance.grammar_from("grammar", vllm["structured_outputs"]["grammar"]),
+                       llguidance.grammar_from("ebnf", sglang["ebnf"])):
+        assert llguidance.LLMatcher.validate_grammar(serialized, tok.ll) == ""
+        assert validate(serialized, [text], format=fmt).ok
+
+
+def test_every_engine_prints(examples) -> None:
+    """ENGINES lists what --emit takes; lark is the compiled text and json llguidance's object."""
+    grammar = grammargen.compile(tools("math_tools"), "phi4-mini")
+    assert ENGINES == ("lark", "json", "gbnf", "xgrammar", "vllm", "sglang")
+    assert grammar.emit("lark") == grammar.lark
+    assert json.loads(grammar.emit("json")) == grammar.to_json()
