@@ -223,3 +223,25 @@ def test_dsml_turn_with_thinking_on() -> None:
     message = parse(body, "deepseekv32", tools=ct.TOOLS, reasoning="opened")
     assert message.reasoning_content == thought and message.content is None
     assert [c["function"]["name"] for c in message.tool_calls] == ["get_weather", "get_time"]
+
+
+@pytest.mark.parametrize("fmt", ["glm45", "glm47"])
+def test_a_tools_parameters_are_one_terminal_before_a_token(fmt: str) -> None:
+    """Where a token (GLM's </tool_call>) follows the arguments, each tool's whole parameter list,
+    optional ones included, is one lexeme: no rule per parameter for llguidance to build."""
+    grammar = compile(TOOLS, fmt, tool_choice="required")
+    assert "xargs_" not in grammar.lark and "xparam_" not in grammar.lark
+    assert len([line for line in grammar.lark.splitlines() if line.startswith("XP_")]) == 1
+
+
+def test_the_speed_benchmark_times_every_encoding() -> None:
+    """benchmarks/encodings_speed.py measures compile, matcher and first mask per format (no ratio asserted)."""
+    from conftest import load_benchmark
+
+    speed = load_benchmark("encodings_speed")
+    from grammargen.tokenizer import builtin_for
+
+    tools = grammargen.load_tools(speed.synthetic_tools(3))
+    rows = speed.best_of(["qwen25", "qwen3-coder", "deepseekv32"], tools,
+                         builtin_for(grammargen.get_profile("qwen25")), rounds=1)
+    assert all(r.ready_s > 0 and r.lark_kb > 0 for r in rows.values())

@@ -13,6 +13,10 @@ readings of that piece, so a new one never edits the compiler, renderer or parse
   sends the arguments as JSON object text through ``call.args_piece`` as it goes (so a
   stream shows them early) and raises ``reader.fail(message, offset)``.
 
+An encoding may end its items with an :class:`Absorbing` reference: the compiler hands it
+the literal text that follows (the layout's closing tag) and writes what it returns instead,
+so a tool's arguments and that text can be one terminal.
+
 ``lead`` is the text the arguments surely start with (``{`` for JSON), or ``""`` where they
 may be empty; ``starts`` lists what they begin with when present, so a raw tool name
 written right before them ends there (GLM-4.7: ``name<arg_key>``).
@@ -26,7 +30,7 @@ import functools
 import importlib
 import pkgutil
 from dataclasses import dataclass
-from typing import Any, Generator, Protocol
+from typing import Any, Callable, Generator, Protocol
 
 from ..errors import ProfileError
 
@@ -38,6 +42,31 @@ class Ref:
     """A raw Lark expression inside a sequence of grammar items (literal text is a plain ``str``)."""
 
     expr: str
+
+
+class Absorbing(Ref):
+    """Arguments that may take the literal text right after them into their last terminal.
+
+    ``expr`` is their grammar on its own, written (into the compile's rules) only when read;
+    ``absorb(text)`` their grammar followed by ``text``.  llguidance lexes greedily and never
+    backs up, so a terminal may not end where it could go on: optional elements at the end of
+    a tool's arguments must stay lexemes of their own, unless the text after them
+    (``</function>``) ends the terminal instead.
+    """
+
+    def __init__(self, alone: Callable[[], str], absorb: Callable[[str], Ref]) -> None:
+        object.__setattr__(self, "_alone", alone)
+        object.__setattr__(self, "_expr", None)
+        object.__setattr__(self, "absorb", absorb)
+
+    @property  # type: ignore[override]
+    def expr(self) -> str:
+        if self._expr is None:
+            object.__setattr__(self, "_expr", self._alone())
+        return self._expr  # type: ignore[return-value]
+
+    def __repr__(self) -> str:
+        return f"Absorbing({self.expr!r})"
 
 
 Item = str | Ref

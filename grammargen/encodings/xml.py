@@ -5,8 +5,10 @@ arguments this way; the variants differ only in their tags, the whitespace aroun
 and how a non-string value is spelled, so each is one :class:`Variant` row below.
 
 * Strings are raw: no quotes, no escapes.  A raw string therefore cannot hold its own
-  closing tag: the grammar stops it (a lazy lexeme that ends at the first closing tag and
-  may not contain one before), and ``render`` refuses such a value.
+  closing tag: the grammar stops it (text without the tag, then the closing text, in one
+  terminal: the first closing tag ends the value), and ``render`` refuses such a value.
+* A tool's parameters are folded into as few terminals as the lexer allows (one per tool
+  where every element is regular and the last is required), identical ones shared.
 * Other values are spelled as the chat template spells them: JSON (``tojson``), except
   that Qwen3-Coder and Seed-OSS print a top-level boolean or null with Python's ``str()``
   (``True``, ``None``), and Seed-OSS its arrays and objects too (``{'lang': 'fr'}``, the
@@ -38,8 +40,9 @@ from ..errors import InputError, UnsupportedSchemaError, join_path
 from ..lark import json_text, literal
 from ..lark import regex_escape as _regex_escape
 from ..schema import prepare, resolve_ref
-from . import Item, Ref, Wait
-from .pythonic import PythonicGrammar, python_literal
+from . import Absorbing, Item, Ref, Wait
+from ..fastjson import MAX_EXPRESSION
+from .pythonic import PythonicGrammar, lexical, python_literal
 
 regex_escape = functools.lru_cache(maxsize=65536)(_regex_escape)  # tool lists repeat their keys
 _STRING_KEYWORDS = ("pattern", "format")  # minLength and maxLength are enforced
@@ -116,56 +119,113 @@ class XmlParameters:
         root = prepared.schema
         properties = root.get("properties") or {}
         required = set(root.get("required") or [])
-        parts = []
-        for key, sub in properties.items():
-            rule = self._parameter(writer, key, sub, root, join_path(where, f"properties.{key}"), tool)
-            parts.append(rule if key in required else f"{rule}?")
-        if root.get("additionalProperties", True) is not False:
-            parts.append(f"{self._any_parameter(writer)}*")  # an open object: any more keys, raw values
-        body = " ".join(parts)
-        if not body:
-            return []
-        return [Ref(self._rule(writer, "xargs", body))]
+        elements = [(self._parameter(writer, key, sub, root, join_path(where, f"properties.{key}"), tool),
+                     key in required) for key, sub in properties.items()]
+        extra = self._any_parameter(writer) if root.get("additionalProperties", True) is not False else ""
+        whole = self._whole(elements, extra)  # every element in one terminal expression, if regular
+        if whole and any(needed for _, needed in elements) and self._token_follows(writer):
+            return [Ref(self._terminal(writer, whole))]  # ends where a token starts: nothing to extend
 
-    def _rule(self, writer: Any, prefix: str, body: str, lazy: bool = False) -> str:
+        def alone() -> str:
+            parts = self._fold(writer, elements)
+            if extra:
+                parts.append(f"{extra}*")  # an open object: any more keys, raw values
+            if len(parts) == 1 and parts[0][-1] not in "?*":
+                return parts[0]  # the whole argument list is one terminal
+            return self._rule(writer, "xargs", " ".join(parts))
+
+        if not elements and not extra:
+            return []
+        if not whole:
+            return [Ref(alone())]
+        return [Absorbing(alone, lambda text: Ref(self._terminal(writer, f"{whole} {literal(text)}")))]
+
+    def _whole(self, elements: list[tuple[tuple[str, bool], bool]], extra: str) -> str:
+        """All of a tool's elements as one terminal expression ("" where one needs a rule, or
+        the expression would cost llguidance's lexer more than it saves)."""
+        if not all(regular for (_, regular), _ in elements):
+            return ""
+        whole = " ".join(body if needed else f"({body})?" for (body, _), needed in elements)
+        whole += f" {extra}*" if extra else ""
+        return whole.strip() if len(whole) <= MAX_EXPRESSION else ""
+
+    def _token_follows(self, writer: Any) -> bool:
+        """Is the layout's next piece after these arguments a token (GLM's ``</tool_call>``)?
+        Text can't continue into a token, so a terminal may end right before one."""
+        call = writer.profile.call
+        for i, piece in enumerate(call[:-1]):
+            if piece.kind == "arguments" and piece.value == self.name:
+                after = call[i + 1]
+                return after.kind == "marker" and writer.forms[after.value].kind != "text"
+        return False
+
+    def _fold(self, writer: Any, elements: list[tuple[tuple[str, bool], bool]]) -> list[str]:
+        """The tool's elements as few terminals as the lexer allows (a lexeme is far cheaper for
+        llguidance than a rule, as JSON's one terminal per tool shows).
+
+        llguidance lexes greedily and never backs up, so a terminal may not end where it could
+        go on: a run of regular elements is one terminal up to its last required element
+        (``(A)? B C``); optional ones after that stay one terminal each, since the text after
+        the arguments starts with ``<`` too.  An element that needs a rule (``%json``) ends a run."""
+        parts: list[str] = []
+        run: list[tuple[str, bool]] = []
+
+        def flush() -> None:
+            last = max((i for i, (_, needed) in enumerate(run) if needed), default=-1)
+            folded = " ".join(b if needed else f"({b})?" for b, needed in run[:last + 1])
+            if folded and len(folded) <= MAX_EXPRESSION:
+                parts.append(self._terminal(writer, folded))
+            else:  # past this size a terminal costs llguidance's lexer more than it saves
+                parts.extend(self._terminal(writer, b) + ("" if needed else "?") for b, needed in run[:last + 1])
+            parts.extend(f"{self._terminal(writer, b)}?" for b, _ in run[last + 1:])
+            run.clear()
+
+        for (body, regular), needed in elements:
+            if regular:
+                run.append((body, needed))
+            else:
+                flush()
+                parts.append(body if needed else f"{body}?")
+        flush()
+        return parts
+
+    def _rule(self, writer: Any, prefix: str, body: str) -> str:
         """A rule for ``body``, shared by every parameter (and tool) that writes the same text."""
         text = f"{prefix}:{body}"
         if text not in writer.args_rules:
             name = f"{prefix}_{len(writer.args_rules)}"
             writer.args_rules[text] = name
-            writer.rules.append(f"{name}{'[lazy]' if lazy else ''}: {body}")
+            writer.rules.append(f"{name}: {body}")
+        return writer.args_rules[text]
+
+    def _terminal(self, writer: Any, body: str) -> str:
+        """A terminal for ``body`` (literals and terminals only), shared like :meth:`_rule`."""
+        text = f"XP:{body}"
+        if text not in writer.args_rules:
+            name = f"XP_{len(writer.args_rules)}"
+            writer.args_rules[text] = name
+            writer.rules.append(f"{name}: {body}")
         return writer.args_rules[text]
 
     def _raw(self, writer: Any, low: int = 0, high: int | None = None, fmt: str = "") -> str:
-        """A raw string and its closing text: a lazy lexeme ending at the first closing tag
-        (``low``/``high``: its length in characters; ``fmt``: a format of :data:`FORMATS`)."""
+        """A shared terminal for a raw string: any text without the closing tag (``low``/``high``:
+        its length in characters; ``fmt``: a format of :data:`FORMATS`).  Followed by the
+        closing text in one terminal, the first closing tag ends the value, exactly."""
         v = self.variant
         name = f"XRAW_{v.name[4:].upper().replace('-', '_')}"
-        body = "(?s:.*)"
+        body = f"/{_without(v.tag)}/"
         if (low, high) != (0, None):
             name += f"_{low}_{'' if high is None else high}"
-            body = f"(?s:.{{{low},{'' if high is None else high}}})"
-        if fmt:
+            body = f"/(?s:.{{{low},{'' if high is None else high}}})/ & ~/(?s:.*){regex_escape(v.tag)}(?s:.*)/"
+        if fmt:  # a date holds no '<': no closing tag to keep out
             name += "_" + fmt.upper().replace("-", "_")
-            body = f"(?:{FORMATS[fmt]})"
-        if name not in writer.terminals.shared:
-            writer.terminals.shared[name] = (f"/{body}{regex_escape(v.close)}/ & "
-                                             f"~/(?s:.*){regex_escape(v.tag)}(?s:.+)/")
-        rule = self._rule(writer, "xraw", name, lazy=True)
-        _raw_bodies(writer)[rule] = body
-        return rule
+            body = f"/(?:{FORMATS[fmt]})/"
+        writer.terminals.shared.setdefault(name, body)
+        return name
 
-    def _raw_parameter(self, writer: Any, open_text: str, body: str, after: str) -> str:
-        """A raw-string parameter as one lazy lexeme, its open tag included (one lexeme per
-        parameter builds and matches faster than a rule around a shared value lexeme)."""
-        v = self.variant
-        head, tail = regex_escape(open_text), regex_escape(v.close)
-        if body == "(?s:.*)":  # unbounded: "no closing tag inside" as a plain regex (faster to build)
-            terminal = f"/{head}{_without(v.tag)}{tail}/"
-        else:
-            terminal = f"/{head}{body}{tail}/ & ~/{head}(?s:.*){regex_escape(v.tag)}(?s:.+)/"
-        lexeme = self._rule(writer, "xlazy", self._terminal(writer, terminal), lazy=True)
-        return self._rule(writer, "xparam", lexeme + after)
+    def _raw_close(self, writer: Any, *args: Any) -> str:
+        """A raw string (as :meth:`_raw`) and the closing text after it."""
+        return f"{self._raw(writer, *args)} {literal(self.variant.close)}"
 
     def _any_parameter(self, writer: Any) -> str:
         v = self.variant
@@ -174,21 +234,24 @@ class XmlParameters:
         writer.terminals.shared.setdefault(key, f"/[^{stop}<>\\n]+/")
         head, tail = v.open.split("{key}")
         tail = tail.replace("{string}", "true")
-        return self._rule(writer, "xany", f"{literal(head)} {key} {literal(tail)} {self._raw(writer)}"
-                          + (f" {literal(v.after)}" if v.after else ""))
+        return self._terminal(writer, f"{literal(head)} {key} {literal(tail)} {self._raw(writer)} "
+                              f"{literal(v.close)}" + (f" {literal(v.after)}" if v.after else ""))
 
-    def _parameter(self, writer: Any, key: str, schema: Any, root: Any, where: str, tool: Any) -> str:
-        v = self.variant
+    def _parameter(self, writer: Any, key: str, schema: Any, root: Any, where: str,
+                   tool: Any) -> tuple[str, bool]:
+        """One element: (a terminal expression, True) where it is regular, else (a rule, False)."""
         memo = _memo(writer)
-        ident = (key, json.dumps(schema, sort_keys=True, default=str)) if not _has_ref(schema) else None
-        if ident is not None and ident in memo:  # the same parameter in another tool: one rule
+        text = json.dumps(schema, sort_keys=True, default=str)
+        ident = (key, text) if "$ref" not in text else None  # a $ref's meaning depends on the tool
+        if ident is not None and ident in memo:  # the same parameter in another tool: the same text
             return memo[ident]
-        rule = self._parameter_rule(writer, key, schema, root, where, tool)
+        element = self._element(writer, key, schema, root, where, tool)
         if ident is not None:
-            memo[ident] = rule
-        return rule
+            memo[ident] = element
+        return element
 
-    def _parameter_rule(self, writer: Any, key: str, schema: Any, root: Any, where: str, tool: Any) -> str:
+    def _element(self, writer: Any, key: str, schema: Any, root: Any, where: str,
+                 tool: Any) -> tuple[str, bool]:
         v = self.variant
         string_alt, typed = self._value(writer, schema, root, where, tool)
         after = f" {literal(v.after)}" if v.after else ""
@@ -199,22 +262,10 @@ class XmlParameters:
             alts.append(f"{literal(v.open_text(key, False))} ({typed}) {literal(v.close)}")
         if len(alts) == 2 and "{string}" not in v.open:  # one open tag: one alternative of values
             alts = [f"{literal(v.open_text(key))} ({string_alt} | ({typed}) {literal(v.close)})"]
-        bodies = _raw_bodies(writer)
-        if typed is None and string_alt in bodies:
-            return self._raw_parameter(writer, v.open_text(key, True), bodies[string_alt], after)
-        body = alts[0] if len(alts) == 1 else "(" + " | ".join(alts) + ")"
-        if "xraw_" not in body and "xjson_" not in body:
-            # Regular all through: one terminal, so the lexer reads the parameter in one lexeme.
-            return self._terminal(writer, body + after)
-        return self._rule(writer, "xparam", body + after)
-
-    def _terminal(self, writer: Any, body: str) -> str:
-        text = f"XP:{body}"
-        if text not in writer.args_rules:
-            name = f"XP_{len(writer.args_rules)}"
-            writer.args_rules[text] = name
-            writer.rules.append(f"{name}: {body}")
-        return writer.args_rules[text]
+        body = (alts[0] if len(alts) == 1 else "(" + " | ".join(alts) + ")") + after
+        if typed is None or lexical(typed):  # raw strings and enums always are
+            return body, True
+        return self._rule(writer, "xparam", body), False
 
     def _value(self, writer: Any, schema: Any, root: Any, where: str,
                tool: Any) -> tuple[str | None, str | None]:
@@ -223,7 +274,7 @@ class XmlParameters:
         if schema is False:
             raise UnsupportedSchemaError("a parameter whose schema is false can never be written", path=where)
         if not isinstance(schema, dict) or not schema:
-            return self._raw(writer), None  # any value: raw text holds them all
+            return self._raw_close(writer), None  # any value: raw text holds them all
         if "enum" in schema or "const" in schema:
             values = schema["enum"] if "enum" in schema else [schema["const"]]
             strings = [x for x in values if isinstance(x, str)]
@@ -247,7 +298,7 @@ class XmlParameters:
         types = schema.get("type")
         types = [types] if isinstance(types, str) else list(types or [])
         if not types:
-            return self._raw(writer), None
+            return self._raw_close(writer), None
         string_alt = None
         if "string" in types:
             low, high = schema.get("minLength", 0), schema.get("maxLength")
@@ -263,8 +314,8 @@ class XmlParameters:
             if fmt and (low, high) != (0, None):
                 raise UnsupportedSchemaError(f"format {fmt!r} with a length bound on a raw string in format "
                                              f"{self.variant.name}: not enforced together", path=where)
-            string_alt = self._raw(writer, low if isinstance(low, int) else 0,
-                                   high if isinstance(high, int) else None, fmt)
+            string_alt = self._raw_close(writer, low if isinstance(low, int) else 0,
+                                         high if isinstance(high, int) else None, fmt)
         typed = [self._typed(writer, t, schema, root, where, tool) for t in types if t != "string"]
         return string_alt, " | ".join(typed) or None
 
@@ -393,11 +444,6 @@ def _without(tag: str) -> str:
     return f"(?:[^{first}]|{abandoned}(?:{broken}))*{abandoned}"
 
 
-def _has_ref(schema: Any) -> bool:
-    """Does a parameter schema refer to the root (its meaning then depends on the tool)?"""
-    return "$ref" in json.dumps(schema, default=str)
-
-
 def _python_grammar(writer: Any) -> Any:
     """The Python-literal value grammar of the pythonic encoding, one per compile (Seed-OSS's
     template prints arrays and objects with str())."""
@@ -411,13 +457,6 @@ def _memo(writer: Any) -> dict[Any, str]:
     if not hasattr(writer, "xml_parameters"):
         writer.xml_parameters = {}
     return writer.xml_parameters  # type: ignore[no-any-return]
-
-
-def _raw_bodies(writer: Any) -> dict[str, str]:
-    """The value regex of each raw-string rule written for this compile (kept on the writer)."""
-    if not hasattr(writer, "xml_raw_bodies"):
-        writer.xml_raw_bodies = {}
-    return writer.xml_raw_bodies  # type: ignore[no-any-return]
 
 
 def _excerpt(text: str, at: int) -> str:
