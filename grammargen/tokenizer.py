@@ -120,8 +120,9 @@ def builtin(special: tuple[str, ...], pinned: tuple[tuple[str, int], ...] = ()) 
 
 
 def builtin_for(profile: Profile) -> Tokenizer:
-    """The built-in tokenizer with this profile's special markers."""
-    special = [m for m in profile.markers if m in profile.special]
+    """The built-in tokenizer with this profile's special tokens: its markers first, then the
+    ones only an encoding writes (Gemma's ``<|"|>``)."""
+    special = [m for m in dict.fromkeys([*profile.markers, *profile.special]) if m in profile.special]
     pinned = tuple(sorted((m, i) for m, i in profile.token_ids.items()))
     return builtin(tuple(special), pinned)
 
@@ -201,9 +202,11 @@ def _wrap(hf: tokenizers.Tokenizer, text: str, n_vocab: int | None, eos: int | N
 
 
 def marker_forms(profile: Profile, tokenizer: Tokenizer | None = None) -> dict[str, MarkerForm]:
-    """The form of every marker the profile uses: from ``tokenizer``, or the profile's defaults."""
+    """The form of every marker the profile uses, and of every special token it lists that no
+    layout piece uses (Gemma's ``<|"|>``, which its argument encoding writes): from
+    ``tokenizer``, or the profile's defaults."""
     forms: dict[str, MarkerForm] = {}
-    for marker in profile.markers:
+    for marker in dict.fromkeys([*profile.markers, *profile.special, *profile.token_ids]):
         if tokenizer is not None:
             forms[marker] = tokenizer.marker_form(marker)
         elif marker in profile.token_ids:

@@ -261,3 +261,43 @@ def test_nested_object_streams_split_anywhere():
         stream = StreamParser("gemma4")
         joined = Message.from_deltas(stream.feed(text[:cut]) + stream.feed(text[cut:]) + stream.close())
         assert json.loads(joined.tool_calls[0]["function"]["arguments"])["opts"] == {"lang": "fr", "Zone": "z"}
+
+
+# -- the <|"|> delimiter is a special token ---------------------------------------------------------
+
+def test_the_string_delimiter_is_a_special_token_reference():
+    """``<|"|>`` is listed special but no layout piece uses it: the grammar still names the token,
+    so the delimiter spelled out as text is rejected and the token itself accepted."""
+    import llguidance
+
+    from grammargen.tokenizer import _bytes_to_unicode, builtin_for, marker_forms
+
+    profile = grammargen.get_profile("gemma4")
+    assert marker_forms(profile)[Q].kind == "special"
+    grammar = grammargen.compile(TOOLS, "gemma4", tool_choice="required")
+    assert grammar.markers[Q] == "special" and '"<|\\"|>"' not in grammar.lark
+    tok = builtin_for(profile)
+    b2u = _bytes_to_unicode()
+
+    def ids(text_parts: list[tuple[str, bool]]) -> list[int]:
+        out: list[int] = []
+        for text, special in text_parts:
+            out += [tok.hf.token_to_id(text)] if special else [tok.hf.token_to_id(b2u[b]) for b in text.encode()]
+        return out
+
+    def taken(parts: list[tuple[str, bool]]) -> bool:
+        matcher = llguidance.LLMatcher(tok.ll, grammar.lark, log_level=0)
+        return all(matcher.consume_token(t) for t in ids(parts)) and matcher.is_accepting()
+
+    head = [("<|tool_call>", True), ("call:get_weather{city:", False)]
+    tail = [("}", False), ("<tool_call|>", True)]
+    assert taken(head + [(Q, True), ("Paris", False), (Q, True)] + tail)
+    assert not taken(head + [(Q, False), ("Paris", False), (Q, False)] + tail)
+
+
+def test_a_model_folder_without_the_delimiter_token_gets_text():
+    """A tokenizer that lacks ``<|"|>`` (compile's ``tokenizer=``) makes the delimiter text, as it reads."""
+    from grammargen.tokenizer import builtin, marker_forms
+
+    forms = marker_forms(grammargen.get_profile("gemma4"), builtin(("<|tool_call>", "<tool_call|>")))
+    assert forms[Q].kind == "text" and forms["<|tool_call>"].kind == "special"

@@ -69,8 +69,9 @@ class Models:
             folder = self.root / f"{profile.name}-{'special' if special else 'plain'}"
             # the format's own characters are whole tokens, as in its real vocabulary (tinymodel)
             written = grammargen.render([{"name": "search", "arguments": {"query": "x"}}], profile.name)
-            tinymodel.build_model(folder, profile.markers, special=special, prefer=profile.markers[:1],
-                                  text=written)
+            # every special token the profile lists, those only an encoding writes too (<|"|>)
+            tokens = list(dict.fromkeys([*profile.markers, *profile.special]))
+            tinymodel.build_model(folder, tokens, special=special, prefer=profile.markers[:1], text=written)
             self.loaded[key] = (og.Model(str(folder)), ort.read_model_folder(folder))
         return self.loaded[key]
 
