@@ -218,7 +218,7 @@ REGEXES = [
     r"(?:[^\"\\\x00-\x1f\x7f]|\\(?:[\"\\bfnrt]|u00(?:[01][0-9a-fA-F]|7[fF])))",
     r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?", r"[a-c&&b-d]x|[^a-y]", r"\d+\s\D",
     r"(?s)a.b", r"(a|)+c*?", r"\u{e9}\U0001F600\x41", r"[[:digit:]-]{3}", r"^ab$", r"[\-\]a]+",
-    r"(?:|x|xy){0,3}z", r"[^\n]", r".",
+    r"(?:|x|xy){0,3}z", r"[^\n]", r".", r"[\w.:-]+[ \t]*\n", r"\W\p{L}\P{Lu}[^\S\n]",
 ]
 
 
@@ -239,7 +239,7 @@ def test_bounds_stay_repeats():
 
 
 @pytest.mark.parametrize("pattern, what", [
-    (r"\w+", r"\w"), (r"\p{L}", r"\p"), (r"(?i)abc", "flag 'i'"), (r"a\bb", r"\b"),
+    (r"\p{Nonsense}", "does not read the class"), (r"(?i)abc", "flag 'i'"), (r"a\bb", r"\b"),
     (r"a^b", "anchor"), (r"(?P<stop>x)", "lookahead"), (r"[a", "unclosed"), (r"a{3,1}", "n < m"),
 ])
 def test_regex_it_cannot_write_exactly_is_refused(pattern, what):

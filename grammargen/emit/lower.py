@@ -21,9 +21,11 @@ Anything it does not know exactly (``\\w``, ``\\p{..}``, case folding, lookaroun
 from __future__ import annotations
 
 import bisect
-import unicodedata
+import functools
 from dataclasses import dataclass
 from typing import Mapping, Union
+
+import llguidance
 
 from .. import ir
 from ..errors import GrammarError
@@ -57,7 +59,7 @@ def union(a: Ranges, b: Ranges) -> Ranges:
 
 def complement(a: Ranges) -> Ranges:
     """The scalar values outside ``a``."""
-    return intersect(_gaps(a), UNIVERSE)
+    return intersect(_gaps(norm(a)), UNIVERSE)
 
 
 def _gaps(a: Ranges) -> Ranges:
@@ -85,7 +87,7 @@ def intersect(a: Ranges, b: Ranges) -> Ranges:
 
 
 def subtract(a: Ranges, b: Ranges) -> Ranges:
-    return intersect(a, _gaps(b))
+    return intersect(norm(a), _gaps(norm(b)))
 
 
 def chars(ranges: Ranges) -> ir.Expr:
@@ -118,9 +120,6 @@ _Node = Union[ir.Expr, _Anchor]
 
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "f": "\f", "v": "\v", "a": "\a"}
 _META = set("\\.+*?()|[]{}^$#&-~ ")
-# Unicode White_Space, what Rust's \s matches.
-_SPACE = norm([(9, 13), (32, 32), (0x85, 0x85), (0xA0, 0xA0), (0x1680, 0x1680), (0x2000, 0x200A),
-               (0x2028, 0x2029), (0x202F, 0x202F), (0x205F, 0x205F), (0x3000, 0x3000)])
 _POSIX = {
     "alnum": ((48, 57), (65, 90), (97, 122)), "alpha": ((65, 90), (97, 122)), "ascii": ((0, 127),),
     "blank": ((9, 9), (32, 32)), "cntrl": ((0, 31), (127, 127)), "digit": ((48, 57),),
@@ -131,19 +130,41 @@ _POSIX = {
 }
 
 
-def _unicode_digits() -> Ranges:
-    return norm((cp, cp) for cp in range(MAX_CP + 1)
-                if not 0xD800 <= cp <= 0xDFFF and unicodedata.category(chr(cp)) == "Nd")
+@functools.lru_cache(maxsize=64)
+def unicode_class(escape: str) -> Ranges:
+    """The characters llguidance's regex class ``escape`` (``\\w``, ``\\p{L}``...) matches.
+
+    Read from llguidance itself, so the Unicode tables are exactly the ones the original
+    terminal uses: a walk over the UTF-8 byte tree of a byte-level matcher, where the mask at
+    each prefix says which next bytes can still complete a character of the class.
+    """
+    matcher = llguidance.LLMatcher(_BYTES(), f"start: /[{escape}]/")
+    if matcher.is_error():
+        raise GrammarError(f"llguidance does not read the class {escape}: {matcher.get_error()}", path="lark")
+    found: list[tuple[int, int]] = []
+
+    def walk(prefix: bytes) -> None:
+        mask = matcher.compute_bitmask()
+        for b in range(256):
+            if not mask[b >> 3] >> (b & 7) & 1:
+                continue
+            data = prefix + bytes([b])
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError:
+                matcher.consume_token(b)
+                walk(data)
+                matcher.rollback(1)
+                continue
+            found.append((ord(text), ord(text)))
+
+    walk(b"")
+    return norm(found)
 
 
-_DIGITS: Ranges | None = None
-
-
-def _digits() -> Ranges:
-    global _DIGITS
-    if _DIGITS is None:
-        _DIGITS = _unicode_digits()
-    return _DIGITS
+@functools.cache
+def _BYTES() -> llguidance.LLTokenizer:
+    return llguidance.LLTokenizer("byte")
 
 
 class _Reader:
@@ -304,13 +325,26 @@ class _Reader:
         raise self.fail(f"the escape \\{c} (no exact plain rules for it)")
 
     def class_escape(self) -> Ranges | None:
+        """``\\d \\s \\w`` (Unicode, as llguidance reads them), their negations, ``\\p{..}``."""
         c = self.peek()
-        if c in ("d", "D", "s", "S"):
+        if c in ("d", "D", "s", "S", "w", "W"):
             self.i += 1
-            base = _digits() if c in "dD" else _SPACE
-            return base if c.islower() else complement(base)
-        if c in ("w", "W", "p", "P", "b", "B", "A", "z"):
-            raise self.fail(f"\\{c} has no exact plain rules here (Unicode tables or a lookaround)")
+            found = unicode_class("\\" + c.lower())  # the negation by complement: far fewer bytes to walk
+            return found if c.islower() else complement(found)
+        if c in ("p", "P"):
+            start = self.i - 1
+            self.i += 1
+            if self.peek() == "{":
+                end = self.p.find("}", self.i)
+                if end < 0:
+                    raise self.fail("an unclosed \\p{..}")
+                self.i = end + 1
+            else:
+                self.i += 1
+            found = unicode_class("\\p" + self.p[start + 2:self.i])
+            return found if c == "p" else complement(found)
+        if c in ("b", "B", "A", "z"):
+            raise self.fail(f"\\{c} is a lookaround: it has no plain rules")
         return None
 
     # -- [classes] --
@@ -570,6 +604,11 @@ def _embed(nfa: _NFA, dfa: DFA) -> tuple[int, int]:
     return ids[0], end
 
 
+def automaton(e: ir.Expr, terminals: Mapping[str, ir.Rule] | None = None) -> DFA:
+    """The minimal DFA of a terminal expression (regexes, literals, ``&``, ``~``...)."""
+    return _dfa(e, terminals or {})
+
+
 def _dfa(e: ir.Expr, terminals: Mapping[str, ir.Rule], seen: tuple[str, ...] = ()) -> DFA:
     if isinstance(e, ir.And):
         dfas = [_dfa(i, terminals, seen) for i in e.items]
@@ -749,9 +788,13 @@ def _live(d: DFA) -> set[int]:
     return live
 
 
-def dfa_rules(d: DFA, name: str) -> list[ir.Rule]:
+def dfa_rules(d: DFA, name: str, label=None) -> list[ir.Rule]:
     """One rule per state (``name`` the start, ``name-1``... the rest); a state written as
-    its self-loop, then its other moves (optional when it may end there)."""
+    its self-loop, then its other moves (optional when it may end there).
+
+    ``label`` spells a move's character set (default :func:`chars`; JSON strings spell
+    each character the ways JSON may escape it)."""
+    label = label or chars
     final = {s for s in d.accept if not d.moves[s]}  # nothing after: moves into it end the rule
     names = {0: name}
     for s in range(1, len(d.moves)):
@@ -765,9 +808,9 @@ def dfa_rules(d: DFA, name: str) -> list[ir.Rule]:
             if t == s:
                 loop = cs
             elif t in final:
-                branches.append(chars(cs))
+                branches.append(label(cs))
             else:
-                branches.append(ir.Seq((chars(cs), ir.Ref(names[t]))))
+                branches.append(ir.Seq((label(cs), ir.Ref(names[t]))))
         if not d.moves[s] and s not in d.accept:
             rules.append(ir.Rule(names[s], ir.Chars(())))  # the empty language
             continue
@@ -776,7 +819,7 @@ def dfa_rules(d: DFA, name: str) -> list[ir.Rule]:
             rest = branches[0] if len(branches) == 1 else ir.Alt(tuple(branches))
             if s in d.accept:
                 rest = ir.Repeat(rest, 0, 1)
-        items = ([ir.Repeat(chars(loop), 0, None)] if loop else []) + ([rest] if rest is not None else [])
+        items = ([ir.Repeat(label(loop), 0, None)] if loop else []) + ([rest] if rest is not None else [])
         rules.append(ir.Rule(names[s], items[0] if len(items) == 1 else ir.Seq(tuple(items))))  # () : empty
     return rules
 

@@ -1,0 +1,503 @@
+"""A ``%json`` schema as plain rules that accept exactly what llguidance's ``%json`` accepts.
+
+GBNF and xgrammar's Lark have no ``%json`` with grammargen's compact separators, so the
+argument schemas of a grammar are written out as rules here.  Exact means the same strings
+as llguidance 1.9.1's ``%json`` with ``x-guidance`` compact separators (``", "``, ``": "``,
+no other whitespace), measured by tests/test_json_rules.py on the JSONSchemaBench corpus:
+
+* property order: the declared properties in order, then required names not declared;
+  optional ones may be left out; further keys (``additionalProperties``) after them, any
+  number, each key a JSON string spelled differently from every named key;
+* strings: any character but ``"``, ``\\``, the controls and DEL, or the escapes
+  ``\\" \\\\ \\b \\f \\n \\r \\t`` and ``\\u00XX`` for the controls and DEL; keys of
+  additional properties next to named ones may use any ``\\uXXXX`` (llguidance allows it
+  there); ``minLength``/``maxLength`` count characters; ``pattern`` matches anywhere unless
+  anchored, read as llguidance reads it (``llguidance.regex_to_lark``);
+* integers with bounds as digit ranges (:func:`grammargen.fastjson.int_range`), numbers in
+  every JSON form; ``enum``/``const`` as the values' own text; arrays with ``items``,
+  ``prefixItems``, ``minItems``/``maxItems``; ``anyOf``; local ``$ref``, recursion included.
+
+Whatever else llguidance enforces here (``format``, ``multipleOf``, bounds on non-integer
+numbers, ``allOf`` and keywords beside ``$ref``/``anyOf``, ``patternProperties``,
+``min/maxProperties``) is a :class:`GrammarError` naming the keyword and its path.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import jsonschema
+import llguidance
+
+from .. import ir
+from ..errors import GrammarError, join_path
+from ..fastjson import INTEGER, NUMBER, int_range
+from ..schema import resolve_ref
+from .lower import ANY, UNIVERSE, automaton, chars, dfa_rules, intersect, norm, regex_expr, subtract
+
+COMPACT = {"whitespace_flexible": False, "item_separator": ", ", "key_separator": ": "}
+TYPES = ("null", "boolean", "number", "string", "array", "object")
+_SHORT = {'"': '"', "\\": "\\", "\b": "b", "\f": "f", "\n": "n", "\r": "r", "\t": "t"}
+_CONTROLS: tuple[tuple[int, int], ...] = ((0, 0x1F), (0x7F, 0x7F))
+_RAW = subtract(UNIVERSE, ((0x22, 0x22), (0x5C, 0x5C), (0, 0x1F), (0x7F, 0x7F)))
+_HEX = ir.Chars(((48, 57), (65, 70), (97, 102)))
+# Keywords by the type they constrain; a keyword outside these (and the general ones) is refused.
+_BY_TYPE = {
+    "string": {"minLength", "maxLength", "pattern"},
+    "integer": {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"},
+    "number": set(),
+    "array": {"items", "prefixItems", "minItems", "maxItems"},
+    "object": {"properties", "required", "additionalProperties"},
+    "boolean": set(), "null": set(),
+}
+_REFUSED_BY_TYPE = {
+    "string": {"format"}, "integer": {"multipleOf"},
+    "number": {"multipleOf", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"},
+    "object": {"patternProperties", "minProperties", "maxProperties"},
+}
+_GENERAL = {"type", "enum", "const", "anyOf", "$ref", "$defs", "definitions", "$id", "$anchor"}
+_REFUSED = {"allOf", "oneOf", "not"}
+
+
+class _Unsat(Exception):
+    """No JSON value satisfies this schema (llguidance drops optional ones, else fails)."""
+
+
+def json_rules(schema: dict[str, Any], name: str) -> list[ir.Rule]:
+    """Rules, ``name`` first, accepting exactly the JSON text ``%json schema`` accepts."""
+    if not isinstance(schema, dict):
+        raise GrammarError("a %json schema must be an object", path=name)
+    style = schema.get("x-guidance", {})
+    if {k: style.get(k) for k in COMPACT} != COMPACT or set(style) - set(COMPACT):
+        raise GrammarError(f"only the compact %json style {COMPACT} is written as rules, not {style}",
+                           path=join_path(name, "x-guidance"))
+    root = {k: v for k, v in schema.items() if k != "x-guidance"}
+    writer = _Writer(root, name)
+    try:
+        body = writer.value(root, "")
+    except _Unsat as exc:
+        raise GrammarError(f"the schema accepts no value: {exc}", path=name) from None
+    return [ir.Rule(name, body), *writer.rules]
+
+
+class _Writer:
+    def __init__(self, root: Any, name: str) -> None:
+        self.root = root
+        self.name = name
+        self.rules: list[ir.Rule] = []
+        self.shared: dict[str, str] = {}  # what -> rule name (strings, any value, refs)
+        self.count = 0
+
+    def fail(self, what: str, path: str) -> GrammarError:
+        return GrammarError(f"{what}: no exact plain rules for it", path=join_path(self.name, path))
+
+    def rule(self, expr: ir.Expr, key: str | None = None) -> ir.Ref:
+        """``expr`` as a new helper rule (shared under ``key`` when given)."""
+        self.count += 1
+        name = f"{self.name}-{self.count}"
+        if key is not None:
+            self.shared[key] = name
+        self.rules.append(ir.Rule(name, expr))
+        return ir.Ref(name)
+
+    def placeholder(self, key: str) -> tuple[ir.Ref, int]:
+        """A rule whose body comes later (recursion: a ``$ref`` reached again inside itself)."""
+        ref = self.rule(ir.Seq(()), key)
+        return ref, len(self.rules) - 1
+
+    # -- values ----------------------------------------------------------------------------
+    def value(self, schema: Any, path: str) -> ir.Expr:
+        if schema is True or schema == {}:
+            return self.any_value()
+        if schema is False:
+            raise _Unsat(f"false at {path or 'the root'}")
+        if not isinstance(schema, dict):
+            raise self.fail("a schema that is not an object", path)
+        for key in schema:
+            if key in _REFUSED:
+                raise self.fail(f"the keyword {key!r}", join_path(path, key))
+        if "$ref" in schema:
+            return self.ref(schema, path)
+        if "anyOf" in schema:
+            return self.any_of(schema, path)
+        types = self.types(schema, path)
+        if "enum" in schema or "const" in schema:
+            return self.literals(schema, types, path)
+        options = []
+        for t in types:
+            try:
+                options.append(getattr(self, "_" + t)(schema, path))
+            except _Unsat:
+                if len(types) == 1:
+                    raise
+        if not options:
+            raise _Unsat(f"no type of {types} is satisfiable at {path or 'the root'}")
+        return options[0] if len(options) == 1 else ir.Alt(tuple(options))
+
+    def types(self, schema: dict[str, Any], path: str) -> list[str]:
+        t = schema.get("type")
+        types = list(TYPES) if t is None else [t] if isinstance(t, str) else list(t)
+        if not types or any(x not in _BY_TYPE for x in types):
+            raise self.fail(f"the type {t!r}", join_path(path, "type"))
+        for x in types:
+            for key in _REFUSED_BY_TYPE.get(x, ()):
+                if key in schema:
+                    raise self.fail(f"the keyword {key!r} on a {x}", join_path(path, key))
+        return types
+
+    def ref(self, schema: dict[str, Any], path: str) -> ir.Expr:
+        extra = set(schema) - {"$ref", "$defs", "definitions", "$id", "$anchor"}
+        if extra:
+            raise self.fail(f"keywords beside $ref ({sorted(extra)}), which llguidance intersects",
+                            join_path(path, sorted(extra)[0]))
+        target = schema["$ref"]
+        key = "$ref " + str(target)
+        if key in self.shared:
+            return ir.Ref(self.shared[key])
+        try:
+            node = resolve_ref(self.root, target)
+        except (LookupError, TypeError):
+            raise self.fail(f"the $ref {target!r} (only local JSON pointers)", join_path(path, "$ref")) from None
+        ref, index = self.placeholder(key)
+        body = self.value(node, str(target))
+        self.rules[index] = ir.Rule(ref.name, body)
+        return ref
+
+    def any_of(self, schema: dict[str, Any], path: str) -> ir.Expr:
+        extra = set(schema) - {"anyOf", "$defs", "definitions", "$id", "$anchor"}
+        if extra:
+            raise self.fail(f"keywords beside anyOf ({sorted(extra)}), which llguidance intersects",
+                            join_path(path, sorted(extra)[0]))
+        options = []
+        for i, branch in enumerate(schema["anyOf"]):
+            try:
+                options.append(self.value(branch, join_path(path, f"anyOf[{i}]")))
+            except _Unsat:
+                continue
+        if not options:
+            raise _Unsat(f"every anyOf branch at {path or 'the root'}")
+        return options[0] if len(options) == 1 else ir.Alt(tuple(options))
+
+    def literals(self, schema: dict[str, Any], types: list[str], path: str) -> ir.Expr:
+        """enum/const: the values that also satisfy the schema's other keywords (llguidance
+        intersects them), each as its own text."""
+        if "enum" in schema and "const" in schema:
+            raise self.fail("enum beside const", join_path(path, "const"))
+        rest = {k: v for k, v in schema.items() if k not in ("enum", "const", "type", "$defs", "definitions")}
+        if set(rest) & {"$ref", "anyOf", "allOf", "oneOf", "pattern", "format", "multipleOf"}:
+            raise self.fail(f"enum/const beside {sorted(rest)}, which llguidance intersects",
+                            join_path(path, "enum" if "enum" in schema else "const"))
+        check = jsonschema.Draft202012Validator(rest)
+        values = [schema["const"]] if "const" in schema else schema["enum"]
+        options = []
+        for i, v in enumerate(values):
+            kind = _kind(v)
+            if (kind in types or (kind == "integer" and "number" in types)) and check.is_valid(v):
+                options.append(self.constant(v, join_path(path, f"enum[{i}]")))
+        if not options:
+            raise _Unsat(f"no enum value fits at {path or 'the root'}")
+        return options[0] if len(options) == 1 else ir.Alt(tuple(dict.fromkeys(options)))
+
+    def constant(self, v: Any, path: str) -> ir.Expr:
+        """One enum/const value: its compact text, strings spelled every way JSON escapes allow."""
+        if v is None or isinstance(v, bool):
+            return ir.Lit(json.dumps(v))
+        if isinstance(v, int):
+            if not abs(v) < 2**63:
+                raise self.fail(f"the integer {v} (llguidance reads 64 bits)", path)
+            return ir.Lit(str(v))
+        if isinstance(v, float):
+            raise self.fail(f"the number {v!r} (a non-integer constant; llguidance reads it as a range)", path)
+        if isinstance(v, str):
+            return ir.Seq((ir.Lit('"'), *[self.spelled(c) for c in v], ir.Lit('"')))
+        if isinstance(v, list):
+            items: list[ir.Expr] = [ir.Lit("[")]
+            for i, x in enumerate(v):
+                items += ([ir.Lit(", ")] if i else []) + [self.constant(x, join_path(path, f"[{i}]"))]
+            return ir.Seq((*items, ir.Lit("]")))
+        items = [ir.Lit("{")]
+        for i, (k, x) in enumerate(v.items()):
+            items += [ir.Lit((", " if i else "") + serde_string(k) + ": "), self.constant(x, join_path(path, k))]
+        return ir.Seq((*items, ir.Lit("}")))
+
+    def spelled(self, c: str) -> ir.Expr:
+        """One character of a string value as JSON may write it."""
+        return json_char(((ord(c), ord(c)),))
+
+    # -- types -------------------------------------------------------------------------------
+    def _null(self, schema: dict[str, Any], path: str) -> ir.Expr:
+        return ir.Lit("null")
+
+    def _boolean(self, schema: dict[str, Any], path: str) -> ir.Expr:
+        return ir.Alt((ir.Lit("true"), ir.Lit("false")))
+
+    def _number(self, schema: dict[str, Any], path: str) -> ir.Expr:
+        return self.shared_regex("number", NUMBER)
+
+    def _integer(self, schema: dict[str, Any], path: str) -> ir.Expr:
+        low, high = self.integer_bounds(schema, path)
+        if low is None and high is None:
+            return self.shared_regex("integer", INTEGER)
+        if low is not None and high is not None and low > high:
+            raise _Unsat(f"minimum {low} > maximum {high} at {path or 'the root'}")
+        return regex_expr(int_range(low, high))
+
+    def shared_regex(self, key: str, pattern: str) -> ir.Expr:
+        if key not in self.shared:
+            self.rule(regex_expr(pattern), key)
+        return ir.Ref(self.shared[key])
+
+    def integer_bounds(self, schema: dict[str, Any], path: str) -> tuple[int | None, int | None]:
+        """Integer bounds as llguidance reads them (draft 4's boolean exclusives included)."""
+        def number(key: str) -> float | None:
+            v = schema.get(key)
+            if v is None or isinstance(v, bool):
+                return None
+            if not isinstance(v, (int, float)) or not abs(v) < 2**53:
+                raise self.fail(f"the bound {v!r}", join_path(path, key))
+            return v
+        minimum, maximum = number("minimum"), number("maximum")
+        ex_min = minimum if schema.get("exclusiveMinimum") is True else number("exclusiveMinimum")
+        ex_max = maximum if schema.get("exclusiveMaximum") is True else number("exclusiveMaximum")
+        lows = [math.ceil(minimum)] if minimum is not None else []
+        lows += [math.floor(ex_min) + 1] if ex_min is not None else []
+        highs = [math.floor(maximum)] if maximum is not None else []
+        highs += [math.ceil(ex_max) - 1] if ex_max is not None else []
+        return (max(lows) if lows else None), (min(highs) if highs else None)
+
+    def _string(self, schema: dict[str, Any], path: str) -> ir.Expr:
+        low = _count(schema.get("minLength"), 0)
+        high = _count(schema.get("maxLength"), None)
+        if high is not None and high < low:
+            raise _Unsat(f"minLength {low} > maxLength {high} at {path or 'the root'}")
+        if "pattern" not in schema:
+            if (low, high) == (0, None):
+                return self.string()
+            return ir.Seq((ir.Lit('"'), ir.Repeat(self.char(), low, high), ir.Lit('"')))
+        pattern = schema["pattern"]
+        try:
+            text = llguidance.regex_to_lark(pattern, "dw")
+            expr = regex_expr(text, search=True)
+            if (low, high) != (0, None):
+                expr = ir.And((expr, ir.Repeat(ANY, low, high)))
+            dfa = automaton(expr)
+        except (GrammarError, ValueError) as exc:
+            raise self.fail(f"the pattern {pattern!r} ({exc})", join_path(path, "pattern")) from None
+        if not dfa.moves[0] and not dfa.accept:
+            raise _Unsat(f"no string matches the pattern at {path or 'the root'}")
+        self.count += 1
+        rules = dfa_rules(dfa, f"{self.name}-{self.count}", label=json_char)
+        self.rules += rules
+        return ir.Seq((ir.Lit('"'), ir.Ref(rules[0].name), ir.Lit('"')))
+
+    def char(self) -> ir.Ref:
+        if "char" not in self.shared:
+            self.rule(json_char(UNIVERSE), "char")
+        return ir.Ref(self.shared["char"])
+
+    def string(self) -> ir.Ref:
+        if "string" not in self.shared:
+            self.rule(ir.Seq((ir.Lit('"'), ir.Repeat(self.char(), 0, None), ir.Lit('"'))), "string")
+        return ir.Ref(self.shared["string"])
+
+    def _array(self, schema: dict[str, Any], path: str) -> ir.Expr:
+        low = _count(schema.get("minItems"), 0)
+        high = _count(schema.get("maxItems"), None)
+        if high is not None and high < low:
+            raise _Unsat(f"minItems {low} > maxItems {high} at {path or 'the root'}")
+        prefix = schema.get("prefixItems") or []
+        try:
+            extra: ir.Expr | None = self.value(schema.get("items", True), join_path(path, "items"))
+        except _Unsat:
+            if len(prefix) < low:
+                raise
+            extra = None
+        items: list[ir.Expr] = []
+        for i in range(high if high is not None else max(len(prefix), low)):
+            if i < len(prefix):
+                try:
+                    items.append(self.value(prefix[i], join_path(path, f"prefixItems[{i}]")))
+                except _Unsat:
+                    if i < low:
+                        raise
+                    high = i  # no more items can be written
+                    break
+            elif extra is not None:
+                items.append(extra)
+            else:
+                break
+        needed, optional = items[:low], items[low:]
+        if high is None and extra is not None:  # any number of further items, as one optional piece
+            optional.append(ir.Seq((ir.Repeat(ir.Seq((extra, ir.Lit(", "))), 0, None), extra)))
+        body: list[ir.Expr] = []
+        for i, item in enumerate(needed):
+            body += [ir.Lit(", "), item] if i else [item]
+        run = 0  # the trailing optional items that are all `items`: one bounded repeat
+        while run < len(optional) and extra is not None and optional[len(optional) - 1 - run] is extra:
+            run += 1
+        distinct = optional[:len(optional) - run]
+        more = ir.Repeat(ir.Seq((ir.Lit(", "), extra)), 0, run) if run else None  # type: ignore[arg-type]
+        if not needed and not distinct and run:
+            first = extra if run == 1 else ir.Seq((extra, ir.Repeat(ir.Seq((ir.Lit(", "), extra)), 0, run - 1)))
+            body.append(ir.Repeat(first, 0, 1))  # type: ignore[arg-type]
+        elif distinct:
+            rest: ir.Expr | None = more
+            for item in reversed(distinct[1:]):
+                rest = ir.Repeat(ir.Seq((ir.Lit(", "), item, *([rest] if rest is not None else []))), 0, 1)
+            first = ir.Seq((distinct[0], rest)) if rest is not None else distinct[0]
+            body.append(ir.Repeat(ir.Seq((ir.Lit(", "), first)) if needed else first, 0, 1))
+        elif more is not None:
+            body.append(more)
+        return self.rule(ir.Seq((ir.Lit("["), *body, ir.Lit("]"))))
+
+    def _object(self, schema: dict[str, Any], path: str) -> ir.Expr:
+        properties = schema.get("properties") or {}
+        required = schema.get("required") or []
+        additional = schema.get("additionalProperties", True)
+        members: list[tuple[ir.Expr, bool]] = []
+        taken: list[str] = []
+        for key in [*properties, *[r for r in required if r not in properties]]:
+            sub = properties[key] if key in properties else additional
+            needed = key in required
+            quoted = serde_string(key)
+            taken.append(quoted)
+            try:
+                value = self.value(sub, join_path(path, f"properties.{key}"))
+            except _Unsat:
+                if needed:
+                    raise
+                continue
+            members.append((ir.Seq((ir.Lit(quoted + ": "), value)), needed))
+        try:
+            extra = self.value(additional, join_path(path, "additionalProperties"))
+        except _Unsat:
+            extra = None
+        if extra is not None:
+            key_expr = self.other_key(taken) if taken else self.string()
+            member = ir.Seq((key_expr, ir.Lit(": "), extra))
+            members.append((ir.Seq((ir.Repeat(ir.Seq((member, ir.Lit(", "))), 0, None), member)), False))
+        return self.rule(ir.Seq((ir.Lit("{"), *self.ordered(members), ir.Lit("}"))))
+
+    def ordered(self, members: list[tuple[ir.Expr, bool]]) -> tuple[ir.Expr, ...]:
+        """Members in order, ``", "`` only between those present; optional ones skippable.
+
+        ``rest[i]``: members i.. after one came before, each suffix a shared rule when wide.
+        """
+        if not members:
+            return ()
+        rest: list[ir.Expr | None] = [None] * (len(members) + 1)
+        for i in range(len(members) - 1, -1, -1):
+            expr, needed = members[i]
+            step: ir.Expr = ir.Seq((ir.Lit(", "), expr))
+            if not needed:
+                step = ir.Repeat(step, 0, 1)
+            seq = ir.Seq((step, rest[i + 1])) if rest[i + 1] is not None else step
+            rest[i] = self.rule(seq) if len(members) > 3 and i > 0 else seq
+        firsts: list[ir.Expr] = []
+        for i, (expr, needed) in enumerate(members):
+            firsts.append(ir.Seq((expr, rest[i + 1])) if rest[i + 1] is not None else expr)
+            if needed:
+                return (ir.Alt(tuple(firsts)) if len(firsts) > 1 else firsts[0],)
+        return (ir.Repeat(ir.Alt(tuple(firsts)) if len(firsts) > 1 else firsts[0], 0, 1),)
+
+    def other_key(self, taken: list[str]) -> ir.Ref:
+        """A key that is none of ``taken`` as spelled (any ``\\uXXXX`` allowed, as llguidance does)."""
+        key = "key " + json.dumps(taken)
+        if key not in self.shared:
+            spellings = ir.Alt(tuple(ir.Lit(t) for t in taken))
+            dfa = automaton(ir.And((_GENERAL_STRING, ir.Not(spellings))))
+            self.count += 1
+            rules = dfa_rules(dfa, f"{self.name}-{self.count}")
+            self.shared[key] = rules[0].name
+            self.rules += rules
+        return ir.Ref(self.shared[key])
+
+    def any_value(self) -> ir.Ref:
+        """Any JSON value (llguidance's: keys plain strings, no ``\\uXXXX`` beyond controls)."""
+        if "any" in self.shared:
+            return ir.Ref(self.shared["any"])
+        ref, index = self.placeholder("any")
+        member = ir.Seq((self.string(), ir.Lit(": "), ref))
+        body = ir.Alt((
+            ir.Lit("null"), ir.Lit("true"), ir.Lit("false"), self.shared_regex("number", NUMBER), self.string(),
+            ir.Seq((ir.Lit("["), ir.Repeat(ir.Seq((ref, ir.Repeat(ir.Seq((ir.Lit(", "), ref)), 0, None))), 0, 1),
+                    ir.Lit("]"))),
+            ir.Seq((ir.Lit("{"), ir.Repeat(ir.Seq((member, ir.Repeat(ir.Seq((ir.Lit(", "), member)), 0, None))),
+                                           0, 1), ir.Lit("}"))),
+        ))
+        self.rules[index] = ir.Rule(ref.name, body)
+        return ref
+
+
+def json_char(cs) -> ir.Expr:
+    """The characters of ``cs`` as JSON string content: raw where JSON allows, else escaped
+    (``\\"``, ``\\\\``, ``\\b``... and ``\\u00XX`` in either case for controls and DEL)."""
+    options: list[ir.Expr] = []
+    raw = intersect(norm(cs), _RAW)
+    if raw:
+        options.append(chars(raw))
+    for c, letter in _SHORT.items():
+        if intersect(norm(cs), ((ord(c), ord(c)),)):
+            options.append(ir.Lit("\\" + letter))
+    controls = intersect(norm(cs), _CONTROLS)
+    if controls == _CONTROLS:
+        low = ir.Seq((ir.Chars(((48, 49),)), _HEX))  # 00-1f
+        delete = ir.Seq((ir.Lit("7"), _hex_digit(15)))  # 7f
+        options.append(ir.Seq((ir.Lit("\\u00"), ir.Alt((low, delete)))))
+    else:
+        for lo, hi in controls:
+            for cp in range(lo, hi + 1):
+                options.append(ir.Seq((ir.Lit(f"\\u00{cp >> 4:x}"), _hex_digit(cp & 15))))
+    if not options:
+        return ir.Chars(())
+    return options[0] if len(options) == 1 else ir.Alt(tuple(options))
+
+
+def _hex_digit(n: int) -> ir.Expr:
+    d = f"{n:x}"
+    return ir.Lit(d) if d.isdigit() else ir.Chars(((ord(d.upper()), ord(d.upper())), (ord(d), ord(d))))
+
+
+# A JSON string where any \uXXXX may stand for a character (a surrogate only in a pair).
+_GENERAL_STRING = regex_expr(
+    r'"(?:[^"\\\x00-\x1F\x7F]|\\["\\bfnrt]|\\u(?:[0-9a-cA-C][0-9a-fA-F]{3}|[eEfF][0-9a-fA-F]{3}'
+    r'|[dD][0-7][0-9a-fA-F]{2}|[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}))*"')
+
+
+def serde_string(text: str) -> str:
+    """A key as llguidance writes a named property (serde_json): short escapes, other
+    controls as lower-case ``\\u00xx``, everything else (DEL, non-ASCII) raw."""
+    out = ['"']
+    for c in text:
+        if c in _SHORT:
+            out.append("\\" + _SHORT[c])
+        elif ord(c) < 0x20:
+            out.append(f"\\u{ord(c):04x}")
+        else:
+            out.append(c)
+    out.append('"')
+    return "".join(out)
+
+
+def _kind(v: Any) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "boolean"
+    if isinstance(v, int):
+        return "integer"
+    if isinstance(v, float):
+        return "number"
+    if isinstance(v, str):
+        return "string"
+    return "array" if isinstance(v, list) else "object"
+
+
+def _count(value: Any, default: int | None) -> int | None:
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or value != int(value):
+        raise GrammarError(f"a count {value!r} that is not a natural number")
+    return int(value)
