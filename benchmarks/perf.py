@@ -47,6 +47,9 @@ from grammargen.profiles import get_profile
 from grammargen.tokenizer import Tokenizer, builtin_for, load_tokenizer
 from grammargen.validate import token_allowed
 
+# What every step is timed with: wall-clock time, or with --clock cpu this thread's CPU time
+# (Python and llguidance's build both run on it), steadier where other processes share the cores.
+clock = time.perf_counter
 FORMAT = "qwen25"  # Hermes-style <tool_call> JSON </tool_call>: the Qwen3 tokenizer's own layout
 BFCL = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus" / "bfcl" / "bfcl.jsonl"
 VERBS = ["get", "set", "list", "create", "delete", "update", "search", "find", "send", "compute"]
@@ -154,12 +157,12 @@ def grammargen_grammar(shape: str, fmt: str = FORMAT, check: bool = False,
     """
     def build(tools: list[Any], calls: list[dict[str, Any]], bad: dict[str, Any] | None,
               tok: Tokenizer) -> Built:
-        start = time.perf_counter()
+        start = clock()
         loaded = load(tools)
-        load_s = time.perf_counter() - start
-        start = time.perf_counter()
+        load_s = clock() - start
+        start = clock()
         g = grammargen.compile(loaded, fmt, tokenizer=tok, lenient=True, check=check, shape=shape)
-        elapsed = time.perf_counter() - start
+        elapsed = clock() - start
         return Built(g.lark, elapsed, [grammargen.render([c], fmt, tools=loaded) for c in calls],
                      grammargen.render([bad], fmt, tools=loaded) if bad else "", load_s,
                      matcher=(lambda: verify.matcher(g, tok)) if reuse else None)
@@ -234,7 +237,7 @@ def xgrammar_grammar(kind: str) -> Callable[..., Built]:
             # no cache: every run compiles, as a new tool list would
             _XG_COMPILERS[id(tok)] = xgrammar.GrammarCompiler(info, cache_enabled=False)
         compiler = _XG_COMPILERS[id(tok)]
-        start = time.perf_counter()
+        start = clock()
         if kind == "tag":
             openai = [t.to_openai() for t in loaded_once(tools)]  # BFCL's "dict" types mapped
             tag = xgrammar.get_model_structural_tag("qwen_3", tools=openai, tool_choice="required",
@@ -247,7 +250,7 @@ def xgrammar_grammar(kind: str) -> Callable[..., Built]:
                                                     separators=(", ", ": "))
             texts = [json.dumps(c, separators=(", ", ": "), ensure_ascii=False) for c in calls]
             invalid = json.dumps(bad, separators=(", ", ": "), ensure_ascii=False) if bad else ""
-        elapsed = time.perf_counter() - start
+        elapsed = clock() - start
         return Built("", elapsed, texts, invalid, matcher=lambda: XgMatcher(compiled))
     return build
 
@@ -313,9 +316,9 @@ def force(matcher: Any, tok: Tokenizer, text: str, times: list[float]) -> bool:
     """Consume ``text`` token by token, timing each mask; True when accepted at the end."""
     allows = getattr(matcher, "allows", token_allowed)
     for token in tok.encode(text):
-        start = time.perf_counter()
+        start = clock()
         mask = matcher.compute_bitmask()
-        times.append(time.perf_counter() - start)
+        times.append(clock() - start)
         if not allows(mask, token) or not matcher.consume_token(token):
             return False
     return matcher.is_accepting()
@@ -333,10 +336,10 @@ def warm_up(tok: Tokenizer) -> float:
     """
     tools = synthetic_tools(1)
     grammar = grammargen.compile(tools, FORMAT, tokenizer=tok, check=False)
-    start = time.perf_counter()
+    start = clock()
     force(llguidance.LLMatcher(tok.ll, grammar.lark, log_level=0), tok,
           grammargen.render([synthetic_call(tools, 0)], FORMAT, tools=tools), [])
-    return time.perf_counter() - start
+    return clock() - start
 
 
 def ready(name: str, tools: list[Any], calls: list[dict[str, Any]], bad: dict[str, Any] | None,
@@ -346,16 +349,16 @@ def ready(name: str, tools: list[Any], calls: list[dict[str, Any]], bad: dict[st
     built = (grammars or GRAMMARS)[name](tools, calls, bad, tok)
     row.compile_s, row.load_s = built.compile_s, built.load_s
     before = rss_mb()
-    start = time.perf_counter()
+    start = clock()
     matcher = built.matcher() if built.matcher else llguidance.LLMatcher(tok.ll, built.lark, log_level=0)
-    row.matcher_s = time.perf_counter() - start
+    row.matcher_s = clock() - start
     if matcher.is_error():
         row.error = matcher.get_error().splitlines()[0][:80]
         return row, built, None
     fresh = matcher.deep_copy()
-    start = time.perf_counter()
+    start = clock()
     matcher.compute_bitmask()
-    row.first_mask_s = time.perf_counter() - start
+    row.first_mask_s = clock() - start
     row.rss_mb = rss_mb() - before
     return row, built, fresh
 
@@ -502,12 +505,12 @@ def scale(n: int, tok: Tokenizer) -> None:
     for label, make, call in (("synthetic", synthetic_tools, synthetic_call), ("light", light_tools, light_call)):
         tools = make(n)
         loaded = load(tools)
-        start = time.perf_counter()
+        start = clock()
         try:
             grammargen.compile(loaded, FORMAT, tokenizer=tok, lenient=True)
-            print(f"\n{n:,} {label} tools: compile(check=True) passed in {time.perf_counter() - start:.1f} s")
+            print(f"\n{n:,} {label} tools: compile(check=True) passed in {clock() - start:.1f} s")
         except grammargen.GrammarError as exc:
-            print(f"\n{n:,} {label} tools: refused in {time.perf_counter() - start:.1f} s: {exc}")
+            print(f"\n{n:,} {label} tools: refused in {clock() - start:.1f} s: {exc}")
             continue
         (row,) = measure_all(["grammargen"], tools, [call(tools, n - 1)], call(tools, n // 2, False), tok, 1)
         table(f"{n:,} distinct {label} tools, {tok.name} tokenizer (grammargen only: per-tool %json "
@@ -522,12 +525,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-bfcl", action="store_true", help="skip the BFCL tool set")
     parser.add_argument("--grammars", default="", help="measure only these rows (comma-separated; "
                         f"anyOf is always kept): {', '.join(GRAMMARS)}")
+    parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                        help="cpu: time this thread's CPU use (steady on a busy machine; xgrammar's "
+                        "threads are not counted)")
     parser.add_argument("--encodings", default="100,1000",
                         help="tool counts for the argument-encoding table (0: skip)")
     parser.add_argument("--repeat", type=int, default=5, help="ready runs per grammar; the fastest is kept")
     parser.add_argument("--identical", action="store_true",
                         help="every synthetic tool gets the same schema (peers' caches then share it)")
     args = parser.parse_args(argv)
+    global clock
+    clock = time.thread_time if args.clock == "cpu" else time.perf_counter
     counts = [1, 10] if args.smoke else [int(c) for c in args.counts.split(",") if c]
     if args.smoke:
         args.repeat = 1
@@ -539,7 +547,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             toks.insert(0, real)
     print(f"grammargen {FORMAT} grammars vs hand-written ones; llguidance {llguidance.__version__}; "
-          "mask times while forcing valid calls; ratios against the hand-written anyOf, same run")
+          "mask times while forcing valid calls; ratios against the hand-written anyOf, same run; "
+          f"{'CPU time of this thread' if args.clock == 'cpu' else 'wall-clock time'}")
     names = [n for n in GRAMMARS if not (args.smoke and n.startswith("xgrammar"))]
     if args.grammars:
         wanted = set(args.grammars.split(",")) | {BASELINE}

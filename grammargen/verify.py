@@ -22,6 +22,7 @@ from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 import llguidance
+import tokenizers
 
 from .capacity import SYMBOL_BUDGET, limit_error
 from .errors import GrammarError
@@ -41,7 +42,7 @@ KEPT_CHARS = 8_000_000  # about 90 MB of matchers
 _lock = threading.Lock()
 # id(grammar) -> (the grammar, weakly; the tokenizer it was checked with; its untouched matcher;
 # the length of its text)
-_built: OrderedDict[int, tuple[weakref.ref[Grammar], llguidance.LLTokenizer, llguidance.LLMatcher, int]] = OrderedDict()
+_built: OrderedDict[int, tuple[weakref.ref[Grammar], Tokenizer, llguidance.LLMatcher, int]] = OrderedDict()
 _chars = 0  # the text length of the grammars in _built
 
 
@@ -51,7 +52,7 @@ def verify(grammar: Grammar, tok: Tokenizer, writer: "_Writer") -> None:
     built = llguidance.LLMatcher(tok.ll, grammar.lark, log_level=0, limits=limits)
     if built.is_error():
         raise refusal(built.get_error(), grammar, tok, writer)
-    _keep(grammar, tok.ll, built)
+    _keep(grammar, tok, built)
 
 
 def refusal(message: str, grammar: Grammar, tok: Tokenizer, writer: "_Writer | None") -> GrammarError:
@@ -73,33 +74,45 @@ def refusal(message: str, grammar: Grammar, tok: Tokenizer, writer: "_Writer | N
 def matcher(grammar: Grammar, tokenizer: Any = None) -> llguidance.LLMatcher:
     """A new llguidance matcher for ``grammar``, ready for its first mask.
 
-    ``tokenizer``: what ``compile`` takes (``None``: the format's built-in one).  When
-    ``compile``'s check built this grammar's matcher with the same tokenizer object, the
-    answer is a copy of that one (microseconds); otherwise it is built now.
+    ``tokenizer``: what ``compile`` was given (``None``: the format's built-in one), or its
+    llguidance ``LLTokenizer``.  When ``compile``'s check built this grammar's matcher with
+    that very tokenizer, the answer is a copy of that matcher (microseconds); otherwise it
+    is built now.
     """
+    with _lock:
+        entry = _built.get(id(grammar))
+    if entry is not None and entry[0]() is grammar and _same(entry[1], tokenizer, grammar):
+        return entry[2].deep_copy()  # the kept one is never advanced, so copies start fresh
     if isinstance(tokenizer, llguidance.LLTokenizer):
         ll = tokenizer
     else:
         ll = load_tokenizer(tokenizer, get_profile(grammar.format)).ll
-    with _lock:
-        entry = _built.get(id(grammar))
-        if entry is not None and entry[0]() is grammar and entry[1] is ll:
-            _built.move_to_end(id(grammar))
-            return entry[2].deep_copy()
     built = llguidance.LLMatcher(ll, grammar.lark, log_level=0)
     if built.is_error():
         raise GrammarError(f"llguidance refuses the grammar: {built.get_error().strip().splitlines()[0]}")
     return built
 
 
-def _keep(grammar: Grammar, ll: llguidance.LLTokenizer, built: llguidance.LLMatcher) -> None:
+def _same(checked: Tokenizer, source: Any, grammar: Grammar) -> bool:
+    """Is ``source`` the tokenizer the check used?  By identity only (cheap, never wrong)."""
+    if isinstance(source, llguidance.LLTokenizer):
+        return source is checked.ll
+    if isinstance(source, Tokenizer):
+        return source.ll is checked.ll
+    if isinstance(source, tokenizers.Tokenizer):  # compile wrapped it, keeping the object
+        return source is checked.hf
+    # None (the built-in one) or a path: both loaded once per process, so the same object
+    return load_tokenizer(source, get_profile(grammar.format)).ll is checked.ll
+
+
+def _keep(grammar: Grammar, tok: Tokenizer, built: llguidance.LLMatcher) -> None:
     global _chars
     key, size = id(grammar), len(grammar.lark)
     if size > KEPT_CHARS:
         return
     with _lock:
         _drop(key)
-        _built[key] = (weakref.ref(grammar), ll, built, size)
+        _built[key] = (weakref.ref(grammar), tok, built, size)
         _chars += size
         while len(_built) > KEPT or _chars > KEPT_CHARS:
             _drop(next(iter(_built)))

