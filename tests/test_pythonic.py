@@ -195,11 +195,22 @@ def test_odd_keys_are_written_as_they_are(fmt):
 
 # -- injection -------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name", ["f(a=1)", "f(", " f", "f "])
-def test_hostile_tool_names_are_refused(name):
-    """A tool name that could close or restart the call is refused, never written into the grammar."""
+@pytest.mark.parametrize("fmt", ["pythonic", "lfm2"])
+@pytest.mark.parametrize("name", ["f(a=1)", "f(", " f", "f ", "{f", "[f"])
+def test_hostile_tool_names_are_refused(name, fmt):
+    """A tool name that could close or restart the call, or read as LFM2's older JSON calls, is refused."""
     with pytest.raises(ToolError, match="rename the tool"):
-        grammargen.compile([_tool(name, {})], "pythonic")
+        grammargen.compile([_tool(name, {})], fmt)
+
+
+@pytest.mark.parametrize("fmt", ["pythonic", "lfm2", "gemma4"])
+def test_keys_edged_with_spaces_round_trip(fmt):
+    """Property names starting or ending with a space are written as they are and read back whole."""
+    tools = [_tool("f", {" a": {"type": "integer"}, "b ": {"type": "integer"}}, [" a", "b "])]
+    text = grammargen.render([{"name": "f", "arguments": {" a": 1, "b ": 2}}], fmt, tools=tools)
+    assert grammargen.validate(grammargen.compile(tools, fmt, tool_choice="required"), [text]).ok
+    got = grammargen.parse(text, fmt, tools=tools).tool_calls[0]["function"]["arguments"]
+    assert json.loads(got) == {" a": 1, "b ": 2}
 
 
 def test_hostile_enum_value_is_escaped():

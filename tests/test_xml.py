@@ -92,16 +92,33 @@ def test_generated_samples_agree_with_the_grammar(fmt: str) -> None:
 
 @pytest.mark.parametrize("fmt", XML_FORMATS)
 def test_hostile_names_keys_and_enum_values_match_only_themselves(fmt: str) -> None:
-    """Tag characters, quotes and backslashes in a tool name, a key or an enum value are literal text."""
-    hostile = 'a">"<b\\ /.*/'
-    tools = [{"type": "function", "function": {"name": hostile, "parameters": {
+    """Tag characters, quotes and backslashes in a tool name, a key or an enum value are literal text,
+    and parse reads the call back as it was (keys the tag syntax can't delimit as the tool names them)."""
+    hostile = 'a">"<b\\ /.*/ %json </parameter'
+    name = "a<b\\ /.*/ %json"  # a name may not hold the text that ends it (below)
+    tools = [{"type": "function", "function": {"name": name, "parameters": {
         "type": "object", "properties": {hostile: {"enum": [hostile]}}, "required": [hostile]}}}]
-    text = render([{"name": hostile, "arguments": {hostile: hostile}}], fmt, tools=tools)
+    text = render([{"name": name, "arguments": {hostile: hostile}}], fmt, tools=tools)
     grammar = compile(tools, fmt, tool_choice="required")
     near = [text.replace(hostile, hostile[:-1], 1), text.replace(hostile, hostile + "x", 1),
-            text[::-1].replace(hostile[::-1], hostile[:-1][::-1], 1)[::-1]]
+            text[::-1].replace(hostile[::-1], hostile[:-1][::-1], 1)[::-1], text.replace(name, name + "x", 1)]
     report = validate(grammar, [Sample(text)] + [Sample(t, "reject") for t in near])
     assert not [(r.sample.text, r.got) for r in report.failures]
+    assert calls_of(parse(text, fmt, tools=tools)) == [(name, {hostile: hostile})]
+    stream = StreamParser(fmt, tools)
+    deltas = [d for ch in text for d in stream.feed(ch)] + stream.close()
+    assert calls_of(Message.from_deltas(deltas)) == [(name, {hostile: hostile})]
+
+
+@pytest.mark.parametrize("fmt, name", [("qwen3-coder", "a>b"), ("seed-oss", "x>"), ("minimax-m2", 'a"b'),
+                                       ("deepseekv32", 'a">'), ("glm45", " a"), ("glm47", "a ")])
+def test_a_tool_name_the_parser_cant_delimit_is_refused(fmt: str, name: str) -> None:
+    """A raw tool name holding the text that ends it (``>`` in ``<function=N>``, ``"`` in
+    ``name="N"``) or edged with spaces is refused by name, not forced on the model unreadable."""
+    tools = [{"type": "function", "function": {"name": name, "parameters": {"type": "object"}}}]
+    with pytest.raises(grammargen.ToolError, match="rename the tool") as info:
+        compile(tools, fmt)
+    assert info.value.path == "tools[0].function.name"
 
 
 def test_pattern_on_a_raw_string_is_refused_by_name() -> None:

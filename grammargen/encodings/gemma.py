@@ -20,7 +20,8 @@ from typing import Any
 
 from ..errors import InputError, OutputParseError, ToolError, UnsupportedSchemaError, join_path
 from ..lark import literal, regex_escape
-from .pythonic import _JSON_NUMBER, MAX_DEPTH, LiteralGrammar, NeedMore, RawNumber, known_key, read_key
+from .pythonic import (_JSON_NUMBER, MAX_DEPTH, LiteralGrammar, NeedMore, RawNumber, known_key, read_key,
+                       spaced_key)
 
 QUOTE = '<|"|>'
 # String formats Gemma's raw strings enforce, as regexes of the text (JSON Schema's meanings).
@@ -303,11 +304,13 @@ def read_call(text: str, pos: int, final: bool, schemas: dict[str, Any] | None =
 def read_pair(text: str, pos: int, final: bool, schema: Any = None) -> tuple[str, Any, int] | None:
     """The ``key:value`` at ``pos`` and the position after its ``,`` (or at its ``}``); None
     where the object ends (``}`` at ``pos``, not consumed)."""
-    pos = _skip(text, pos)
     props = schema.get("properties") if isinstance(schema, dict) else None
-    if _at(text, pos, final, "the arguments") == "}" and known_key(text, pos, final, props, ":") is None:
+    found = spaced_key(text, pos, final, props, ":")
+    pos = _skip(text, pos)
+    if found is None and _at(text, pos, final, "the arguments") == "}" \
+            and known_key(text, pos, final, props, ":") is None:
         return None
-    key, colon = read_key(text, pos, final, props, ":")
+    key, colon = found or read_key(text, pos, final, props, ":")
     value, end = read_value(text, colon + 1, final, (props or {}).get(key))
     end = _skip(text, end)
     c = _at(text, end, final, "the arguments")

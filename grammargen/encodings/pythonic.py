@@ -50,7 +50,8 @@ INTEGER = r"/-?(?:0|[1-9][0-9]*)/"
 NUMBER = r"/-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/"
 # A call's name is read up to its "(" (surrounding space dropped): a name holding "(", a
 # control character or space at either end could not be read back, so it is refused.
-_NAME_BAD = re.compile(r"\(|[\x00-\x1f\x7f]|^\s|\s$|^$")
+# A name is read up to its "(", stripped; one starting like JSON reads as LFM2's older JSON calls.
+_NAME_BAD = re.compile(r"\(|[\x00-\x1f\x7f]|^\s|\s$|^$|^[\[{]")
 
 
 class LiteralGrammar:
@@ -386,7 +387,8 @@ class PythonicGrammar(LiteralGrammar):
 def check_name(name: str, path: str) -> None:
     if _NAME_BAD.search(name):
         raise ToolError(f"tool name {name!r} can't be written as a Python call (it holds '(' or a "
-                        "control character, or starts or ends with a space); rename the tool", path=path)
+                        "control character, starts with '[' or '{', or starts or ends with a space); "
+                        "rename the tool", path=path)
 
 
 # -- render ----------------------------------------------------------------------------------
@@ -712,6 +714,18 @@ def known_key(text: str, pos: int, final: bool, keys: Any, sep: str) -> tuple[st
     return None
 
 
+def spaced_key(text: str, pos: int, final: bool, keys: Any, sep: str) -> tuple[str, int] | None:
+    """A known key that starts with whitespace, read where it starts: at ``pos``, or one space
+    on (after the ", " between pairs); None where no such key is there."""
+    spaced = [k for k in keys or () if k[:1].isspace()]
+    if not spaced:
+        return None
+    found = known_key(text, pos, final, spaced, sep)
+    if found is None and text.startswith(" ", pos):
+        found = known_key(text, pos + 1, final, spaced, sep)
+    return found
+
+
 def read_key(text: str, pos: int, final: bool, keys: Any, sep: str) -> tuple[str, int]:
     """A key before ``sep``: a known one, else a bare word (no spaces, quotes, brackets)."""
     found = known_key(text, pos, final, keys, sep)
@@ -731,11 +745,13 @@ def read_kwarg(text: str, pos: int, final: bool, schema: Any = None) -> tuple[st
     """The ``key=value`` at ``pos`` and the position after its ``,`` (or at its ``)``);
     None where the list ends (``)`` at ``pos``, not consumed).  ``schema``: the tool's
     parameters, whose property names are read as written whatever they hold."""
-    pos = _skip(text, pos)
     props = schema.get("properties") if isinstance(schema, dict) else None
-    if _at(text, pos, final, "a call's arguments") == ")" and known_key(text, pos, final, props, "=") is None:
+    found = spaced_key(text, pos, final, props, "=")
+    pos = _skip(text, pos)
+    if found is None and _at(text, pos, final, "a call's arguments") == ")" \
+            and known_key(text, pos, final, props, "=") is None:
         return None
-    key, eq = read_key(text, pos, final, props, "=")
+    key, eq = found or read_key(text, pos, final, props, "=")
     value, end = read_value(text, eq + 1, final)
     end = _skip(text, end)
     c = _at(text, end, final, "a call's arguments")

@@ -36,7 +36,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import InputError, UnsupportedSchemaError, join_path
+from ..errors import InputError, ToolError, UnsupportedSchemaError, join_path
 from ..lark import json_text, literal
 from ..lark import regex_escape as _regex_escape
 from ..schema import prepare, resolve_ref
@@ -113,6 +113,7 @@ class XmlParameters:
 
     # -- grammar ------------------------------------------------------------------------
     def grammar(self, writer: Any, tool: Any) -> list[Item]:
+        self._check_name(writer, tool)
         where = f"{tool.path or 'tool ' + repr(tool.name)}.parameters"
         prepared = prepare(tool.parameters, where, lenient=writer.lenient, close_objects=writer.close)
         writer.warnings += prepared.warnings
@@ -139,6 +140,19 @@ class XmlParameters:
         if not whole:
             return [Ref(alone())]
         return [Absorbing(alone, lambda text: Ref(self._terminal(writer, f"{whole} {literal(text)}")))]
+
+    def _check_name(self, writer: Any, tool: Any) -> None:
+        """Refuse a tool name the parser could not read back: the layout writes it raw and reads
+        it up to the text after it (``>`` in ``<function=N>``, ``"`` in ``name="N">``), stripped."""
+        name, call = tool.name, writer.profile.call
+        after = next((call[i + 1].value for i, p in enumerate(call[:-1])
+                      if p.kind == "name" and p.value == "raw" and call[i + 1].kind == "text"), "")
+        stop = after.strip()[:1]
+        reason = ("starts or ends with a space" if name != name.strip() else
+                  f"holds {stop!r}, which ends a name there" if stop and stop in name else "")
+        if reason:
+            raise ToolError(f"tool name {name!r} can't be written in format {writer.profile.name}: it "
+                            f"{reason}; rename the tool", path=f"{tool.path or 'tool ' + repr(name)}.name")
 
     def _whole(self, elements: list[tuple[tuple[str, bool], bool]], extra: str) -> str:
         """All of a tool's elements as one terminal expression ("" where one needs a rule, or
@@ -368,6 +382,7 @@ class XmlParameters:
         v = self.variant
         tool = reader.tools.get(call.name) if reader.tools and call.name else None
         properties = (tool.parameters.get("properties") or {}) if tool else {}
+        odd = self._odd_tags(properties)
         call.args_at = reader.pos
         call.args_piece("{")
         first = True
@@ -379,13 +394,21 @@ class XmlParameters:
                     yield  # maybe the start of another element
                     continue
                 break
-            while reader.text.count(">", at) < self._closes:
-                yield from reader.more("a parameter's opening tag")
-            match = self._open.match(reader.text, reader.pos)
-            if match is None:
-                raise reader.fail(f"malformed parameter tag {_excerpt(reader.text, at)}", at)
-            key, string = match.group("key"), match.groupdict().get("string")
-            start = match.end()
+            found = next((t for t in odd if rest.startswith(t[0])), None)
+            if found is None and not reader.final and any(t[0].startswith(rest) for t in odd):
+                yield  # maybe the tag of a key the tag syntax can't delimit, still arriving
+                continue
+            if found is not None:  # such a key is read as the tool names it
+                tag, key, string = found
+                start = at + len(tag)
+            else:
+                while reader.text.count(">", at) < self._closes:
+                    yield from reader.more("a parameter's opening tag")
+                match = self._open.match(reader.text, reader.pos)
+                if match is None:
+                    raise reader.fail(f"malformed parameter tag {_excerpt(reader.text, at)}", at)
+                key, string = match.group("key"), match.groupdict().get("string")
+                start = match.end()
             end = reader.text.find(v.tag, start)
             while end < 0:
                 yield from reader.more(f"the value of {key!r} (no {v.tag!r})")
@@ -399,6 +422,18 @@ class XmlParameters:
             call.args_piece(("" if first else ", ") + json_text(key) + ": " + json_text(value))
             first = False
         call.args_piece("}")
+
+    def _odd_tags(self, properties: dict[str, Any]) -> list[tuple[str, str, str | None]]:
+        """(open tag, key, DSML string attribute) of each key the tag syntax can't delimit (a key
+        holding ``>`` or ``"``: written as it is, as the grammar writes it), longest first."""
+        v, odd = self.variant, []
+        for key in properties:
+            for string in ((True, False) if "{string}" in v.open else (True,)):
+                tag = v.open_text(key, string).rstrip("\n")
+                match = self._open.fullmatch(tag)
+                if match is None or match.group("key") != key:
+                    odd.append((tag, key, ("true" if string else "false") if "{string}" in v.open else None))
+        return sorted(odd, key=lambda t: len(t[0]), reverse=True)
 
     def typed(self, raw: str, schema: Any, string: str | None, tool: Any, reader: Any, at: int,
               key: str) -> Any:
