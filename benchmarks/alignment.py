@@ -35,6 +35,11 @@ import test_templates as tt  # noqa: E402
 # Checks the tests mark xfail(strict=True) for some templates: {check: (what, {file: reason})}.
 EXPECTED_FAILURES = {check: ("the one-call typed-values probe", tt.PROBE_XFAIL) for check in (
     tt.test_typed_values_render, tt.test_typed_values_grammar, tt.test_typed_values_parse)}
+# Templates whose history form the profile does not write (the model writes another): by design.
+for check in (tt.test_render_writes_the_template_turn, tt.test_grammar_accepts_the_template_turn,
+              tt.test_typed_values_render, tt.test_typed_values_grammar):
+    what, reasons = EXPECTED_FAILURES.get(check, ("the template's own turn", {}))
+    EXPECTED_FAILURES[check] = (what, {**reasons, **tt.MODEL_FORM})
 # What each registry package holds, for the table.
 TOKENIZER_NAMES = {"qwen3": "Qwen3", "llama3.2": "Llama 3.2", "deepseek": "DeepSeek"}
 
@@ -66,11 +71,11 @@ class Notes:
         A check the tests mark as an expected failure for this template (text no format can
         reproduce) does not make the cell "no"; its note gives the reason.
         """
-        marks, known, ran = [], [], False
+        marks, known, ran, passed = [], [], False, False
         for check in checks:
             try:
                 check(file)
-                ran = True
+                ran = passed = True
             except pytest.skip.Exception:
                 continue
             except Exception as exc:  # an assertion or an error grammargen raised: both are findings
@@ -83,10 +88,10 @@ class Notes:
                 if not isinstance(exc, AssertionError):
                     message = f"{type(exc).__name__}: {message}"
                 marks.append(self.add(f"{check.__name__}: {message.split(chr(10) + 'assert ')[0]}"))
-        cell = ("no " + " ".join(marks)) if marks else ("yes" if ran else "—")
+        cell = ("no " + " ".join(marks)) if marks else ("yes" if passed else "no, by design" if ran else "—")
         extras = [extra] if extra else []
         if known:
-            extras.append("except " + " ".join(sorted(set(known))))
+            extras.append(("except " if passed else "see ") + " ".join(sorted(set(known))))
         return cell + (f" ({'; '.join(extras)})" if extras else "")
 
 

@@ -184,6 +184,13 @@ class _Writer:
                 out.append("}")
         return _merge(out)
 
+    def marker_items(self, text: str) -> list[Item]:
+        """A reasoning or content marker: one marker, or a run of special markers and text
+        (gpt-oss's ``<|channel|>analysis<|message|>``)."""
+        run = self.profile.marker_run(text)
+        return _merge([x for m in run for x in (self.items([Piece("marker", m)]) if m in self.forms
+                                                 else [m])])
+
     def choice(self, texts: Sequence[str]) -> Item:
         """One of several texts; those the profile lists as special are matched as markers."""
         if not any(t in self.forms for t in texts):
@@ -279,8 +286,8 @@ class _Writer:
             # Text between the model's own markers (Command R7B's <|START_RESPONSE|>...), as
             # the model writes it; bare text means the same and is allowed too.
             body = [re.sub(r"\bTEXT\b", "text", b) for b in body]
-            opening = _expr(self.items([Piece("marker", p.content_begin)]))
-            closing = _sp(_expr(self.items([Piece("marker", p.content_end)]))) if p.content_end else ""
+            opening = _expr(self.marker_items(p.content_begin))
+            closing = _sp(_expr(self.marker_items(p.content_end))) if p.content_end else ""
             wrap = [f"text: {opening} TEXT{closing} | {'BARE_TEXT' if self.bare else 'TEXT'}"]
             if self.bare:
                 # Calls start with the tool name as plain text, and llguidance lexes greedily:
@@ -365,7 +372,7 @@ class _Writer:
         rules = []
         r = self.profile.reasoning
         if reasoning and r:
-            begin, end = self.items([Piece("marker", r.begin)]), self.items([Piece("marker", r.end)])
+            begin, end = self.marker_items(r.begin), self.marker_items(r.end)
             never.append(f"{blank}{regex_escape(r.begin)}(?s:.*)")  # that is a reasoning block
             if isinstance(end[0], str):
                 # A text end marker: a lazy lexeme runs to its first occurrence (a greedy one

@@ -211,14 +211,18 @@ def _lead_words(pieces: Sequence[Piece]) -> Words:
     return tuple(words)
 
 
-def _stops(following: Sequence[Piece]) -> tuple[str, ...]:
+def _stops(following: Sequence[Piece], omitted: Sequence[str] = ()) -> tuple[str, ...]:
     """The texts that end a raw name or id: the next literal's first word, or what the
     arguments start with where they come next (Functionary's ``name\n{``, GLM's
-    ``name<arg_key>``, whose arguments may also be absent: the next literal too)."""
+    ``name<arg_key>``, whose arguments may also be absent: the next literal too).  A marker
+    real outputs leave out (``omitted``) stops it, and so does what follows it."""
     found: list[str] = []
     for piece in following:
         if piece.is_literal:
             words = [w[0] for w in _alternatives(piece) if w]
+            if words and piece.kind == "marker" and piece.value in omitted:
+                found += words
+                continue
             if words:
                 return tuple(found + words)
             continue  # whitespace only: the raw text is stripped anyway
@@ -253,18 +257,14 @@ class _Layout:
     @classmethod
     def of(cls, profile: Profile) -> _Layout:
         """The profile's layout, with its ``read_also`` layouts (each read as if it were the
-        profile's own; they must open a section as the layout does)."""
+        profile's own); a section opens at any of their leads."""
         layout = cls._one(profile)
-        also = []
-        for i, alt in enumerate(profile.read_also):
-            other = cls._one(dataclasses.replace(profile, begin=alt.begin, call=alt.call,
-                                                 separator=alt.separator, end=alt.end, read_also=()))
-            if not set(other.leads) <= set(layout.leads):
-                raise ProfileError(f"read_also[{i}] must open a section as the layout does "
-                                   f"({' or '.join(map(repr, layout.leads))})",
-                                   source=profile.path, path=f"read_also[{i}]")
-            also.append(other)
-        return dataclasses.replace(layout, also=tuple(also))
+        also = [cls._one(dataclasses.replace(profile, begin=alt.begin, call=alt.call,
+                                             separator=alt.separator, end=alt.end, read_also=()))
+                for alt in profile.read_also]
+        leads = tuple(dict.fromkeys(lead for lay in (layout, *also) for lead in lay.leads))
+        sure = tuple(dict.fromkeys(lead for lay in (layout, *also) for lead in lay.sure_leads))
+        return dataclasses.replace(layout, also=tuple(also), leads=leads, sure_leads=sure)
 
     @classmethod
     def _one(cls, profile: Profile) -> _Layout:
@@ -302,14 +302,14 @@ class _Layout:
                      (*optional, *leads), sure, _lead_words(profile.separator + profile.call),
                      tuple(w for w in starts if w), _lead_words(profile.end),
                      profile.end_of_turn, tuple(dict.fromkeys(words)),
-                     tuple(_stops(profile.call[i + 1:]) for i in range(len(profile.call))),
+                     tuple(_stops(profile.call[i + 1:], profile.may_omit) for i in range(len(profile.call))),
                      _lead_words(profile.begin + profile.call), bare=bare)
         if not layout.next_call:
             raise ProfileError("the parser needs a separator or a call start of literal text",
                                source=profile.path, path="layout.separator")
         for i, piece in enumerate(profile.call):
             if (piece.kind == "index" or piece.kind in ("name", "id") and piece.value == "raw") \
-                    and not _stops(profile.call[i + 1:]):
+                    and not _stops(profile.call[i + 1:], profile.may_omit):
                 raise ProfileError(f"a raw {piece.kind} must be followed by a literal piece",
                                    source=profile.path, path=f"layout.call[{i}]")
         return layout
@@ -624,9 +624,11 @@ class _Reader:
             yield  # not yet known whether the block starts with its padding
         if pad and self.text.startswith(r.pad, self.pos):
             self.pos += pad
+        ends = (r.end, *r.read_end)  # the end the grammar writes, and others real outputs show
         while True:
-            found = self.text.find(r.end, self.pos)
-            stop = found if found >= 0 else len(self.text) - _held(self.text, self.pos, [r.end])
+            found, end = min(((f, e) for e in ends if (f := self.text.find(e, self.pos)) >= 0),
+                             default=(-1, r.end))
+            stop = found if found >= 0 else len(self.text) - _held(self.text, self.pos, ends)
             if found >= 0 and pad and self.text.endswith(r.pad, self.pos, found):
                 stop = found - pad
             elif found < 0 and pad:
@@ -635,7 +637,7 @@ class _Reader:
                 self.events.append(("reasoning", self.text[self.pos:stop]))
             self.pos = self.resume = stop
             if found >= 0:
-                self.pos = self.resume = found + len(r.end)
+                self.pos = self.resume = found + len(end)
                 return
             yield from self.more(f"the reasoning block (no {r.end!r})")
 
@@ -704,15 +706,16 @@ class _Reader:
         """Skip the marker the format writes before text (Command R7B's <|START_RESPONSE|>,
         Functionary's ``all\n``) where text starts with it: True if it did, False if the
         text starts otherwise, None while that cannot be told yet."""
-        opening = self.profile.content_begin
-        if not opening:
+        openings = [o for o in (self.profile.content_begin, *self.profile.read_content_begin) if o]
+        if not openings:
             return False
         at = _SPACE.match(self.text, self.pos).end()  # type: ignore[union-attr]
-        rest = self.text[at:at + len(opening)]
-        if rest == opening:
-            self.pos = at + len(opening)
-            return True
-        if not self.final and opening.startswith(rest) and len(rest) < len(opening):
+        for opening in sorted(openings, key=len, reverse=True):
+            if self.text.startswith(opening, at):
+                self.pos = at + len(opening)
+                return True
+        rest = self.text[at:]
+        if not self.final and any(o.startswith(rest) and len(rest) < len(o) for o in openings):
             return None
         return False
 

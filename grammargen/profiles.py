@@ -85,6 +85,7 @@ class Reasoning:
     gap: str = "\n\n"  # rendered after the block; the grammar allows 0-2 newlines there
     pad: str = ""  # rendered inside the block on both sides (Qwen3: "<think>\n...\n</think>")
     before: str = ""  # whitespace rendered before the block, allowed by the grammar (GLM-4.5: "\n")
+    read_end: tuple[str, ...] = ()  # other ends the parser reads (never written)
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,7 @@ class Profile:
     content_end: str = ""  # and after it (<|END_RESPONSE|>); parse keeps both out of content
     read_also: tuple[Layout, ...] = ()  # older layouts the parser reads too (LFM2's JSON)
     calls_after_text: str = ""  # written between text and the calls after it (Functionary: ">>>")
+    read_content_begin: tuple[str, ...] = ()  # other text openings the parser reads (never written)
     path: str = ""
 
     @property
@@ -127,12 +129,23 @@ class Profile:
                 found.append(piece.value)
             if piece.kind == "choice":  # a choice may offer a special token beside text
                 found += [v for v in piece.value if self.is_special(v) and v not in found]
-        if self.reasoning:
-            for m in (self.reasoning.begin, self.reasoning.end):
-                if m not in found:
+        runs = [self.reasoning.begin, self.reasoning.end] if self.reasoning else []
+        for run in [*runs, self.content_begin, self.content_end]:
+            for m in self.marker_run(run):
+                if self.is_special(m) and m not in found or m == run and m not in found:
                     found.append(m)
-        found += [m for m in (self.content_begin, self.content_end) if m and m not in found]
         return found
+
+    def marker_run(self, text: str) -> list[str]:
+        """A reasoning or content marker cut into the special markers it holds and the text
+        between them (gpt-oss: ``<|channel|>analysis<|message|>`` is two tokens around a
+        word); a marker that is one special token, or holds none, stays whole."""
+        inner = sorted((m for m in (*self.special, *self.token_ids) if m in text and m != text),
+                       key=len, reverse=True)
+        if not text or self.is_special(text) or not inner:
+            return [text] if text else []
+        pattern = "(" + "|".join(map(re.escape, inner)) + ")"
+        return [part for part in re.split(pattern, text) if part]
 
     def is_special(self, text: str) -> bool:
         """Is ``text`` one of the model's special tokens (named or by id)?"""
@@ -232,7 +245,8 @@ def load_profile(file: Path) -> Profile:
             separator=_pieces(layout.get("separator", []), "layout.separator"),
             end=_pieces(layout.get("end", []), "layout.end"),
             reasoning=Reasoning(reasoning["begin"], reasoning["end"], reasoning.get("gap", "\n\n"),
-                                reasoning.get("pad", ""), reasoning.get("before", "")) if reasoning else None,
+                                reasoning.get("pad", ""), reasoning.get("before", ""),
+                                _strings(reasoning, "read_end")) if reasoning else None,
             prompt=data.get("prompt", ""),
             chat_templates=_strings(data, "chat_templates"),
             source_of_truth=data.get("source_of_truth", ""),
@@ -245,6 +259,7 @@ def load_profile(file: Path) -> Profile:
             content_end=data.get("content_end", ""),
             read_also=_layouts(data.get("read_also", [])),
             calls_after_text=data.get("calls_after_text", ""),
+            read_content_begin=_strings(data, "read_content_begin"),
             path=source,
         )
     except KeyError as exc:
@@ -280,6 +295,8 @@ def load_profile(file: Path) -> Profile:
         if marker not in profile.markers:
             raise ProfileError(f"may_omit lists {marker!r}, which is no marker of the layout",
                                source=source, path="may_omit")
+    if profile.read_content_begin and not profile.content_begin:
+        raise ProfileError("read_content_begin needs content_begin", source=source, path="read_content_begin")
     if profile.calls_after_text and not profile.content_begin:
         raise ProfileError("calls_after_text needs content_begin (text is told apart from calls by it)",
                            source=source, path="calls_after_text")

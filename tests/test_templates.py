@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import dataclasses
 import functools
 import json
 from dataclasses import dataclass, field
@@ -79,6 +80,9 @@ class Family:
     # The ids the template is given for the two calls, where it writes them verbatim and the
     # model writes ids of its own form (Kimi K2 Thinking: Moonshot's functions.NAME:INDEX).
     ids: tuple[str, ...] | None = None
+    # The turn starts with the generation prompt's tail (gpt-oss: "assistant", after which the
+    # model writes " to=functions..."), cut off here: the model's output starts after it.
+    after_prompt: bool = False
 
     @property
     def compile_reasoning(self) -> bool | str:
@@ -132,6 +136,8 @@ FAMILIES = {
     # the plan (empty) before the action; the template always leaves an open chatbot turn
     "CohereForAI-c4ai-command-r7b-12-2024-tool_use.jinja": Family(
         reasoning="", glue="<|START_OF_TURN_TOKEN|><|CHATBOT_TOKEN|>"),
+    # the prompt ends "<|start|>assistant"; the turn ends with <|call|> (one call: a second is dropped)
+    "openai-gpt-oss-120b.jinja": Family(after_prompt=True),
     # the template writes tool_call.id verbatim and always a <think>...</think> block first
     "moonshotai-Kimi-K2-Thinking.jinja": Family(
         reasoning="", writes_reasoning=True, always_reasons=True,
@@ -208,6 +214,9 @@ def case(file: str | None, probe: bool = False, reasoning: str | None = None) ->
     row, fmt = claimed(file)
     family = FAMILIES.get(file, Family())
     turn = ct.turn(file, probe=probe, reasoning=reasoning, ids=family.ids)
+    if family.after_prompt:
+        assert turn.text.startswith(turn.prompt_tail), f"{file}: the turn does not start with {turn.prompt_tail!r}"
+        turn = dataclasses.replace(turn, text=turn.text[len(turn.prompt_tail):], prompt_tail="")
     profile = grammargen.get_profile(fmt)
     if family.open_turn:
         return Case(file, fmt, family, turn, turn.text, "", ct.PROBE_TOOLS if probe else ct.TOOLS, row)
@@ -338,9 +347,20 @@ def test_template_without_calls_names_source_of_truth(file: str | None) -> None:
         f"{file} renders no tool calls, so profile {fmt!r} must say in source_of_truth where its layout comes from")
 
 
+# Templates whose history text differs from what the model writes, by design of the profile: render
+# and the grammar follow the model, so (a) and (b) fail on the template's own turn; parse reads both.
+MODEL_FORM = {
+    "openai-gpt-oss-120b.jinja": (
+        "gpt-oss's template renders history as ' to=functions.N<|channel|>commentary json<|message|>', "
+        "while the model writes OpenAI's documented '<|channel|>commentary to=functions.N <|constrain|>json"
+        "<|message|>' (OpenAI's harmony guide; vLLM's, SGLang's and llama.cpp's parsers read it): render and the grammar "
+        "write the model's form, parse reads both (templates/formats/gpt-oss.toml)"),
+}
+
+
 # -- (a) render -------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("file", _params(rendering=True))
+@pytest.mark.parametrize("file", _params(rendering=True, xfail=MODEL_FORM))
 def test_render_writes_the_template_turn(file: str | None) -> None:
     """render() of the conversation's calls gives the template's assistant turn, byte for byte."""
     c = case(file)
@@ -350,7 +370,7 @@ def test_render_writes_the_template_turn(file: str | None) -> None:
 
 # -- (b) grammar ------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("file", _params(rendering=True))
+@pytest.mark.parametrize("file", _params(rendering=True, xfail=MODEL_FORM))
 def test_grammar_accepts_the_template_turn(file: str | None) -> None:
     """The required-call grammar, and the auto one a server runs by default, accept the template's turn."""
     c = case(file)
@@ -488,7 +508,7 @@ def test_renderer_reproduces_the_typed_probe(file: str | None) -> None:
     assert got == expected, f"{file}: {ct.first_difference(expected, got)}"
 
 
-@pytest.mark.parametrize("file", _params(rendering=True, xfail=PROBE_XFAIL))
+@pytest.mark.parametrize("file", _params(rendering=True, xfail={**PROBE_XFAIL, **MODEL_FORM}))
 def test_typed_values_render(file: str | None) -> None:
     """render() spells integers, booleans, arrays, objects and null as the template does."""
     c = case(file, probe=True)
@@ -496,7 +516,7 @@ def test_typed_values_render(file: str | None) -> None:
     assert got == c.body, f"{c.file} as {c.format!r}, typed values: {ct.first_difference(c.body, got)}"
 
 
-@pytest.mark.parametrize("file", _params(rendering=True, xfail=PROBE_XFAIL))
+@pytest.mark.parametrize("file", _params(rendering=True, xfail={**PROBE_XFAIL, **MODEL_FORM}))
 def test_typed_values_grammar(file: str | None) -> None:
     """The one-call grammar accepts the template's typed-values turn (built-in tokenizer)."""
     c = case(file, probe=True)
@@ -594,4 +614,5 @@ def test_grammar_accepts_no_other_familys_turn(fmt: str | None) -> None:
     mine = {text for text, files in turns.items() if set(files) & set(own)}
     foreign = {f: text for text in accepted - mine for f in turns[text]}
     assert not foreign, f"the {fmt!r} grammar also accepts other families' turns: {foreign}"
-    assert mine <= accepted, f"the {fmt!r} grammar rejects its own templates' turns: {mine - accepted}"
+    written = {text for text, files in turns.items() if set(files) & (set(own) - set(MODEL_FORM))}
+    assert written <= accepted, f"the {fmt!r} grammar rejects its own templates' turns: {written - accepted}"
