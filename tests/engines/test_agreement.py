@@ -1,0 +1,405 @@
+"""Cross-engine agreement: each format's grammar means the same in llguidance, xgrammar and llama.cpp.
+
+For every format (``grammargen.formats()``) and a table of options -- ``tool_choice`` auto,
+none, required and one named tool, parallel calls on and off, the reasoning block where the
+format has one -- one grammar is compiled and handed to each engine in the dialect it reads:
+llguidance ``grammar.lark``, xgrammar ``emit(grammar, "xgrammar")``, llama.cpp
+``emit(grammar, "gbnf")``.  Samples are tokenized once with the format's built-in tokenizer
+(``builtin_for``) and the same ids go through every engine, token by token
+(tests/engines/harness.py).  The samples of a cell:
+
+* a deterministic subset of ``grammargen.samples`` (accepted and rejected ones, at most
+  ``PER_KIND`` of each, picked by a seed made of the format and the cell; set
+  ``GRAMMARGEN_AGREEMENT_ALL=1`` for every sample);
+* probes of what the dialects are known to say differently (a special token inside a
+  string argument, the call marker spelled out as text, another special token in free
+  text): an engine may differ there only as :data:`EXCEPTIONS` says;
+* in :func:`test_template_turns_agree`, the assistant turn of each chat template a profile
+  claims (../shared, skipped where absent), with the corpus's tools.
+
+Every sample gets llguidance's verdict (outcome and index of the first rejected token) from
+xgrammar and llama.cpp, or the verdict a documented exception names.  A failure prints one
+reproducer per disagreement.  ``benchmarks/engines.py`` prints the table this file computes
+(:func:`agreement`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import grammargen
+from grammargen.profiles import Profile, get_profile
+from grammargen.tokenizer import Tokenizer, builtin_for
+
+from . import harness
+from .harness import Verdict
+
+pytestmark = pytest.mark.engines  # real engine runs; each skips with the reason when absent
+
+ROOT = Path(__file__).resolve().parents[2]
+OTHER_ENGINES = ("xgrammar", "llama.cpp")
+DIALECT = {"xgrammar": "xgrammar", "llama.cpp": "gbnf"}  # engine -> the emit() name of its dialect
+
+# The travel tools (strings only) and one tool with every other JSON type and bounds.
+TOOLS = json.loads((ROOT / "examples" / "travel_tools.json").read_text()) + [
+    {"type": "function", "function": {
+        "name": "set_alarm", "description": "Set an alarm.",
+        "parameters": {"type": "object", "properties": {
+            "hour": {"type": "integer", "minimum": 0, "maximum": 23},
+            "minutes": {"type": "number"},
+            "days": {"type": "array", "items": {"type": "string", "enum": ["mon", "tue", "wed"]},
+                     "maxItems": 3},
+            "loud": {"type": "boolean"},
+            "label": {"type": "string", "maxLength": 12}},
+            "required": ["hour"]}}}]
+NAMED = "booking_hotels"
+PROBE_CALL = {"name": NAMED, "arguments": {
+    "destination": "Oslo", "check_in_date": "2025-01-02", "checkout_date": "2025-01-05"}}
+PER_KIND = 0 if os.environ.get("GRAMMARGEN_AGREEMENT_ALL") else 3
+
+# (cell name, tool_choice, parallel_tool_calls); with a reasoning block, each again "+reasoning".
+CHOICES = [("auto", "auto", True), ("auto-single", "auto", False),
+           ("required", "required", True), ("required-single", "required", False),
+           ("named", NAMED, True), ("named-single", NAMED, False), ("none", "none", True)]
+
+# Where an engine may give another verdict than llguidance, by probe: name -> (why, engine ->
+# the outcome it gives).  docs/engines.md's table quotes these; each is a measured fact of
+# tests/engines/test_harness.py.  An engine that agrees with llguidance there is fine too.
+EXCEPTIONS: dict[str, tuple[str, dict[str, str]]] = {
+    "special-token-in-string": (
+        "xgrammar and llama.cpp match a special token by its text, so a string argument's "
+        "character class takes a marker token; llguidance never lets text match a special token",
+        {"xgrammar": "accept", "llama.cpp": "accept"}),
+    "spelled-marker-starts-text": (
+        "free text may not start with the call marker spelled out as text: llguidance says so "
+        "with `& ~`; xgrammar's Lark and GBNF have no complement, and excluding it at the text "
+        "level would also exclude tokens that merely start with '<'",
+        {"xgrammar": "accept", "llama.cpp": "accept"}),
+    "special-token-in-text": (
+        "GBNF negates one token only (`!<[id]>`), so free text excludes the token that opens "
+        "the calls and takes the format's other special tokens",
+        {"llama.cpp": "accept"}),
+}
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One set of compile options."""
+
+    name: str
+    options: dict[str, Any] = field(hash=False)
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One token sequence every engine judges."""
+
+    note: str
+    text: str
+    ids: tuple[int, ...]
+    exception: str | None = None  # the EXCEPTIONS entry that may apply
+
+
+@dataclass
+class Row:
+    """One engine's verdict on one probe, beside llguidance's."""
+
+    probe: Probe
+    reference: Verdict
+    got: Verdict
+
+    @property
+    def status(self) -> str:
+        if self.got == self.reference:
+            return "agree"
+        exception = self.probe.exception
+        if exception and EXCEPTIONS[exception][1].get(self.engine) == str(self.got):
+            return f"documented: {exception}"
+        return "DISAGREE"
+
+    engine: str = ""
+
+
+@dataclass
+class EngineResult:
+    """One engine on one cell: its rows, or why it could not take the grammar."""
+
+    engine: str
+    rows: list[Row] = field(default_factory=list)
+    refused: str | None = None  # the emitter's or the engine's error
+
+    def count(self, prefix: str) -> int:
+        return sum(r.status.startswith(prefix) for r in self.rows)
+
+
+def cells(fmt: str) -> list[Cell]:
+    """The option table of ``fmt``: every tool_choice x parallel, again with reasoning if it has one."""
+    out = [Cell(name, {"tool_choice": choice, "parallel_tool_calls": parallel})
+           for name, choice, parallel in CHOICES]
+    if get_profile(fmt).reasoning is not None:
+        out += [Cell(f"{c.name}+reasoning", {**c.options, "reasoning": True}) for c in out]
+    return out
+
+
+CELLS = [(fmt, cell) for fmt in grammargen.formats() for cell in cells(fmt)]
+
+
+def tokenizer(fmt: str) -> Tokenizer:
+    return builtin_for(get_profile(fmt))
+
+
+def spelled(tok: Tokenizer, text: str) -> list[int]:
+    """``text`` as plain-text tokens, never a special token (the built-in vocabulary is bytes)."""
+    return [i for ch in text for i in tok.encode(ch)]
+
+
+def special_markers(profile: Profile) -> list[str]:
+    """The layout's special-token markers (the reasoning block's last), in order of first use."""
+    return [m for m in profile.markers if profile.is_special(m)]
+
+
+def probes(fmt: str, cell: Cell) -> list[Probe]:
+    """The cell's samples: a seeded subset of grammargen's, then the probes of EXCEPTIONS."""
+    tok, profile = tokenizer(fmt), get_profile(fmt)
+    generated = grammargen.samples(TOOLS, fmt, **cell.options)
+    rng = random.Random(f"{fmt}/{cell.name}")
+    picked = []
+    for expect in ("accept", "reject"):
+        group = [s for s in generated if s.expect == expect]
+        picked += group if not PER_KIND else rng.sample(group, min(PER_KIND, len(group)))
+    out = [Probe(f"{s.expect}: {s.note}", s.text, tuple(tok.encode(s.text))) for s in picked]
+    markers = special_markers(profile)
+    if not markers:
+        return out
+    first = markers[0]
+    if cell.options["tool_choice"] != "none":
+        call = dict(PROBE_CALL, arguments=dict(PROBE_CALL["arguments"], destination=f"Os{first}lo"))
+        try:
+            text = grammargen.render([call], fmt)
+        except grammargen.GrammarGenError:
+            text = None  # the encoding refuses a marker inside a value: nothing to probe
+        if text is not None:
+            out.append(Probe(f"special token {first!r} inside a string argument", text,
+                             tuple(tok.encode(text)), "special-token-in-string"))
+    if cell.options["tool_choice"] == "auto":
+        text = f"{first} is how a call starts."
+        out.append(Probe(f"{first!r} spelled out as text at the start", text,
+                         tuple(spelled(tok, first) + tok.encode(text[len(first):])),
+                         "spelled-marker-starts-text"))
+        for other in markers[1:2]:
+            text = f"Done.{other}"
+            out.append(Probe(f"special token {other!r} inside free text", text,
+                             tuple(tok.encode(text)), "special-token-in-text"))
+    return out
+
+
+def emitted(grammar: grammargen.Grammar, engine: str) -> str:
+    """The grammar text ``engine`` reads (the emitters' output; llguidance reads the Lark)."""
+    if engine == "llguidance":
+        return grammar.lark
+    from grammargen.emit import emit
+
+    return emit(grammar, DIALECT[engine])
+
+
+def xgrammar_kind(text: str) -> str:
+    """Which of xgrammar's readers the emitted text is for: a structural tag, EBNF or Lark."""
+    stripped = text.lstrip()
+    if stripped.startswith("{"):
+        return "structural_tag"
+    if any(line.startswith("root ::=") for line in stripped.splitlines()):
+        return "ebnf"
+    return "lark"
+
+
+def judge(engine: str, text: str, tok: Tokenizer, ids: tuple[int, ...]) -> Verdict:
+    kind = {"kind": xgrammar_kind(text)} if engine == "xgrammar" else {}
+    return harness.verdict(engine, text, tok, list(ids), **kind)
+
+
+def why_missing() -> str:
+    """Why this file cannot run here ("" when it can)."""
+    try:
+        import grammargen.emit  # noqa: F401
+    except ImportError as exc:
+        return f"grammargen.emit (the engine printers, issue 16) is not importable: {exc}"
+    missing = [harness.available(e) for e in OTHER_ENGINES]
+    if all(missing):
+        return "; ".join(missing)
+    return ""
+
+
+def run(grammar: grammargen.Grammar, tok: Tokenizer, cases: list[Probe],
+        engines: tuple[str, ...] = OTHER_ENGINES) -> list[EngineResult]:
+    """Each engine's verdicts on ``cases`` beside llguidance's (engines not installed left out)."""
+    reference = [judge("llguidance", grammar.lark, tok, p.ids) for p in cases]
+    results = []
+    for engine in engines:
+        if harness.available(engine):
+            continue
+        result = EngineResult(engine)
+        results.append(result)
+        try:
+            text = emitted(grammar, engine)
+            for probe, ref in zip(cases, reference):
+                result.rows.append(Row(probe, ref, judge(engine, text, tok, probe.ids), engine))
+        except (grammargen.GrammarGenError, harness.EngineGrammarError) as exc:
+            result.refused = f"{type(exc).__name__}: {exc}"
+            result.rows.clear()
+    return results
+
+
+@cache
+def run_cell(fmt: str, cell: Cell) -> tuple[EngineResult, ...]:
+    grammar = grammargen.compile(TOOLS, fmt, **cell.options)
+    return tuple(run(grammar, tokenizer(fmt), probes(fmt, cell)))
+
+
+def reproducer(fmt: str, options: dict[str, Any], result: EngineResult, row: Row | None = None,
+               tools: str = "TOOLS") -> str:
+    """A disagreement (or a refusal) as the lines that show and rerun it."""
+    call = (f"g = grammargen.compile({tools}, {fmt!r}, **{options!r}); "
+            f"emit(g, {DIALECT[result.engine]!r})")
+    if row is None:
+        return f"{fmt} {options}: {result.engine} refused: {result.refused}\n    {call}"
+    tok = tokenizer(fmt)
+    at = row.got.index if row.got.outcome == "reject" else row.reference.index
+    near = "" if at is None else f" (token {at}: {tok.decode(list(row.probe.ids[at:at + 1]))!r})"
+    return (f"{fmt} {options} [{row.probe.note}]: {result.engine} {row.got}, llguidance "
+            f"{row.reference}{near}\n    text: {row.probe.text!r}\n    {call}; "
+            f"harness.verdict({result.engine!r}, ..., builtin_for(get_profile({fmt!r})), "
+            f"{list(row.probe.ids)!r})")
+
+
+def problems(fmt: str, options: dict[str, Any], results: tuple[EngineResult, ...] | list[EngineResult],
+             tools: str = "TOOLS") -> list[str]:
+    out = []
+    for result in results:
+        if result.refused:
+            out.append(reproducer(fmt, options, result, tools=tools))
+        out += [reproducer(fmt, options, result, r, tools) for r in result.rows if r.status == "DISAGREE"]
+    return out
+
+
+@pytest.mark.parametrize(("fmt", "cell"), CELLS, ids=[f"{f}-{c.name}" for f, c in CELLS])
+def test_engines_agree(fmt: str, cell: Cell) -> None:
+    """xgrammar and llama.cpp give every sample llguidance's verdict, or a documented exception's."""
+    reason = why_missing()
+    if reason:
+        pytest.skip(reason)
+    found = problems(fmt, cell.options, run_cell(fmt, cell))
+    assert not found, f"{len(found)} disagreement(s):\n" + "\n".join(found)
+
+
+# --- the chat templates' own turns ------------------------------------------------------
+
+def template_cases() -> list[Any]:
+    """Claimed templates' turns (test_templates.case), or one skip saying ../shared is absent."""
+    try:
+        import chat_templates as ct
+        import test_templates as tt
+    except ImportError as exc:  # tests/ is on sys.path under pytest (rootdir conftest)
+        return [pytest.param(None, None, marks=pytest.mark.skip(reason=f"tests/test_templates: {exc}"))]
+    if ct.corpus() is None:
+        return [pytest.param(None, None, marks=pytest.mark.skip(reason=tt.NO_CORPUS), id="no-corpus")]
+    out = []
+    for file in ct.template_files():
+        if ct.summary()[file]["tool_calls_rendered"] and tt.claim(file):
+            for probe in (False, True):
+                if probe and ct.probe_turn(ct.summary()[file]) is None:
+                    continue
+                name = file.removesuffix(".jinja") + ("-probe" if probe else "")
+                out.append(pytest.param(file, probe, id=name))
+    return out
+
+
+def template_turn(file: str, probe: bool) -> tuple[str, dict[str, Any], list[dict], Probe]:
+    """(format, compile options, tools, the turn as a probe) for one claimed template."""
+    import test_templates as tt
+
+    case = tt.case(file, probe=probe)
+    options = {"tool_choice": "required", "parallel_tool_calls": case.n_calls > 1,
+               "reasoning": case.family.compile_reasoning}
+    tok = tokenizer(case.format)
+    return case.format, options, case.tools, Probe(f"{file} turn", case.body, tuple(tok.encode(case.body)))
+
+
+@cache
+def run_template(file: str, probe: bool) -> tuple[str, dict[str, Any], tuple[EngineResult, ...]]:
+    """(format, options, each engine's result) for one claimed template's turn."""
+    fmt, options, tools, turn = template_turn(file, probe)
+    grammar = grammargen.compile(tools, fmt, **options)
+    return fmt, options, tuple(run(grammar, tokenizer(fmt), [turn]))
+
+
+@pytest.mark.parametrize(("file", "probe"), template_cases())
+def test_template_turns_agree(file: str, probe: bool) -> None:
+    """Every engine accepts the assistant turn each claimed chat template renders, as llguidance does."""
+    reason = why_missing()
+    if reason:
+        pytest.skip(reason)
+    fmt, options, results = run_template(file, probe)
+    found = problems(fmt, options, results, tools="chat_templates.PROBE_TOOLS" if probe else "chat_templates.TOOLS")
+    assert not found, "\n".join(found)
+    assert all(r.rows[0].reference.outcome == "accept" for r in results), results
+
+
+# --- the table benchmarks/engines.py prints --------------------------------------------
+
+@dataclass
+class Tally:
+    agree: int = 0
+    documented: int = 0
+    total: int = 0
+    refused: int = 0  # cells whose grammar the engine (or its emitter) refused
+    cells: int = 0
+    failures: list[str] = field(default_factory=list)
+
+
+def agreement(formats: list[str] | None = None) -> dict[tuple[str, str], Tally]:
+    """(engine, format) -> the tally over every cell of that format (the README table)."""
+    out: dict[tuple[str, str], Tally] = {}
+    for fmt, cell in CELLS:
+        if formats and fmt not in formats:
+            continue
+        for result in run_cell(fmt, cell):
+            tally = out.setdefault((result.engine, fmt), Tally())
+            tally.cells += 1
+            tally.refused += result.refused is not None
+            tally.total += len(result.rows)
+            tally.agree += result.count("agree")
+            tally.documented += result.count("documented")
+            tally.failures += problems(fmt, cell.options, [result])
+    return out
+
+
+def documented_exceptions() -> list[tuple[str, str, dict[str, str]]]:
+    """(name, why, engine -> verdict) of every exception, for the benchmark's notes."""
+    return [(name, why, engines) for name, (why, engines) in EXCEPTIONS.items()]
+
+
+def template_agreement() -> dict[str, Tally]:
+    """engine -> the tally over every claimed template's turn (and typed-values probe)."""
+    out: dict[str, Tally] = {}
+    for param in template_cases():
+        file, probe = param.values
+        if file is None:
+            continue
+        fmt, options, results = run_template(file, probe)
+        for result in results:
+            tally = out.setdefault(result.engine, Tally())
+            tally.cells += 1
+            tally.refused += result.refused is not None
+            tally.total += len(result.rows)
+            tally.agree += result.count("agree")
+            tally.documented += result.count("documented")
+            tally.failures += problems(fmt, options, [result], tools=f"{file} turn")
+    return out
