@@ -208,3 +208,25 @@ def test_formats_json_names_each_family_s_chat_templates(run) -> None:
     assert "llama3.2" in data["llama3"]["aliases"]
     assert all(d["chat_templates"] or d["source_of_truth"] for d in data.values())
     assert all(t.endswith(".jinja") for d in data.values() for t in d["chat_templates"])
+
+
+def test_compile_emit_prints_each_engines_text(run, examples) -> None:
+    """--emit gbnf / xgrammar / sglang print llama.cpp GBNF, xgrammar Lark and SGLang's body."""
+    tools = str(examples / "math_tools.json")
+    gbnf = run("compile", tools, "-f", "qwen25", "--emit", "gbnf")
+    assert gbnf.exit_code == 0 and "\nroot ::= " in gbnf.output and "<[151657]>" in gbnf.output
+    xgr = run("compile", tools, "-f", "qwen25", "--emit", "xgrammar")
+    assert xgr.exit_code == 0 and "\nstart: " in xgr.output and "&" not in xgr.output
+    sglang = run("compile", tools, "-f", "qwen25", "--emit", "sglang")
+    assert json.loads(sglang.output) == {"ebnf": run("compile", tools, "-f", "qwen25").output}
+
+
+def test_compile_emit_refusal_exits_2_naming_the_piece(run, examples, tmp_path) -> None:
+    """A marker GBNF cannot hold (llama.cpp ends generation at <|eom_id|>) is exit 2 with one line."""
+    profile = (examples.parent / "templates" / "formats" / "hermes.toml").read_text(encoding="utf-8")
+    profile = profile.replace('name = "hermes"', 'name = "eom-test"').replace('aliases = ["hermes3"]', "aliases = []")
+    (tmp_path / "eom.toml").write_text(profile.replace("</tool_call>", "<|eom_id|>"), encoding="utf-8")
+    result = run("compile", str(examples / "math_tools.json"), "-f", str(tmp_path / "eom.toml"), "--emit", "gbnf")
+    assert result.exit_code == 2
+    assert result.output.startswith("error: gbnf: marker <|eom_id|> is an end-of-generation token")
+    assert result.output.count("\n") == 1

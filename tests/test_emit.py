@@ -108,8 +108,8 @@ def test_reader_values() -> None:
 
 # --- GBNF and xgrammar, judged by llguidance ----------------------------------------------
 
-_PIECE = re.compile(r'"(?:[^"\\]|\\.)*"|(<\[[0-9]+\]>|<[^\s<>\[\]"]+>)|\[(?:[^\]\\]|\\.)*\]')
-_STRING = re.compile(r'"((?:[^"\\]|\\.)*)"|<\[[0-9]+\]>|<[^\s<>\[\]"]+>|\[(?:[^\]\\]|\\.)*\]|/(?:[^/\\]|\\.)+/')
+_PIECE = re.compile(r'"(?:[^"\\]|\\.)*"|(<\[[0-9]+\]>|<[^\s<>\[\]]+>)|\[(?:[^\]\\]|\\.)*\]')
+_STRING = re.compile(r'"((?:[^"\\]|\\.)*)"|<\[[0-9]+\]>|<[^\s<>\[\]]+>|\[(?:[^\]\\]|\\.)*\]|/(?:[^/\\]|\\.)+/')
 _CHAR = re.compile(r"\\x[0-9A-Fa-f]{2}|\\u[0-9A-Fa-f]{4}|\\U[0-9A-Fa-f]{8}|\\.|.", re.S)
 
 
@@ -143,6 +143,8 @@ def gbnf_as_lark(gbnf: str) -> str:
 
     lines = []
     for line in _PIECE.sub(placeholder, gbnf).splitlines():
+        if line.startswith("#"):
+            continue
         name, body = line.split(" ::= ", 1)
         lines.append(f"{name} ::= ( {one_char_literals(body)} ) | never")
     lines += [f'{name} ::= "@"' for name in tokens.values()] + ['never ::= never "@"']
@@ -151,8 +153,8 @@ def gbnf_as_lark(gbnf: str) -> str:
         lark, n = re.subn(rf"(?m)^{name.upper()}: .*$", f"{name}: {token}", lark)
         lark = re.sub(rf"\b{name.upper()}\b", name, lark)
         assert n == 1
-    # the converter writes a code point past U+FFFF as \U10FFFF, which its regex reader refuses
-    return re.sub(r"\\U([0-9A-Fa-f]{5,6})(?![0-9A-Fa-f])", r"\\x{\1}", lark)
+    # the converter drops leading zeros (\u897, \U10FFFF), which its regex reader refuses
+    return re.sub(r"\\[uU]([0-9A-Fa-f]{1,3}|[0-9A-Fa-f]{5,6})(?![0-9A-Fa-f])", r"\\x{\1}", lark)
 
 
 EXTRA = [Sample("hello", "accept"), Sample("  \n", "accept"), Sample("<|tool_call|>", "reject"),
@@ -179,20 +181,22 @@ def _lowerable() -> bool:
 needs_lowering = pytest.mark.skipif(not _lowerable(), reason="grammargen.emit.lower is not there yet")
 
 
-# Formats whose grammar a plain-rule dialect cannot say exactly: emit refuses, naming the piece.
+# Formats an engine's dialect cannot hold exactly: emit refuses them with this in the message.
 REFUSED = {
-    ("functionary-v32", "auto"): r"\w has no exact plain rules",  # its free-text lead regex (Unicode \w)
+    "functionary-v32": "has no exact plain rules",  # a Unicode \w in its free-text lead regex
+    "gpt-oss": "<|call|> is an end-of-generation token",  # GBNF only: llama.cpp stops at <|call|>
 }
 
 
 def emitted(fmt: str, choice: str, engine: str):
-    """The compiled grammar and its text for ``engine``; a known refusal is checked and skipped."""
+    """The compiled grammar and its text for ``engine``; a documented refusal is a skip."""
     grammar = grammargen.compile(tools("travel_tools"), fmt, tool_choice=choice)
-    if (fmt, choice) in REFUSED:
-        with pytest.raises(GrammarError, match=re.escape(REFUSED[fmt, choice])):
-            emit(grammar, engine)
-        pytest.skip(f"{fmt} {choice}: refused as documented ({REFUSED[fmt, choice]})")
-    return grammar, emit(grammar, engine)
+    try:
+        return grammar, emit(grammar, engine)
+    except GrammarError as exc:
+        if REFUSED.get(fmt, "\0") not in str(exc):
+            raise
+        pytest.skip(f"{fmt} {choice}: {engine} refused, as documented: {exc}")
 
 
 @needs_lowering
@@ -211,10 +215,27 @@ def test_gbnf_is_judged_like_the_compiled_grammar(fmt, choice) -> None:
 def test_xgrammar_lark_is_judged_like_the_compiled_grammar(fmt, choice) -> None:
     """The xgrammar Lark avoids what xgrammar refuses and, read by llguidance, means the same."""
     grammar, text = emitted(fmt, choice, "xgrammar")
+    rules = [line for line in text.splitlines() if not line.startswith("//")]
+    assert text.startswith("// grammargen ") and rules[0].startswith("start: ")
     for refused in ("&", "~", "(?s", "\\x{", "[lazy]", "%json", "%llguidance", "\\p{"):
-        assert not any(refused in line.split(":", 1)[0] + _outside_strings(line) for line in text.splitlines()), refused
-    assert text.startswith("start: ")
+        assert not any(refused in line.split(":", 1)[0] + _outside_strings(line) for line in rules), refused
     assert_same_verdicts(grammar, one_char_literals(text), fmt, choice)
+
+
+@needs_lowering
+@pytest.mark.parametrize("engine", ["gbnf", "xgrammar"])
+@pytest.mark.parametrize("fmt", ["phi4-mini", "qwen25", "mistral-v11", "deepseekv3"])
+def test_json_shape_arguments_print_as_exact_rules(fmt, engine) -> None:
+    """shape="json" (%json arguments) prints as rules judged like the compiled grammar."""
+    for tool_file in ("travel_tools", "weather_tools"):
+        ts = tools(tool_file)
+        grammar = grammargen.compile(ts, fmt, tool_choice="auto", shape="json")
+        assert "%json" in grammar.lark
+        text = emit(grammar, engine)
+        judged = gbnf_as_lark(text) if engine == "gbnf" else one_char_literals(text)
+        samples = list(grammargen.samples(ts, fmt, tool_choice="auto")) + EXTRA
+        want, got = validate(grammar, samples), validate(judged, samples, format=fmt)
+        assert [r.got for r in want.results] == [r.got for r in got.results]
 
 
 def _outside_strings(line: str) -> str:
@@ -223,7 +244,7 @@ def _outside_strings(line: str) -> str:
 
 def assert_gbnf_shape(text: str) -> None:
     """What llama.cpp's reader demands: names of letters, digits and '-', root first, counts <= 2000."""
-    lines = text.splitlines()
+    lines = [line for line in text.splitlines() if not line.startswith("#")]
     assert lines[0].startswith("root ::= ")
     for line in lines:
         name, body = line.split(" ::= ", 1)
@@ -240,10 +261,10 @@ def _gbnf_verdicts(value: ir.GrammarValue, texts: list[str]) -> list[str]:
 @needs_lowering
 def test_gbnf_repetitions_over_2000_are_chained_exactly() -> None:
     """{m,n} past llama.cpp's 2000 is written through helper rules, with the same bounds."""
-    value = ir.GrammarValue((ir.Rule("start", ir.Seq((ir.Repeat(ir.Lit("ab"), 2001, 4500), ir.Lit("!")))),))
+    value = ir.GrammarValue((ir.Rule("start", ir.Seq((ir.Repeat(ir.Lit("a"), 2001, 4200), ir.Lit("!")))),))
     text = print_gbnf(value)
     assert_gbnf_shape(text)
-    assert _gbnf_verdicts(value, ["ab" * 2000 + "!", "ab" * 2001 + "!", "ab" * 4500 + "!", "ab" * 4501 + "!"]) == [
+    assert _gbnf_verdicts(value, ["a" * 2000 + "!", "a" * 2001 + "!", "a" * 4200 + "!", "a" * 4201 + "!"]) == [
         "rejected", "accepted", "accepted", "rejected"]
 
 
@@ -299,3 +320,26 @@ def test_every_engine_prints(examples) -> None:
     assert ENGINES == ("lark", "json", "gbnf", "xgrammar", "vllm", "sglang")
     assert grammar.emit("lark") == grammar.lark
     assert json.loads(grammar.emit("json")) == grammar.to_json()
+
+
+def test_the_documented_emit_commands_run(cli, tmp_path) -> None:
+    """Every `grammargen compile ... --emit` line in docs/engines.md runs and writes its engine's text."""
+    import shlex
+
+    doc = (EXAMPLES.parent / "docs" / "engines.md").read_text(encoding="utf-8")
+    commands = [line.strip() for line in doc.splitlines() if line.strip().startswith("grammargen compile")]
+    assert {shlex.split(c)[shlex.split(c).index("--emit") + 1] for c in commands} >= {"gbnf", "xgrammar", "vllm"}
+    for command in commands:
+        args = shlex.split(command)[1:]
+        args = [str(EXAMPLES.parent / a) if a.startswith("examples/") else a for a in args]
+        out = tmp_path / args[args.index("-o") + 1]
+        args[args.index("-o") + 1] = str(out)
+        result = cli(*args)
+        assert result.exit_code == 0, (command, result.output)
+        text = out.read_text(encoding="utf-8")
+        engine = args[args.index("--emit") + 1]
+        if engine == "vllm":
+            assert llguidance.LLMatcher.validate_grammar(
+                llguidance.grammar_from("grammar", json.loads(text)["structured_outputs"]["grammar"])) == ""
+        else:
+            assert text.startswith({"gbnf": "# grammargen", "xgrammar": "// grammargen"}[engine])

@@ -50,10 +50,17 @@ def emit(grammar: Grammar, engine: str) -> str:
         from .gbnf import print_gbnf
         from .reader import read
 
-        return print_gbnf(read(grammar.lark))
+        return _header("#", grammar, "llama.cpp") + print_gbnf(read(grammar.lark))
     if engine == "xgrammar":
         from .reader import read
         from .xgrammar import print_xgrammar
 
-        return print_xgrammar(read(grammar.lark))
+        return _header("//", grammar, "xgrammar") + print_xgrammar(read(grammar.lark))
     raise GrammarError(f"unknown engine {engine!r}; known: {', '.join(ENGINES)}", path="emit")
+
+
+def _header(comment: str, grammar: Grammar, engine: str) -> str:
+    """The one way these dialects say less than the Lark, stated where the grammar is used."""
+    return (f"{comment} grammargen {grammar.format} grammar for {engine}. {engine} matches a special token by\n"
+            f"{comment} its text: one whose text free text or a string value allows is taken there\n"
+            f"{comment} (llguidance refuses it). docs/engines.md names every difference.\n")

@@ -128,8 +128,10 @@ def _class(c: ir.Chars) -> str:
 def _char(cp: int, in_class: bool) -> str:
     """One code point inside a GBNF string (or, ``in_class``, a class), escaped where needed."""
     ch = chr(cp)
-    if ch in "\\\"" or (in_class and ch in "[]-^"):
-        return "\\" + ch if ch != "^" else "\\x5E"
+    if in_class and ch in "[]-^\\":
+        return f"\\x{cp:02X}"  # not \-: llama.cpp reads it, llguidance's GBNF reader does not
+    if ch in "\\\"":
+        return "\\" + ch
     if cp < 0x80:
         if ch == "\n":
             return "\\n"

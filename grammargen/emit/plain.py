@@ -69,12 +69,28 @@ def plain_rules(value: ir.GrammarValue) -> list[ir.Rule]:
             out.extend(lower.lower_terminal(rule))
         else:
             out.append(ir.Rule(rule.name, plain(rule.expr, rule.name)))
+    out = [ir.Rule(r.name, tidy(r.expr), r.lazy) for r in out]
     for rule in out:
         bad = _first(rule.expr, lambda e: not isinstance(e, PLAIN))
         if bad is not None:
             raise GrammarError(f"rule {rule.name!r} still holds {type(bad).__name__} after lowering",
                                path="lark")
     return out
+
+
+def tidy(expr: ir.Expr) -> ir.Expr:
+    """Nested sequences flattened and adjacent literals joined (``"\"" "c" "e"`` -> ``"\"ce"``)."""
+    expr = _map(expr, tidy)
+    if not isinstance(expr, ir.Seq):
+        return expr
+    items: list[ir.Expr] = []
+    for item in expr.items:
+        for part in (item.items if isinstance(item, ir.Seq) else (item,)):
+            if isinstance(part, ir.Lit) and items and isinstance(items[-1], ir.Lit):
+                items[-1] = ir.Lit(items[-1].text + part.text)
+            else:
+                items.append(part)
+    return items[0] if len(items) == 1 else ir.Seq(tuple(items))
 
 
 def reachable(value: ir.GrammarValue) -> ir.GrammarValue:
