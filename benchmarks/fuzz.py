@@ -10,7 +10,12 @@ long strings, arbitrary Unicode), one case:
 * the input was refused with a clear :class:`GrammarGenError` (a control character or
   nothing at all in a name, a name over the length limit, an empty marker), or
 * the grammar accepts the call with exactly that literal and rejects every one-character
-  change of it (drop the last character, append one, replace the first).
+  change of it (drop the last character, append one, replace the first), and, in the
+  formats with their own argument encoding (XML parameters, pythonic, Gemma), ``parse``
+  reads the call back as it was: what the grammar forces must be readable.
+
+A clear refusal is a :class:`GrammarGenError` located at the tool (``tools[0]...``) whose
+message quotes the value or names the rule it breaks.
 
 Samples are tokenized part by part: markers as their special tokens (where the grammar
 uses the special-token form), everything else byte by byte.  So a value that *contains* a
@@ -26,7 +31,9 @@ the special token.
 from __future__ import annotations
 
 import argparse
+import json
 import random
+import re
 import sys
 import tempfile
 import time
@@ -44,6 +51,7 @@ import grammargen
 from grammargen import GrammarGenError
 from grammargen.encodings import get_encoding
 from grammargen.lark import json_text
+from grammargen.parse import Message, StreamParser
 from grammargen.profiles import Piece, Profile, load_profile
 from grammargen.tokenizer import Tokenizer, builtin_for
 from grammargen.render import call_id
@@ -56,7 +64,11 @@ ATOMS = ['"', "\\", "\n", "\r\n", "\t", "\x00", "\x01", "\x1b", "\x7f", "\x85", 
          "%json", "%ignore", "%import", "/.*/", "/(?s:.*)/", "<|tool_call|>", "<|/tool_call|>", "<[5]>",
          "<[0]>", "//", "#", "'", "{", "}", "[", "]", "|", "&", "~", "start:", "TEXT", "\\x{22}",
          "<tool_call>", "</tool_call>", "<think>", "<｜tool▁sep｜>", "[TOOL_CALLS]", "functools[",
-         "<|python_tag|>", "<|endoftext|>", "é", "ツ", "𝄞", "😀", " ", "\\u0022", '\\"']
+         "<|python_tag|>", "<|endoftext|>", "é", "ツ", "𝄞", "😀", " ", "\\u0022", '\\"',
+         # the XML, pythonic and Gemma encodings' own syntax
+         "</parameter>", "<parameter=", '<parameter name="', "</arg_value>", "<arg_key>", "</｜DSML｜parameter>",
+         '" string="false">', "</function>", "</invoke>", '<|"|>', "<|tool_call>", "<tool_call|>", "<|channel>",
+         "(", ")", "=", ":", ",", "True", "None", "'''"]
 
 
 def hostile_text(max_atoms: int = 6) -> st.SearchStrategy[str]:
@@ -85,7 +97,7 @@ def call_parts(profile: Profile, forms: dict[str, str], name: str, arguments: An
             elif piece.kind == "name":
                 out.append((name if piece.value == "raw" else json_text(name), False))
             elif piece.kind == "arguments":  # in the piece's encoding (JSON, XML parameters...)
-                out.append((get_encoding(piece.value).render(arguments, None), False))
+                out += split_tokens(get_encoding(piece.value).render(arguments, None), forms)
             elif piece.kind == "call_object":
                 body = {"name": name, piece.value[0]: arguments}
                 if piece.id_key:
@@ -93,10 +105,22 @@ def call_parts(profile: Profile, forms: dict[str, str], name: str, arguments: An
                 out.append((json_text(body), False))
             elif piece.kind == "id":
                 out.append((call_id({}, 0, profile), False))
+            elif piece.kind == "index":  # the call's position: this is the first call
+                out.append(("0", False))
         return out  # (optional pieces are not rendered)
 
     before = [(profile.before_calls, False)] if profile.before_calls else []
     return before + pieces(profile.begin) + pieces(profile.call) + pieces(profile.end)
+
+
+def split_tokens(text: str, forms: dict[str, str]) -> list[Part]:
+    """An encoding's text with the special tokens it writes told apart (Gemma's ``<|"|>``);
+    a value can't hold a special token's text (compile refuses it), so any found is one."""
+    specials = sorted((m for m, kind in forms.items() if kind != "text"), key=len, reverse=True)
+    if not specials:
+        return [(text, False)]
+    pattern = "(" + "|".join(map(re.escape, specials)) + ")"
+    return [(part, part in specials) for part in re.split(pattern, text) if part]
 
 
 def token_ids(tok: Tokenizer, parts: list[Part]) -> list[int]:
@@ -189,10 +213,35 @@ def check_value(field: str, value: str, fmt: str, shape: str = "auto") -> str:
         grammar = grammargen.compile(case.tools, profile, tool_choice="required", shape=shape, check=False)
     except GrammarGenError as exc:
         clear = ((field == "tool_name" and "tool name" in exc.message and exc.path.endswith(".name"))
-                 or "the text of a special token" in exc.message or "U+007F" in exc.message)
+                 or any(sign in exc.message for sign in CLEAR) or repr(value) in exc.message)
         assert clear and exc.path.startswith("tools[0]"), f"{field} {value!r} refused unclearly: {exc}"
         return "refused"
-    return _check_grammar(grammar, profile, case)
+    outcome = _check_grammar(grammar, profile, case)
+    if any(p.kind == "arguments" and p.value != "json" for p in profile.call):
+        _check_read_back(profile, case)
+    return outcome
+
+
+# What a clear refusal says where it can't quote the value whole.
+CLEAR = ("the text of a special token", "U+007F", "ends a raw value", "can't hold", "can't be written")
+
+
+def _check_read_back(profile: Profile, case: Case) -> None:
+    """The call the grammar forces parses back to itself, whole and streamed (an encoding's
+    own syntax must not let a name, key or value run into the text around it)."""
+    text = grammargen.render([{"name": case.name, "arguments": case.arguments}], profile, tools=case.tools)
+    want = [(case.name, case.arguments)]
+    try:
+        message = grammargen.parse(text, profile, tools=case.tools)
+    except GrammarGenError as exc:
+        raise AssertionError(f"parse can't read back what the grammar forces: {exc}") from exc
+    got = [(c["function"]["name"], json.loads(c["function"]["arguments"])) for c in message.tool_calls]
+    assert got == want, f"parse reads {got!r} from what the grammar forces, not {want!r}"
+    stream = StreamParser(profile, case.tools)
+    deltas = [d for i in range(0, len(text), 3) for d in stream.feed(text[i:i + 3])] + stream.close()
+    got = [(c["function"]["name"], json.loads(c["function"]["arguments"]))
+           for c in Message.from_deltas(deltas).tool_calls]
+    assert got == want, f"the stream reads {got!r}, not {want!r}"
 
 
 def _check_grammar(grammar: grammargen.Grammar, profile: Profile, case: Case) -> str:

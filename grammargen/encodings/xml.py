@@ -405,6 +405,9 @@ class XmlParameters:
                 while reader.text.count(">", at) < self._closes:
                     yield from reader.more("a parameter's opening tag")
                 match = self._open.match(reader.text, reader.pos)
+                if match is None and not reader.final:
+                    yield  # a '>' inside a value-to-be counted early: the tag may still be arriving
+                    continue
                 if match is None:
                     raise reader.fail(f"malformed parameter tag {_excerpt(reader.text, at)}", at)
                 key, string = match.group("key"), match.groupdict().get("string")
@@ -413,10 +416,13 @@ class XmlParameters:
             while end < 0:
                 yield from reader.more(f"the value of {key!r} (no {v.tag!r})")
                 end = reader.text.find(v.tag, start)
-            raw = reader.text[start:end]
+            raw = whole = reader.text[start:end]
             if v.strip == "each" or v.strip == "both" and raw.startswith("\n") and raw.endswith("\n"):
                 raw = raw[1:] if raw.startswith("\n") else raw
                 raw = raw[:-1] if raw.endswith("\n") else raw
+                pinned = _pinned(properties.get(key))
+                if raw not in pinned and whole in pinned:  # an enum value that is itself wrapped in newlines
+                    raw = whole
             value = self.typed(raw, properties.get(key) if tool else None, string, tool, reader, start, key)
             reader.pos = end + len(v.tag)
             call.args_piece(("" if first else ", ") + json_text(key) + ": " + json_text(value))
@@ -431,7 +437,7 @@ class XmlParameters:
             for string in ((True, False) if "{string}" in v.open else (True,)):
                 tag = v.open_text(key, string).rstrip("\n")
                 match = self._open.fullmatch(tag)
-                if match is None or match.group("key") != key:
+                if match is None or match.group("key") != key or ">" in key:  # '>' ends a tag early
                     odd.append((tag, key, ("true" if string else "false") if "{string}" in v.open else None))
         return sorted(odd, key=lambda t: len(t[0]), reverse=True)
 
@@ -492,6 +498,14 @@ def _memo(writer: Any) -> dict[Any, str]:
     if not hasattr(writer, "xml_parameters"):
         writer.xml_parameters = {}
     return writer.xml_parameters  # type: ignore[no-any-return]
+
+
+def _pinned(schema: Any) -> list[Any]:
+    """The values an enum or const schema allows (empty for any other)."""
+    if not isinstance(schema, dict):
+        return []
+    return list(schema["enum"]) if isinstance(schema.get("enum"), list) else (
+        [schema["const"]] if "const" in schema else [])
 
 
 def _excerpt(text: str, at: int) -> str:
