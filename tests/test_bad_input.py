@@ -229,6 +229,25 @@ CASES = [
          lambda d: grammargen.render(json.loads((d / "calls.json").read_text()), "qwen3-coder"), InputError,
          "cannot write inside a raw value", ["calls.json", "calls[0].arguments.city"],
          api_where=["calls[0].arguments.city"]),
+    tools_case("xml-name-holds-its-end", text([tool(prop({"type": "string"}), name="a>b")]), ToolError,
+               "holds '>', which ends a name there", "tools[0].function.name", format="qwen3-coder"),
+    tools_case("dsml-name-holds-quote", text([tool(prop({"type": "string"}), name='get"x')]), ToolError,
+               "holds '\"', which ends a name there", "tools[0].function.name", format="deepseekv32"),
+    tools_case("xml-name-edged-with-space", text([tool(prop({"type": "string"}), name="get ")]), ToolError,
+               "starts or ends with a space", "tools[0].function.name", format="glm45"),
+    tools_case("dsml-enum-holds-closing-tag", text([tool(prop({"const": "x</｜DSML｜parameter>"}))]),
+               UnsupportedSchemaError, "ends a raw value", "tools[0].function.parameters.properties.u",
+               format="deepseekv32"),
+    # pythonic calls and Gemma 4: names their call syntax can't hold, values it can't write
+    tools_case("pythonic-name-holds-paren", text([tool(prop({"type": "string"}), name="f(x)")]), ToolError,
+               "can't be written as a Python call", "tools[0].function.name", format="pythonic"),
+    tools_case("lfm2-name-starts-like-json", text([tool(prop({"type": "string"}), name="{f")]), ToolError,
+               "starts with '[' or '{'", "tools[0].function.name", format="lfm2"),
+    tools_case("gemma-name-holds-brace", text([tool(prop({"type": "string"}), name="f{x}")]), ToolError,
+               "can't be written in Gemma's call syntax", "tools[0].function.name", format="gemma4"),
+    tools_case("gemma-enum-holds-delimiter", text([tool(prop({"enum": ['a<|"|>b']}))]), UnsupportedSchemaError,
+               "a Gemma string can't hold <|\"|>", "tools[0].function.parameters.properties.u.enum[0]",
+               format="gemma4"),
 ]
 
 
