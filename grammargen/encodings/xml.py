@@ -13,8 +13,10 @@ and how a non-string value is spelled, so each is one :class:`Variant` row below
   that Qwen3-Coder and Seed-OSS print a top-level boolean or null with Python's ``str()``
   (``True``, ``None``), and Seed-OSS its arrays and objects too (``{'lang': 'fr'}``, the
   pythonic encoding's literal grammar); the other variants write arrays and objects as JSON.
-* Names and keys are written as literals: the grammar matches exactly them, whatever they
-  hold (a key holding ``>`` then only parses where the parser's tag reading allows).
+* Keys are written as literals: the grammar matches exactly them, whatever they hold, and
+  the parser reads a key its tag syntax can't delimit (``>`` or ``"`` in it) as the tool
+  names it.  A raw tool name holding the text that ends it (``>`` in ``<function=N>``,
+  ``"`` in ``name="N"``) or edged with spaces is refused: nothing could read it back.
 * The grammar writes a tool's parameters in the schema's declared order, required ones
   mandatory and optional ones optional, as it does for JSON; the parser takes any order.
   DSML's ``string="true|false"`` attribute is enforced by the parameter's type.
