@@ -124,7 +124,7 @@ REFUSED = [
     ({"type": "number", "minimum": 0.5}, "'minimum' on a number", "args.minimum"),
     ({"type": "object", "properties": {"x": {"type": "integer", "multipleOf": 3}}}, "'multipleOf'",
      "args.properties.x.multipleOf"),
-    ({"allOf": [{"type": "object"}]}, "'allOf'", "args.allOf"),
+    ({"allOf": [{"type": "object"}, {"required": ["a"]}]}, "'allOf'", "args.allOf"),
     ({"type": "object", "patternProperties": {"^a": {}}}, "'patternProperties'", "args.patternProperties"),
     ({"$ref": "#/$defs/a", "type": "object", "$defs": {"a": {}}}, "beside $ref", "args.type"),
     ({"enum": [1.5]}, "non-integer constant", "args.enum[0]"),
@@ -203,10 +203,10 @@ def test_jsonschemabench_subset_agrees():
 @needs_jsb
 @pytest.mark.parametrize("close_objects", [False, True], ids=["open", "closed"])
 def test_jsonschemabench_all_agree_and_most_lower(close_objects):
-    """All 333 schemas: 189 of the 305 llguidance compiles lower exactly, the rest are refused by name."""
+    """All 333 schemas: 199 of the 305 llguidance compiles lower exactly, the rest are refused by name."""
     figures = jsb_figures(jsb_rows(1), close_objects=close_objects)
     assert figures["disagreements"] == []
-    assert figures["lowered"] >= 189
+    assert figures["lowered"] >= 199
 
 
 def bfcl_cases(every: int) -> list[dict[str, Any]]:

@@ -58,7 +58,7 @@ _REFUSED_BY_TYPE = {
     "object": {"patternProperties", "minProperties", "maxProperties"},
 }
 _GENERAL = {"type", "enum", "const", "anyOf", "$ref", "$defs", "definitions", "$id", "$anchor"}
-_REFUSED = {"allOf", "oneOf", "not"}
+_REFUSED = {"oneOf", "not"}
 
 
 class _Unsat(Exception):
@@ -115,6 +115,10 @@ class _Writer:
             raise _Unsat(f"false at {path or 'the root'}")
         if not isinstance(schema, dict):
             raise self.fail("a schema that is not an object", path)
+        if "allOf" in schema:
+            schema = self.all_of(schema, path)
+            if schema is True or schema == {}:
+                return self.any_value()
         for key in schema:
             if key in _REFUSED:
                 raise self.fail(f"the keyword {key!r}", join_path(path, key))
@@ -147,8 +151,46 @@ class _Writer:
                     raise self.fail(f"the keyword {key!r} on a {x}", join_path(path, key))
         return types
 
+    def all_of(self, schema: dict[str, Any], path: str) -> Any:
+        """allOf that intersects nothing: branches that allow anything dropped, and one left
+        with no sibling keywords is that branch (llguidance merges the rest: refused)."""
+        branches = schema["allOf"]
+        if not isinstance(branches, list):
+            raise self.fail("allOf that is not a list", join_path(path, "allOf"))
+        if any(b is False for b in branches):
+            raise _Unsat(f"allOf with false at {path or 'the root'}")
+        kept = [b for b in branches if b is not True and b != {}]
+        siblings = set(schema) - {"allOf", "$defs", "definitions", "$id", "$anchor"}
+        if not kept:
+            return {k: v for k, v in schema.items() if k != "allOf"}
+        if len(kept) == 1 and not siblings:
+            return kept[0]
+        raise self.fail("the keyword 'allOf' merging several schemas", join_path(path, "allOf"))
+
+    def typed_within(self, branch: Any, types: Any) -> bool:
+        """Does ``branch`` (or the schema its $ref names) only allow values of ``types``?"""
+        allowed = {types} if isinstance(types, str) else set(types) if isinstance(types, list) else set()
+        if "number" in allowed:
+            allowed.add("integer")
+        for _ in range(8):  # a chain of $refs, followed a few steps
+            if not isinstance(branch, dict) or set(branch) & {"anyOf", "allOf", "oneOf"}:
+                return False
+            if "$ref" not in branch:
+                break
+            try:
+                branch = resolve_ref(self.root, branch["$ref"])
+            except (LookupError, TypeError):
+                return False
+        if not isinstance(branch, dict) or "$ref" in branch:
+            return False
+        own = branch.get("type")
+        own_set = {own} if isinstance(own, str) else set(own) if isinstance(own, list) else None
+        return own_set is not None and bool(own_set) and own_set <= allowed
+
     def ref(self, schema: dict[str, Any], path: str) -> ir.Expr:
         extra = set(schema) - {"$ref", "$defs", "definitions", "$id", "$anchor"}
+        if extra == {"type"} and self.typed_within({"$ref": schema["$ref"]}, schema["type"]):
+            extra = set()
         if extra:
             raise self.fail(f"keywords beside $ref ({sorted(extra)}), which llguidance intersects",
                             join_path(path, sorted(extra)[0]))
@@ -167,6 +209,8 @@ class _Writer:
 
     def any_of(self, schema: dict[str, Any], path: str) -> ir.Expr:
         extra = set(schema) - {"anyOf", "$defs", "definitions", "$id", "$anchor"}
+        if extra == {"type"} and all(self.typed_within(b, schema["type"]) for b in schema["anyOf"]):
+            extra = set()  # every branch already says a type the sibling allows: it adds nothing
         if extra:
             raise self.fail(f"keywords beside anyOf ({sorted(extra)}), which llguidance intersects",
                             join_path(path, sorted(extra)[0]))
