@@ -82,6 +82,9 @@ def matcher(grammar: Grammar, tokenizer: Any = None) -> llguidance.LLMatcher:
     with _lock:
         entry = _built.get(id(grammar))
     if entry is not None and entry[0]() is grammar and _same(entry[1], tokenizer, grammar):
+        with _lock:
+            if id(grammar) in _built:
+                _built.move_to_end(id(grammar))  # in use: the last to go
         return entry[2].deep_copy()  # the kept one is never advanced, so copies start fresh
     if isinstance(tokenizer, llguidance.LLTokenizer):
         ll = tokenizer

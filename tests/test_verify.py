@@ -90,13 +90,16 @@ def test_a_grammar_that_is_gone_frees_its_matcher() -> None:
 
 
 def test_kept_matchers_are_bounded_by_number_and_size(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Past the bounds the oldest matcher goes (its grammar still gets one, built anew); a grammar
-    bigger than the whole size bound is never kept."""
+    """Past the bounds the least recently used matcher goes (its grammar still gets one, built
+    anew); a grammar bigger than the whole size bound is never kept."""
     monkeypatch.setattr(verify, "KEPT", 2)
     grammars = [grammargen.compile([tool(f"t{i}")], FORMAT) for i in range(3)]
     assert [id(g) in verify._built for g in grammars] == [False, True, True]
     text = grammargen.render([{"name": "t0", "arguments": {"q": "a"}}], FORMAT, tools=[tool("t0")])
     assert accepts(verify.matcher(grammars[0]), text)
+    verify.matcher(grammars[1])  # in use: now the last to go
+    grammars.append(grammargen.compile([tool("t3")], FORMAT))
+    assert [id(g) in verify._built for g in grammars] == [False, True, False, True]
     monkeypatch.setattr(verify, "KEPT_CHARS", len(grammars[0].lark) - 1)
     big = grammargen.compile([tool("t9")], FORMAT)
     assert id(big) not in verify._built
