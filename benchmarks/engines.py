@@ -99,10 +99,10 @@ out["facts"] = len(test_harness.FACTS)
 out["why_not"] = ta.why_missing()
 if not out["why_not"]:
     out["agreement"] = [dict(engine=e, format=f, agree=t.agree, documented=t.documented, total=t.total,
-                             refused=t.refused, cells=t.cells, failures=t.failures)
+                             refused=t.refused, cells=t.cells, failures=t.failures, exceptions=t.exceptions)
                         for (e, f), t in ta.agreement().items()]
-    out["templates"] = [dict(engine=e, agree=t.agree, total=t.total, failures=t.failures)
-                        for e, t in ta.template_agreement().items()]
+    out["templates"] = [dict(engine=e, agree=t.agree, documented=t.documented, total=t.total,
+                             failures=t.failures) for e, t in ta.template_agreement().items()]
     out["exceptions"] = ta.documented_exceptions()
     out["per_kind"] = ta.PER_KIND
 out["gemma_why_not"] = rm.why_missing()
@@ -177,10 +177,16 @@ def tables(data: dict, times: list[tuple[str, float]]) -> str:
         lines.append("")
         for t in data["templates"]:
             lines.append(f"Chat-template turns (every claimed template, and its typed-values probe): "
-                         f"{t['engine']} accepts {t['agree']}/{t['total']} as llguidance does.")
-        lines += ["", "Documented exceptions (a probe where the engine may differ from llguidance):", ""]
-        lines += [f"- `{name}` ({', '.join(f'{e}: {v}' for e, v in engines_.items())}): {why}"
-                  for name, why, engines_ in data["exceptions"]]
+                         f"{t['engine']} gives llguidance's verdict on {t['agree']}/{t['total']}"
+                         + (f" ({t['documented']} documented exceptions)." if t["documented"] else "."))
+        counts: dict[tuple[str, str], int] = {}
+        for r in rows:
+            for name, n in r["exceptions"].items():
+                counts[(r["engine"], name)] = counts.get((r["engine"], name), 0) + n
+        lines += ["", "Documented exceptions (samples, or refused cells, per engine):", ""]
+        for name, why, engines_ in data["exceptions"]:
+            seen = ", ".join(f"{e}: {counts.get((e, name), 0)}" for e in engines_)
+            lines.append(f"- `{name}` ({seen}): {why}")
         failures = [f for r in rows for f in r["failures"]] + [f for t in data["templates"] for f in t["failures"]]
         lines += ["", f"Disagreements and refusals: {len(failures)}", ""]
         lines += ["```", *failures, "```"] if failures else []

@@ -13,12 +13,15 @@ llguidance ``grammar.lark``, xgrammar ``emit(grammar, "xgrammar")``, llama.cpp
   ``GRAMMARGEN_AGREEMENT_ALL=1`` for every sample);
 * probes of what the dialects are known to say differently (a special token inside a
   string argument, the call marker spelled out as text, another special token in free
-  text): an engine may differ there only as :data:`EXCEPTIONS` says;
+  text);
 * in :func:`test_template_turns_agree`, the assistant turn of each chat template a profile
   claims (../shared, skipped where absent), with the corpus's tools.
 
 Every sample gets llguidance's verdict (outcome and index of the first rejected token) from
-xgrammar and llama.cpp, or the verdict a documented exception names.  A failure prints one
+xgrammar and llama.cpp, or a verdict a documented exception (:data:`EXCEPTIONS`) explains:
+chiefly that both engines match a special token by its text, so from the first special token
+on they may let through what llguidance refuses.  A verdict that lets *less* through (a valid
+output judged incomplete or rejected) is never an exception.  A failure prints one
 reproducer per disagreement.  ``benchmarks/engines.py`` prints the table this file computes
 (:func:`agreement`).
 """
@@ -70,23 +73,38 @@ CHOICES = [("auto", "auto", True), ("auto-single", "auto", False),
            ("required", "required", True), ("required-single", "required", False),
            ("named", NAMED, True), ("named-single", NAMED, False), ("none", "none", True)]
 
-# Where an engine may give another verdict than llguidance, by probe: name -> (why, engine ->
-# the outcome it gives).  docs/engines.md's table quotes these; each is a measured fact of
-# tests/engines/test_harness.py.  An engine that agrees with llguidance there is fine too.
+# Where an engine may give another verdict than llguidance: name -> (why, engine -> the
+# outcome it gives there; "more" means any verdict that lets more through than llguidance's).
+# docs/engines.md names them; each rests on a measured fact of tests/engines/test_harness.py.
+# An engine that agrees with llguidance there is fine too.
 EXCEPTIONS: dict[str, tuple[str, dict[str, str]]] = {
-    "special-token-in-string": (
-        "xgrammar and llama.cpp match a special token by its text, so a string argument's "
-        "character class takes a marker token; llguidance never lets text match a special token",
-        {"xgrammar": "accept", "llama.cpp": "accept"}),
+    "special-token-as-text": (
+        "xgrammar and llama.cpp match a special token by its text, so free text, a string "
+        "argument or a reasoning block whose characters the token's text spells takes the token "
+        "(llguidance never lets text match a special token): from the first special token on, "
+        "such an engine may let through what llguidance refuses -- a marker token inside a "
+        "string or free text, and a broken call after a marker token that free text took. "
+        "Applies where the engine lets more through than llguidance and the sample has a "
+        "special token at or before llguidance's refusal",
+        {"xgrammar": "more", "llama.cpp": "more"}),
+    "marker-spelled-as-text": (
+        "the printed grammars keep every marker's text out of free text, reasoning and string "
+        "values (so that a marker token, which these engines match by its text, is refused "
+        "there as llguidance refuses it); the price is a marker spelled out as plain-text "
+        "tokens, which llguidance takes as text: refused at the token that completes its text",
+        {"xgrammar": "less", "llama.cpp": "less"}),
     "spelled-marker-starts-text": (
         "free text may not start with the call marker spelled out as text: llguidance says so "
-        "with `& ~`; xgrammar's Lark and GBNF have no complement, and excluding it at the text "
-        "level would also exclude tokens that merely start with '<'",
+        "with `& ~`, the printed grammars with the same text automaton (they agree today)",
         {"xgrammar": "accept", "llama.cpp": "accept"}),
-    "special-token-in-text": (
-        "GBNF negates one token only (`!<[id]>`), so free text excludes the token that opens "
-        "the calls and takes the format's other special tokens",
-        {"llama.cpp": "accept"}),
+}
+
+# Formats an engine's emitter refuses, with a part of the refusal's message: (format, engine)
+# -> (message part, why).  Refusing is the issue's rule where a dialect cannot say a piece.
+REFUSALS: dict[tuple[str, str], tuple[str, str]] = {
+    ("gpt-oss", "llama.cpp"): (
+        "<|call|>", "gpt-oss ends a call with <|call|>, which llama.cpp makes an end-of-generation "
+        "token: its grammar engine never matches one inside a grammar"),
 }
 
 
@@ -105,7 +123,27 @@ class Probe:
     note: str
     text: str
     ids: tuple[int, ...]
-    exception: str | None = None  # the EXCEPTIONS entry that may apply
+    exception: str | None = None  # the EXCEPTIONS entry this probe is made for
+    specials: tuple[int, ...] = ()  # where the special tokens are in ``ids``
+    spelled: tuple[int, ...] = ()  # tokens that complete a marker spelled out as plain text
+
+    @classmethod
+    def of(cls, note: str, text: str, ids: list[int], tok: Tokenizer, markers: list[str],
+           exception: str | None = None) -> Probe:
+        specials = tuple(i for i, t in enumerate(ids) if tok.ll.is_special_token(t))
+        # the sample's bytes with each special token as one NUL, so only plain text spells a marker
+        data, ends = b"", []
+        for i, t in enumerate(ids):
+            data += b"\0" if i in specials else tok.ll.decode_bytes([t])
+            ends.append(len(data))
+        spelled = set()
+        for marker in markers:
+            needle, at = marker.encode(), data.find(marker.encode())
+            while at >= 0:
+                stop = at + len(needle)
+                spelled.add(next(i for i, end in enumerate(ends) if end >= stop))
+                at = data.find(needle, at + 1)
+        return cls(note, text, tuple(ids), exception, specials, tuple(sorted(spelled)))
 
 
 @dataclass
@@ -123,7 +161,19 @@ class Row:
         exception = self.probe.exception
         if exception and EXCEPTIONS[exception][1].get(self.engine) == str(self.got):
             return f"documented: {exception}"
+        if self.lets_more_through() and any(i <= self.reference.index for i in self.probe.specials):
+            return "documented: special-token-as-text"
+        if self.got.outcome == "reject" and self.got.index in self.probe.spelled and (
+                self.reference.outcome != "reject" or self.reference.index > self.got.index):
+            return "documented: marker-spelled-as-text"
         return "DISAGREE"
+
+    def lets_more_through(self) -> bool:
+        """Did the engine take tokens past llguidance's refusal (accept, incomplete, or a later reject)?"""
+        ref, got = self.reference, self.got
+        if ref.outcome != "reject" or ref.index is None:
+            return False
+        return got.outcome != "reject" or (got.index is not None and got.index > ref.index)
 
     engine: str = ""
 
@@ -175,8 +225,8 @@ def probes(fmt: str, cell: Cell) -> list[Probe]:
     for expect in ("accept", "reject"):
         group = [s for s in generated if s.expect == expect]
         picked += group if not PER_KIND else rng.sample(group, min(PER_KIND, len(group)))
-    out = [Probe(f"{s.expect}: {s.note}", s.text, tuple(tok.encode(s.text))) for s in picked]
     markers = special_markers(profile)
+    out = [Probe.of(f"{s.expect}: {s.note}", s.text, tok.encode(s.text), tok, markers) for s in picked]
     if not markers:
         return out
     first = markers[0]
@@ -187,17 +237,17 @@ def probes(fmt: str, cell: Cell) -> list[Probe]:
         except grammargen.GrammarGenError:
             text = None  # the encoding refuses a marker inside a value: nothing to probe
         if text is not None:
-            out.append(Probe(f"special token {first!r} inside a string argument", text,
-                             tuple(tok.encode(text)), "special-token-in-string"))
+            out.append(Probe.of(f"special token {first!r} inside a string argument", text,
+                                tok.encode(text), tok, markers))
     if cell.options["tool_choice"] == "auto":
         text = f"{first} is how a call starts."
-        out.append(Probe(f"{first!r} spelled out as text at the start", text,
-                         tuple(spelled(tok, first) + tok.encode(text[len(first):])),
-                         "spelled-marker-starts-text"))
+        out.append(Probe.of(f"{first!r} spelled out as text at the start", text,
+                            spelled(tok, first) + tok.encode(text[len(first):]), tok, markers,
+                            "spelled-marker-starts-text"))
         for other in markers[1:2]:
             text = f"Done.{other}"
-            out.append(Probe(f"special token {other!r} inside free text", text,
-                             tuple(tok.encode(text)), "special-token-in-text"))
+            out.append(Probe.of(f"special token {other!r} inside free text", text, tok.encode(text), tok,
+                                markers))
     return out
 
 
@@ -279,11 +329,18 @@ def reproducer(fmt: str, options: dict[str, Any], result: EngineResult, row: Row
             f"{list(row.probe.ids)!r})")
 
 
+def refusal_documented(fmt: str, result: EngineResult) -> bool:
+    """Is the engine's refusal of this format's grammar the one :data:`REFUSALS` names?"""
+    part = REFUSALS.get((fmt, result.engine), (None, ""))[0]
+    return bool(result.refused and part and part in result.refused)
+
+
 def problems(fmt: str, options: dict[str, Any], results: tuple[EngineResult, ...] | list[EngineResult],
              tools: str = "TOOLS") -> list[str]:
+    """One reproducer per disagreement or refusal that nothing documents."""
     out = []
     for result in results:
-        if result.refused:
+        if result.refused and not refusal_documented(fmt, result):
             out.append(reproducer(fmt, options, result, tools=tools))
         out += [reproducer(fmt, options, result, r, tools) for r in result.rows if r.status == "DISAGREE"]
     return out
@@ -329,7 +386,8 @@ def template_turn(file: str, probe: bool) -> tuple[str, dict[str, Any], list[dic
     options = {"tool_choice": "required", "parallel_tool_calls": case.n_calls > 1,
                "reasoning": case.family.compile_reasoning}
     tok = tokenizer(case.format)
-    return case.format, options, case.tools, Probe(f"{file} turn", case.body, tuple(tok.encode(case.body)))
+    markers = special_markers(get_profile(case.format))
+    return case.format, options, case.tools, Probe.of(f"{file} turn", case.body, tok.encode(case.body), tok, markers)
 
 
 @cache
@@ -362,6 +420,21 @@ class Tally:
     refused: int = 0  # cells whose grammar the engine (or its emitter) refused
     cells: int = 0
     failures: list[str] = field(default_factory=list)
+    exceptions: dict[str, int] = field(default_factory=dict)  # documented exception -> samples
+
+    def add(self, fmt: str, options: dict[str, Any], result: EngineResult, tools: str = "TOOLS") -> None:
+        self.cells += 1
+        self.refused += result.refused is not None
+        self.total += len(result.rows)
+        self.agree += result.count("agree")
+        self.documented += result.count("documented")
+        for row in result.rows:
+            if row.status.startswith("documented: "):
+                name = row.status.removeprefix("documented: ")
+                self.exceptions[name] = self.exceptions.get(name, 0) + 1
+        if refusal_documented(fmt, result):
+            self.exceptions[f"{fmt} refused"] = self.exceptions.get(f"{fmt} refused", 0) + 1
+        self.failures += problems(fmt, options, [result], tools)
 
 
 def agreement(formats: list[str] | None = None) -> dict[tuple[str, str], Tally]:
@@ -371,19 +444,14 @@ def agreement(formats: list[str] | None = None) -> dict[tuple[str, str], Tally]:
         if formats and fmt not in formats:
             continue
         for result in run_cell(fmt, cell):
-            tally = out.setdefault((result.engine, fmt), Tally())
-            tally.cells += 1
-            tally.refused += result.refused is not None
-            tally.total += len(result.rows)
-            tally.agree += result.count("agree")
-            tally.documented += result.count("documented")
-            tally.failures += problems(fmt, cell.options, [result])
+            out.setdefault((result.engine, fmt), Tally()).add(fmt, cell.options, result)
     return out
 
 
 def documented_exceptions() -> list[tuple[str, str, dict[str, str]]]:
-    """(name, why, engine -> verdict) of every exception, for the benchmark's notes."""
-    return [(name, why, engines) for name, (why, engines) in EXCEPTIONS.items()]
+    """(name, why, engine -> verdict) of every exception and refusal, for the benchmark's notes."""
+    return [(name, why, engines) for name, (why, engines) in EXCEPTIONS.items()] + [
+        (f"{fmt} refused", why, {engine: "refused"}) for (fmt, engine), (_, why) in REFUSALS.items()]
 
 
 def template_agreement() -> dict[str, Tally]:
@@ -395,11 +463,5 @@ def template_agreement() -> dict[str, Tally]:
             continue
         fmt, options, results = run_template(file, probe)
         for result in results:
-            tally = out.setdefault(result.engine, Tally())
-            tally.cells += 1
-            tally.refused += result.refused is not None
-            tally.total += len(result.rows)
-            tally.agree += result.count("agree")
-            tally.documented += result.count("documented")
-            tally.failures += problems(fmt, options, [result], tools=f"{file} turn")
+            out.setdefault(result.engine, Tally()).add(fmt, options, result, tools=f"{file} turn")
     return out
