@@ -50,17 +50,23 @@ def emit(grammar: Grammar, engine: str) -> str:
         from .gbnf import print_gbnf
         from .reader import read
 
-        return _header("#", grammar, "llama.cpp") + print_gbnf(read(grammar.lark))
+        return _header("#", grammar, "llama.cpp") + print_gbnf(read(grammar.lark), _specials(grammar))
     if engine == "xgrammar":
         from .reader import read
         from .xgrammar import print_xgrammar
 
-        return _header("//", grammar, "xgrammar") + print_xgrammar(read(grammar.lark))
+        return _header("//", grammar, "xgrammar") + print_xgrammar(read(grammar.lark), _specials(grammar))
     raise GrammarError(f"unknown engine {engine!r}; known: {', '.join(ENGINES)}", path="emit")
 
 
+def _specials(grammar: Grammar) -> tuple[str, ...]:
+    """The markers the grammar writes as tokens (by name or id): no lexeme may spell them."""
+    return tuple(m for m, kind in grammar.markers.items() if kind != "text")
+
+
 def _header(comment: str, grammar: Grammar, engine: str) -> str:
-    """The one way these dialects say less than the Lark, stated where the grammar is used."""
+    """The one way these dialects differ from the Lark, stated where the grammar is used."""
     return (f"{comment} grammargen {grammar.format} grammar for {engine}. {engine} matches a special token by\n"
-            f"{comment} its text: one whose text free text or a string value allows is taken there\n"
-            f"{comment} (llguidance refuses it). docs/engines.md names every difference.\n")
+            f"{comment} its text, so free text and string values here never hold a marker's text: a\n"
+            f"{comment} marker spelled out as plain text is refused there (llguidance takes it).\n"
+            f"{comment} docs/engines.md names every difference.\n")

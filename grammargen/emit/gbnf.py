@@ -21,9 +21,9 @@ from .plain import plain_rules
 LIMIT = 2000  # llama.cpp's MAX_REPETITION_THRESHOLD
 
 
-def print_gbnf(value: ir.GrammarValue) -> str:
-    """``value`` as GBNF, ``root`` first."""
-    return _Printer(plain_rules(value), value.start).text()
+def print_gbnf(value: ir.GrammarValue, specials: tuple[str, ...] = ()) -> str:
+    """``value`` as GBNF, ``root`` first; ``specials``: marker texts no lexeme may hold."""
+    return _Printer(plain_rules(value, specials), value.start).text()
 
 
 class _Printer:

@@ -10,17 +10,41 @@ equivalent rules over ``Lit``/``Chars``/``Ref``/``Seq``/``Alt``/``Repeat``, or r
 
 from __future__ import annotations
 
+import re
+from typing import Iterable
+
 from .. import ir
 from ..errors import GrammarError
+from ..lark import regex_escape
 
 PLAIN = (ir.Lit, ir.Token, ir.Ref, ir.Chars, ir.Seq, ir.Alt, ir.Repeat)
 
 
-def plain_rules(value: ir.GrammarValue) -> list[ir.Rule]:
-    """Rules equivalent to ``value`` holding only plain expressions, ``value.start`` first."""
+def plain_rules(value: ir.GrammarValue, specials: Iterable[str] = ()) -> list[ir.Rule]:
+    """Rules equivalent to ``value`` holding only plain expressions, ``value.start`` first.
+
+    ``specials``: the text of each special token the grammar names (its markers).  llguidance
+    never lets a lexeme match a special token; GBNF and xgrammar match a token by its text, so
+    a free-text lexeme would take the marker token (and, in ``auto``, a broken call as text).
+    Each lexeme that can run over free text is written without these texts in it: exact for
+    the tokens, and stricter than llguidance only on a marker spelled out as plain text.
+    """
     from . import lower  # regexes, &/~ and lazy lexemes as rules
 
     value = reachable(value)
+    specials = sorted({t.name for t in _tokens(value) if t.name} | set(specials))
+    guard = (ir.Not(ir.Regex("(?s:.*)(?:" + "|".join(regex_escape(t) for t in specials) + ")(?s:.*)"))
+             if specials else None)
+
+    def lowered(rule: ir.Rule, body: ir.Expr) -> list[ir.Rule]:
+        """``rule`` as plain rules, its lexeme kept from spelling a special token where it can."""
+        if guard is not None and _free_text(body):
+            try:
+                return lower.lower_terminal(ir.Rule(rule.name, ir.And((body, guard)), lazy=rule.lazy))
+            except GrammarError:
+                pass  # too many states: the documented difference (a token taken as its text) stays
+        return lower.lower_terminal(ir.Rule(rule.name, body, lazy=rule.lazy))
+
     terminals = {r.name: r for r in value.rules if r.terminal}
     names = {r.name for r in value.rules}
     out: list[ir.Rule] = []
@@ -61,12 +85,12 @@ def plain_rules(value: ir.GrammarValue) -> list[ir.Rule]:
         return _map(expr, lambda e: plain(e, owner))
 
     for rule in sorted(value.rules, key=lambda r: r.name != value.start):
-        if rule.lazy or (rule.terminal and _has(rule.expr, (ir.And, ir.Not))):
-            out.extend(lower.lower_terminal(ir.Rule(rule.name, inline(rule.expr), lazy=rule.lazy)))
+        if rule.lazy or (rule.terminal and (_has(rule.expr, (ir.And, ir.Not)) or _repeats_text(rule.expr, inline))):
+            out.extend(lowered(rule, inline(rule.expr)))
         elif isinstance(rule.expr, ir.Json):
             out.extend(json_rules(rule.expr.schema, rule.name))
         elif isinstance(rule.expr, ir.Regex):
-            out.extend(lower.lower_terminal(rule))
+            out.extend(lowered(rule, rule.expr))
         else:
             out.append(ir.Rule(rule.name, plain(rule.expr, rule.name)))
     out = [ir.Rule(r.name, tidy(r.expr), r.lazy) for r in out]
@@ -76,6 +100,37 @@ def plain_rules(value: ir.GrammarValue) -> list[ir.Rule]:
             raise GrammarError(f"rule {rule.name!r} still holds {type(bad).__name__} after lowering",
                                path="lark")
     return out
+
+
+_BIG_COUNT = re.compile(r"\{[0-9]*,?([0-9]{3,})\}")
+
+
+def _free_text(expr: ir.Expr) -> bool:
+    """Could this lexeme run over text holding a marker?  (Regexes and classes, no bound past 99:
+    a long bounded string times a marker's states is an automaton too big to write.)"""
+    regexes = [e.pattern for e in _all(expr) if isinstance(e, ir.Regex)]
+    if not regexes and not any(isinstance(e, ir.Chars) for e in _all(expr)):
+        return False
+    return not any(_BIG_COUNT.search(p) for p in regexes) and not any(
+        isinstance(e, ir.Repeat) and e.max is not None and e.max > 99 for e in _all(expr))
+
+
+def _repeats_text(expr: ir.Expr, inline) -> bool:
+    """A terminal that repeats characters itself (``"\"" JSON_CHAR* "\""``), not through another
+    terminal: its whole text is one lexeme to guard.  Optional members (``?``) don't count."""
+    return any(isinstance(e, ir.Repeat) and e.max != 1 and _free_text(inline(e.item))
+               for e in _all(expr))
+
+
+def _all(expr: ir.Expr):
+    yield expr
+    for child in children(expr):
+        yield from _all(child)
+
+
+def _tokens(value: ir.GrammarValue):
+    for rule in value.rules:
+        yield from (e for e in _all(rule.expr) if isinstance(e, ir.Token))
 
 
 def tidy(expr: ir.Expr) -> ir.Expr:

@@ -18,9 +18,9 @@ from .lark import repeat_suffix
 from .plain import plain_rules
 
 
-def print_xgrammar(value: ir.GrammarValue) -> str:
-    """``value`` as xgrammar Lark, ``start`` first."""
-    rules = plain_rules(value)
+def print_xgrammar(value: ir.GrammarValue, specials: tuple[str, ...] = ()) -> str:
+    """``value`` as xgrammar Lark, ``start`` first; ``specials``: marker texts no lexeme may hold."""
+    rules = plain_rules(value, specials)
     names: dict[str, str] = {value.start: "start"}
     taken = {"start"}
     for rule in rules:
