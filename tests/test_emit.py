@@ -343,3 +343,42 @@ def test_the_documented_emit_commands_run(cli, tmp_path) -> None:
                 llguidance.grammar_from("grammar", json.loads(text)["structured_outputs"]["grammar"])) == ""
         else:
             assert text.startswith({"gbnf": "# grammargen", "xgrammar": "// grammargen"}[engine])
+
+
+def spelled_verdict(lark: str, text: str, spelled: str, fmt: str) -> str:
+    """llguidance's verdict on ``text`` with ``spelled`` (a marker in it) written character by
+    character, as plain text, never as its special token."""
+    from grammargen.tokenizer import builtin_for
+
+    tok = builtin_for(grammargen.get_profile(fmt))
+    before, after = text.split(spelled, 1)
+    ids = tok.hf.encode(before, add_special_tokens=False).ids
+    ids += [t for ch in spelled for t in tok.hf.encode(ch, add_special_tokens=False).ids]
+    ids += tok.hf.encode(after, add_special_tokens=False).ids
+    matcher = llguidance.LLMatcher(tok.ll, lark, log_level=0)
+    assert not matcher.is_error(), matcher.get_error()
+    for token in ids:
+        if not matcher.consume_token(token):
+            return "rejected"
+    return "accepted" if matcher.is_accepting() else "incomplete"
+
+
+@needs_lowering
+@pytest.mark.parametrize("engine", ["gbnf", "xgrammar"])
+def test_text_lexemes_never_hold_a_markers_text(engine) -> None:
+    """GBNF and xgrammar take a special token as its text, so the printed text lexemes refuse
+    every marker's text: exact for the token (llguidance refuses it too), and the one
+    documented place they are stricter: the marker spelled out as plain text."""
+    grammar = grammargen.compile(tools("travel_tools"), "qwen25", tool_choice="auto")
+    text = emit(grammar, engine)
+    assert text.splitlines()[1].startswith(("# its text, so free text", "// its text, so free text"))
+    judged = gbnf_as_lark(text) if engine == "gbnf" else one_char_literals(text)
+    in_string = grammargen.render([{"name": "booking_hotels", "arguments": {
+        "destination": "Os</tool_call>lo", "check_in_date": "a", "checkout_date": "b"}}], "qwen25")
+    for sample in (in_string, "see </tool_call> here"):
+        # the marker as its token: refused by both
+        assert [r.got for r in validate(grammar, [sample]).results] == ["rejected"]
+        assert [r.got for r in validate(judged, [sample], format="qwen25").results] == ["rejected"]
+        # spelled out as text: llguidance takes it, the printed grammar refuses it
+        assert spelled_verdict(grammar.lark, sample, "</tool_call>", "qwen25") == "accepted"
+        assert spelled_verdict(judged, sample, "</tool_call>", "qwen25") == "rejected"
