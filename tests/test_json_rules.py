@@ -107,6 +107,13 @@ CASES = [
     pytest.param({"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a", "q"],
                   "additionalProperties": {"type": "string"}},
                  [{"a": 1, "q": "x"}, {"a": 1, "q": "x", "z": "y"}], [{"a": 1}, {"a": 1, "q": 1}], id="required-undeclared"),
+    pytest.param({"type": "object", "properties": {"id": {"type": "integer"}},
+                  "patternProperties": {"^x-": {"type": "string"}, "^[0-9]+$": {"type": "integer"}},
+                  "additionalProperties": {"type": "boolean"}},
+                 [{"id": 1, "x-a": "s", "7": 2, "z": True}, {"x-": "", "x-\n": "q"}, Raw('{"x\\u002da": true}')],
+                 [{"x-a": 1}, {"12": "s"}, {"z": "s"}, Raw('{"id": 1, "\\u0069d": 2}')], id="pattern-properties"),
+    pytest.param({"type": "object", "patternProperties": {"^a": {"type": "integer"}}, "additionalProperties": False},
+                 [{}, {"a": 1, "ab": 2}], [{"b": 1}, {"a": "x"}], id="pattern-properties-closed"),
 ]
 
 
@@ -125,7 +132,8 @@ REFUSED = [
     ({"type": "object", "properties": {"x": {"type": "integer", "multipleOf": 3}}}, "'multipleOf'",
      "args.properties.x.multipleOf"),
     ({"allOf": [{"type": "object"}, {"required": ["a"]}]}, "'allOf'", "args.allOf"),
-    ({"type": "object", "patternProperties": {"^a": {}}}, "'patternProperties'", "args.patternProperties"),
+    ({"type": "object", "properties": {"ab": {}}, "patternProperties": {"^a": {}}}, "patternProperties",
+     "args.patternProperties"),
     ({"$ref": "#/$defs/a", "type": "object", "$defs": {"a": {}}}, "beside $ref", "args.type"),
     ({"enum": [1.5]}, "non-integer constant", "args.enum[0]"),
     ({"type": "string", "pattern": "\\bword"}, "pattern", "args.pattern"),
@@ -203,10 +211,10 @@ def test_jsonschemabench_subset_agrees():
 @needs_jsb
 @pytest.mark.parametrize("close_objects", [False, True], ids=["open", "closed"])
 def test_jsonschemabench_all_agree_and_most_lower(close_objects):
-    """All 333 schemas: 199 of the 305 llguidance compiles lower exactly, the rest are refused by name."""
+    """All 333 schemas: 204 of the 305 llguidance compiles lower exactly, the rest are refused by name."""
     figures = jsb_figures(jsb_rows(1), close_objects=close_objects)
     assert figures["disagreements"] == []
-    assert figures["lowered"] >= 199
+    assert figures["lowered"] >= 204
 
 
 def bfcl_cases(every: int) -> list[dict[str, Any]]:

@@ -35,7 +35,7 @@ from .. import ir
 from ..errors import GrammarError, join_path
 from ..fastjson import INTEGER, NUMBER, int_range
 from ..schema import resolve_ref
-from .lower import ANY, UNIVERSE, automaton, chars, dfa_rules, intersect, norm, regex_expr, subtract
+from .lower import ANY, DFA, UNIVERSE, automaton, chars, dfa_rules, intersect, norm, regex_expr, spelled, subtract
 
 COMPACT = {"whitespace_flexible": False, "item_separator": ", ", "key_separator": ": "}
 TYPES = ("null", "boolean", "number", "string", "array", "object")
@@ -49,13 +49,13 @@ _BY_TYPE = {
     "integer": {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"},
     "number": set(),
     "array": {"items", "prefixItems", "minItems", "maxItems"},
-    "object": {"properties", "required", "additionalProperties"},
+    "object": {"properties", "required", "additionalProperties", "patternProperties"},
     "boolean": set(), "null": set(),
 }
 _REFUSED_BY_TYPE = {
     "string": {"format"}, "integer": {"multipleOf"},
     "number": {"multipleOf", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"},
-    "object": {"patternProperties", "minProperties", "maxProperties"},
+    "object": {"minProperties", "maxProperties"},
 }
 _GENERAL = {"type", "enum", "const", "anyOf", "$ref", "$defs", "definitions", "$id", "$anchor"}
 _REFUSED = {"oneOf", "not"}
@@ -400,9 +400,15 @@ class _Writer:
         properties = schema.get("properties") or {}
         required = schema.get("required") or []
         additional = schema.get("additionalProperties", True)
+        patterns = {p: self.key_pattern(p, join_path(path, f"patternProperties.{p}"))
+                    for p in schema.get("patternProperties") or {}}
         members: list[tuple[ir.Expr, bool]] = []
         taken: list[str] = []
         for key in [*properties, *[r for r in required if r not in properties]]:
+            for p, decoded in patterns.items():
+                if _matches(decoded, key):
+                    raise self.fail(f"the property {key!r} that patternProperties {p!r} also matches "
+                                    "(llguidance intersects the two)", join_path(path, "patternProperties"))
             sub = properties[key] if key in properties else additional
             needed = key in required
             quoted = serde_string(key)
@@ -414,15 +420,39 @@ class _Writer:
                     raise
                 continue
             members.append((ir.Seq((ir.Lit(quoted + ": "), value)), needed))
+        options: list[ir.Expr] = []  # one further member: a pattern's key, or any other key
+        quoted_patterns = []
+        for p, decoded in patterns.items():
+            quoted_patterns.append(spelled(decoded, json_char, '"', '"'))
+            try:
+                value = self.value(schema["patternProperties"][p], join_path(path, f"patternProperties.{p}"))
+            except _Unsat:
+                continue
+            options.append(ir.Seq((self.dfa_rule(quoted_patterns[-1]), ir.Lit(": "), value)))
         try:
             extra = self.value(additional, join_path(path, "additionalProperties"))
         except _Unsat:
             extra = None
         if extra is not None:
-            key_expr = self.other_key(taken) if taken else self.string()
-            member = ir.Seq((key_expr, ir.Lit(": "), extra))
+            key_expr = self.other_key(taken, quoted_patterns) if taken or quoted_patterns else self.string()
+            options.append(ir.Seq((key_expr, ir.Lit(": "), extra)))
+        if options:
+            member = options[0] if len(options) == 1 else ir.Alt(tuple(options))
             members.append((ir.Seq((ir.Repeat(ir.Seq((member, ir.Lit(", "))), 0, None), member)), False))
         return self.rule(ir.Seq((ir.Lit("{"), *self.ordered(members), ir.Lit("}"))))
+
+    def key_pattern(self, pattern: str, path: str) -> DFA:
+        """A patternProperties key pattern, as llguidance reads it (a search), over characters."""
+        try:
+            return automaton(regex_expr(llguidance.regex_to_lark(pattern, "dw"), search=True))
+        except (GrammarError, ValueError) as exc:
+            raise self.fail(f"the pattern {pattern!r} ({exc})", path) from None
+
+    def dfa_rule(self, dfa: DFA) -> ir.Ref:
+        self.count += 1
+        rules = dfa_rules(dfa, f"{self.name}-{self.count}")
+        self.rules += rules
+        return ir.Ref(rules[0].name)
 
     def ordered(self, members: list[tuple[ir.Expr, bool]]) -> tuple[ir.Expr, ...]:
         """Members in order, ``", "`` only between those present; optional ones skippable.
@@ -446,16 +476,16 @@ class _Writer:
                 return (ir.Alt(tuple(firsts)) if len(firsts) > 1 else firsts[0],)
         return (ir.Repeat(ir.Alt(tuple(firsts)) if len(firsts) > 1 else firsts[0], 0, 1),)
 
-    def other_key(self, taken: list[str]) -> ir.Ref:
-        """A key that is none of ``taken`` as spelled (any ``\\uXXXX`` allowed, as llguidance does)."""
+    def other_key(self, taken: list[str], patterns: list[DFA] = ()) -> ir.Ref:  # type: ignore[assignment]
+        """A key that is none of ``taken`` as spelled nor a pattern's key (any ``\\uXXXX``
+        allowed, as llguidance does there)."""
         key = "key " + json.dumps(taken)
-        if key not in self.shared:
-            spellings = ir.Alt(tuple(ir.Lit(t) for t in taken))
-            dfa = automaton(ir.And((_GENERAL_STRING, ir.Not(spellings))))
-            self.count += 1
-            rules = dfa_rules(dfa, f"{self.name}-{self.count}")
-            self.shared[key] = rules[0].name
-            self.rules += rules
+        if patterns or key not in self.shared:
+            spellings = ir.Alt((*(ir.Lit(t) for t in taken), *patterns))  # type: ignore[arg-type]
+            ref = self.dfa_rule(automaton(ir.And((_GENERAL_STRING, ir.Not(spellings)))))
+            if patterns:
+                return ref
+            self.shared[key] = ref.name
         return ir.Ref(self.shared[key])
 
     def any_value(self) -> ir.Ref:
@@ -523,6 +553,19 @@ def serde_string(text: str) -> str:
             out.append(c)
     out.append('"')
     return "".join(out)
+
+
+def _matches(d: DFA, text: str) -> bool:
+    """Does the automaton ``d`` take the whole of ``text``?"""
+    state = 0
+    for c in text:
+        for cs, t in d.moves[state]:
+            if any(lo <= ord(c) <= hi for lo, hi in cs):
+                state = t
+                break
+        else:
+            return False
+    return state in d.accept
 
 
 def _kind(v: Any) -> str:

@@ -590,6 +590,8 @@ def _build(nfa: _NFA, e: ir.Expr, terminals: Mapping[str, ir.Rule], seen: tuple[
         return start, end
     if isinstance(e, (ir.And, ir.Not)):
         return _embed(nfa, _dfa(e, terminals, seen))
+    if isinstance(e, DFA):  # an automaton built already (json_rules composes them)
+        return _embed(nfa, e)
     raise GrammarError(f"a terminal cannot hold {type(e).__name__}", path="lark")
 
 
@@ -609,7 +611,30 @@ def automaton(e: ir.Expr, terminals: Mapping[str, ir.Rule] | None = None) -> DFA
     return _dfa(e, terminals or {})
 
 
+def spelled(d: DFA, label, before: str = "", after: str = "") -> DFA:
+    """The strings of ``d`` with each character written as ``label`` spells it (a JSON
+    string's escapes), between ``before`` and ``after``."""
+    nfa = _NFA()
+    start, end = nfa.state(), nfa.state()
+    ids = [nfa.state() for _ in d.moves]
+    a, b = _build(nfa, ir.Lit(before), {}, ())
+    nfa.eps[start].append(a)
+    nfa.eps[b].append(ids[0])
+    for s, moves in enumerate(d.moves):
+        for cs, t in moves:
+            a, b = _build(nfa, label(cs), {}, ())
+            nfa.eps[ids[s]].append(a)
+            nfa.eps[b].append(ids[t])
+        if s in d.accept:
+            a, b = _build(nfa, ir.Lit(after), {}, ())
+            nfa.eps[ids[s]].append(a)
+            nfa.eps[b].append(end)
+    return minimize(_determinize(nfa, start, end))
+
+
 def _dfa(e: ir.Expr, terminals: Mapping[str, ir.Rule], seen: tuple[str, ...] = ()) -> DFA:
+    if isinstance(e, DFA):
+        return e
     if isinstance(e, ir.And):
         dfas = [_dfa(i, terminals, seen) for i in e.items]
         out = dfas[0]
