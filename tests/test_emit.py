@@ -184,7 +184,7 @@ needs_lowering = pytest.mark.skipif(not _lowerable(), reason="grammargen.emit.lo
 # Formats an engine's dialect cannot hold exactly: emit refuses them with this in the message.
 REFUSED = {
     "functionary-v32": "has no exact plain rules",  # a Unicode \w in its free-text lead regex
-    "gpt-oss": "<|call|> is an end-of-generation token",  # GBNF only: llama.cpp stops at <|call|>
+    "gpt-oss": "<|call|> is an end-of-generation token",  # GBNF, parallel calls: <|call|> joins them
 }
 
 
@@ -275,6 +275,15 @@ def test_gbnf_repeated_groups_become_one_symbol() -> None:
     text = print_gbnf(value)
     assert "root ::= g-0{2,3}" in text
     assert _gbnf_verdicts(value, ["abc", "aa", "bcabc", "aaaa"]) == ["accepted", "accepted", "accepted", "rejected"]
+
+
+def test_gbnf_holds_gpt_oss_single_calls_and_refuses_its_parallel_ones() -> None:
+    """gpt-oss joins parallel calls with <|call|>, where llama.cpp ends generation: one call prints."""
+    ts = tools("math_tools")
+    single = grammargen.compile(ts, "gpt-oss", tool_choice="required", parallel_tool_calls=False)
+    assert "<|call|>" not in emit(single, "gbnf") and "<|channel|>" in emit(single, "gbnf")
+    with pytest.raises(GrammarError, match=re.escape("marker <|call|> is an end-of-generation token")):
+        emit(grammargen.compile(ts, "gpt-oss", tool_choice="required"), "gbnf")
 
 
 def test_gbnf_refuses_an_end_of_generation_marker() -> None:

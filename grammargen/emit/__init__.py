@@ -43,20 +43,33 @@ def emit(grammar: Grammar, engine: str) -> str:
 
         return (vllm_body if engine == "vllm" else sglang_body)(grammar.lark) + "\n"
     if engine == "gbnf":
-        eog = sorted(m for m, kind in grammar.markers.items() if kind != "text" and m in LLAMA_CPP_EOG)
-        if eog:
-            raise GrammarError(f"marker {eog[0]} is an end-of-generation token in llama.cpp: its "
-                               "grammar engine never matches it, so GBNF cannot hold it", path="gbnf")
         from .gbnf import print_gbnf
         from .reader import read
 
-        return _header("#", grammar, "llama.cpp") + print_gbnf(read(grammar.lark), _specials(grammar))
+        value = read(grammar.lark)
+        named = {t.name for r in value.rules for t in _tokens(r.expr)}
+        eog = sorted(m for m, kind in grammar.markers.items() if m in LLAMA_CPP_EOG
+                     and (kind == "id" or (kind == "special" and m in named)))
+        if eog:
+            raise GrammarError(f"marker {eog[0]} is an end-of-generation token in llama.cpp: its "
+                               "grammar engine never matches it, so GBNF cannot hold it", path="gbnf")
+        return _header("#", grammar, "llama.cpp") + print_gbnf(value, _specials(grammar))
     if engine == "xgrammar":
         from .reader import read
         from .xgrammar import print_xgrammar
 
         return _header("//", grammar, "xgrammar") + print_xgrammar(read(grammar.lark), _specials(grammar))
     raise GrammarError(f"unknown engine {engine!r}; known: {', '.join(ENGINES)}", path="emit")
+
+
+def _tokens(expr):
+    from ..ir import Token
+    from .plain import children
+
+    if isinstance(expr, Token):
+        yield expr
+    for child in children(expr):
+        yield from _tokens(child)
 
 
 def _specials(grammar: Grammar) -> tuple[str, ...]:
