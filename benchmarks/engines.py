@@ -85,7 +85,7 @@ TESTS = ["tests/engines/test_harness.py", "tests/engines/test_agreement.py", "te
 
 # Runs inside the engines venv: pytest on TESTS, then the tables from the same process's caches.
 REPORT = r"""
-import json, sys
+import json, os, sys
 from importlib.metadata import version
 import pytest
 tests = json.loads(sys.argv[1])
@@ -107,6 +107,7 @@ if not out["why_not"]:
     out["per_kind"] = ta.PER_KIND
 out["gemma_why_not"] = rm.why_missing()
 if not out["gemma_why_not"]:
+    out["load"] = [round(x, 1) for x in os.getloadavg()]
     runs = []
     for run in rm.RUNS:
         o = rm.completed(run)
@@ -155,8 +156,8 @@ def tables(data: dict, times: list[tuple[str, float]]) -> str:
         per_kind = data["per_kind"] or "every"
         lines += [f"Cross-engine agreement (`tests/engines/test_agreement.py`): samples whose verdict "
                   f"equals llguidance's (outcome and first rejected token) / samples, over every option "
-                  f"cell of the format ({per_kind} accepted and rejected samples per cell plus the "
-                  f"exception probes); documented exceptions are counted as agreeing and named below.", "",
+                  f"cell of the format (up to {per_kind} accepted and {per_kind} rejected generated samples per cell, the "
+                  f"probes of known dialect differences); documented exceptions are counted as agreeing and named below.", "",
                   "| format | cells | " + " | ".join(engines) + " |",
                   "|---|---:|" + "---|" * len(engines)]
         totals = {e: [0, 0, 0, 0, 0] for e in engines}
@@ -212,7 +213,8 @@ def tables(data: dict, times: list[tuple[str, float]]) -> str:
         decode = sum(g["decode_seconds"] for g in data["gemma"])
         total = sum(g["seconds"] for g in data["gemma"])
         n = sum(g["tokens"] for g in data["gemma"])
-        lines += ["", f"{n} tokens in {total:.1f} s ({n / total:.1f} tokens/s); the model's decode was "
+        lines += ["", f"{n} tokens in {total:.1f} s ({n / total:.1f} tokens/s; load average "
+                  f"{data['load'][0]} on {os.cpu_count()} cores when the runs began); the model's decode was "
                   f"{decode:.1f} s of it, the rest sampling under the grammar (262,144-token vocabulary)."]
     return "\n".join(lines)
 
