@@ -153,10 +153,12 @@ def tables(data: dict, times: list[tuple[str, float]]) -> str:
         engines = sorted({r["engine"] for r in rows})
         formats = list(dict.fromkeys(r["format"] for r in rows))
         by = {(r["engine"], r["format"]): r for r in rows}
-        per_kind = data["per_kind"] or "every"
+        per_kind = data["per_kind"]
+        picked = (f"up to {per_kind} accepted and {per_kind} rejected generated samples per cell"
+                  if per_kind else "every generated sample of every cell")
         lines += [f"Cross-engine agreement (`tests/engines/test_agreement.py`): samples whose verdict "
                   f"equals llguidance's (outcome and first rejected token) / samples, over every option "
-                  f"cell of the format (up to {per_kind} accepted and {per_kind} rejected generated samples per cell, the "
+                  f"cell of the format ({picked}, the "
                   f"probes of known dialect differences); documented exceptions are counted as agreeing and named below.", "",
                   "| format | cells | " + " | ".join(engines) + " |",
                   "|---|---:|" + "---|" * len(engines)]
