@@ -26,6 +26,7 @@ the special token.
 
     python benchmarks/fuzz.py                    # 10,000 cases per field (the long run)
     python benchmarks/fuzz.py --per-field 200    # quick
+    python benchmarks/fuzz.py --formats encodings # the XML, pythonic and Gemma formats only
 """
 
 from __future__ import annotations
@@ -336,9 +337,11 @@ def without_controls(text: str) -> str:
 
 
 # -- the long run ----------------------------------------------------------------------------------------
-def run_field(field: str, count: int, seed: int, counts: Counter[str], failures: list[str]) -> None:
-    """Try ``count`` hostile values in ``field``, each with a format (and shape) drawn at random."""
-    names = grammargen.formats()
+def run_field(field: str, count: int, seed: int, counts: Counter[str], failures: list[str],
+              formats: list[str] | None = None) -> None:
+    """Try ``count`` hostile values in ``field``, each with a format (and shape) drawn at random
+    from ``formats`` (default: every format)."""
+    names = formats or grammargen.formats()
     rng = random.Random(seed)
     workdir = tempfile.TemporaryDirectory(prefix="grammargen-fuzz-")
     folder = Path(workdir.name)
@@ -368,12 +371,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-field", type=int, default=10_000, help="cases per field (default 10,000)")
     parser.add_argument("--fields", default=",".join(FIELDS), help="comma-separated subset of " + ", ".join(FIELDS))
     parser.add_argument("--seed", type=int, default=8)
+    parser.add_argument("--formats", default="", help="comma-separated formats to draw from (default: all); "
+                        "'encodings': those with an argument encoding of their own (XML, pythonic, Gemma)")
     args = parser.parse_args(argv)
+    formats = [f for f in args.formats.split(",") if f]
+    if formats == ["encodings"]:
+        formats = [f for f in grammargen.formats()
+                   if any(p.kind == "arguments" and p.value != "json" for p in grammargen.get_profile(f).call)]
     counts: Counter[str] = Counter()
     failures: list[str] = []
     for field in args.fields.split(","):
         start = time.perf_counter()
-        run_field(field, args.per_field, args.seed, counts, failures)
+        run_field(field, args.per_field, args.seed, counts, failures, formats)
         tried = sum(n for k, n in counts.items() if k.startswith(field + " "))
         print(f"{field:14} {tried:6,} cases: {counts[field + ' ok']:6,} ok, {counts[field + ' refused']:6,} refused, "
               f"{counts[field + ' FAILED']:3} failed  ({time.perf_counter() - start:.0f} s)", flush=True)
