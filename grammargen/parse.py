@@ -625,10 +625,20 @@ class _Reader:
         if pad and self.text.startswith(r.pad, self.pos):
             self.pos += pad
         ends = (r.end, *r.read_end)  # the end the grammar writes, and others real outputs show
+        # A call section's opening special token ends a block the model never closes (llama.cpp
+        # and SGLang read it so): what follows it is held until the block closes after all
+        # (then it was reasoning) or the output ends (then the calls start there).
+        opens = tuple(lead for lead in self.layout.sure_leads if self.profile.is_special(lead))
         while True:
             found, end = min(((f, e) for e in ends if (f := self.text.find(e, self.pos)) >= 0),
                              default=(-1, r.end))
-            stop = found if found >= 0 else len(self.text) - _held(self.text, self.pos, ends)
+            opened = min((f for lead in opens if (f := self.text.find(lead, self.pos)) >= 0), default=-1)
+            if found < 0 and opened >= 0 and self.final:
+                found, end = opened, ""
+            if found >= 0 or opened < 0:
+                stop = found if found >= 0 else len(self.text) - _held(self.text, self.pos, (*ends, *opens))
+            else:
+                stop = opened
             if found >= 0 and pad and self.text.endswith(r.pad, self.pos, found):
                 stop = found - pad
             elif found < 0 and pad:

@@ -83,6 +83,18 @@ def test_kimi_thinking_demands_its_block() -> None:
     assert message.reasoning_content == "Two calls." and len(message.tool_calls) == 2
 
 
+def test_a_call_section_ends_a_reasoning_block_the_model_never_closed() -> None:
+    """<think> then the section without </think>: the thought is reasoning and the calls are read;
+    the same section inside a block closed later stays reasoning (whole and streamed)."""
+    unclosed = "<think>Let me check." + KIMI
+    for message in (parse(unclosed, "kimi-k2", tools=TOOLS), streamed(unclosed, "kimi-k2")):
+        assert message.reasoning_content == "Let me check." and len(message.tool_calls) == 2
+    closed = "<think>I could write " + KIMI + " but no.</think>It is noon."
+    for message in (parse(closed, "kimi-k2", tools=TOOLS), streamed(closed, "kimi-k2")):
+        assert (message.content, message.tool_calls) == ("It is noon.", [])
+        assert message.reasoning_content == "I could write " + KIMI + " but no."
+
+
 def test_command_r7b_call_index_is_the_id() -> None:
     """Command R7B's "tool_call_id" is the call's position: render writes 0 and 1, parse returns them as ids."""
     text = render(CALLS, "command-r7b", tools=TOOLS)

@@ -21,8 +21,9 @@ real = load_benchmark("real_outputs")
 # then a figure below the goal is an expected failure that lists every failing case.
 ENFORCED = {14: True, 15: True}
 # No figure may fall below what the committed parser reached (issue 14: 146/146 strict at
-# commit 3f8ac8c; issue 15: 297/314 before its JSON layouts, 428/440 = 97.3% with them and
-# LFM2's older JSON read); raise a floor as the figure climbs.
+# commit 3f8ac8c; issue 15: 297/314 before its JSON layouts, 431/440 = 98.0% with them, LFM2's
+# older JSON read and a call section ending a reasoning block never closed); raise a floor as
+# the figure climbs.
 FLOOR = {14: 0.99, 15: 0.95}
 
 
