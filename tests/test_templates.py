@@ -19,7 +19,11 @@ in ``chat_templates``, the corpus conversation is rendered through the template 
   null) goes through (a), (b) and (c) too, so value spelling is checked, not only layout.
 
 The turn ends with the model's end-of-turn token (``<|im_end|>``, ``<|eot_id|>``, ``</s>``...),
-which a runtime stops on and never passes through the grammar.  What a template writes after
+which a runtime stops on and never passes through the grammar (Apertus's calls end inside an
+open turn: ``Family.open_turn``; gpt-oss's turn starts with the prompt's tail ``assistant``:
+``Family.after_prompt``).  Where a template writes history in another form than the model
+writes (gpt-oss's header order), ``MODEL_FORM`` says why (a) and (b) are expected failures
+there; (c) still reads the template's form.  What a template writes after
 that token is its own glue, not model output: a newline before the next message (Qwen,
 Granite 4), or FireFunction's unconditional assistant header.  ``Family.glue`` states that
 text exactly and the test checks it before cutting it off.
