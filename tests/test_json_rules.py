@@ -127,6 +127,11 @@ CASES = [
                   "additionalProperties": {"type": "boolean"}},
                  [{"id": 1, "x-a": "s", "7": 2, "z": True}, {"x-": "", "x-\n": "q"}, Raw('{"x\\u002da": true}')],
                  [{"x-a": 1}, {"12": "s"}, {"z": "s"}, Raw('{"id": 1, "\\u0069d": 2}')], id="pattern-properties"),
+    pytest.param({"type": "object", "required": ["c", "a"],
+                  "allOf": [{"$ref": "#/$defs/base"}, {"properties": {"b": {"type": "integer"}, "a": {}}}, True],
+                  "$defs": {"base": {"type": "object", "properties": {"a": {"type": "string"}}}}},
+                 [{"a": "x", "c": 1}, {"a": "x", "b": 2, "c": None, "d": 3}], [{"c": 1}, {"a": 1, "c": 1}, Raw('{"b": 2, "a": "x", "c": 1}')],
+                 id="all-of-open-objects"),
     pytest.param({"type": "object", "patternProperties": {"^a": {"type": "integer"}}, "additionalProperties": False},
                  [{}, {"a": 1, "ab": 2}], [{"b": 1}, {"a": "x"}], id="pattern-properties-closed"),
 ]
@@ -146,7 +151,7 @@ REFUSED = [
     ({"type": "number", "minimum": 0.5}, "'minimum' on a number", "args.minimum"),
     ({"type": "object", "properties": {"x": {"type": "integer", "multipleOf": 3}}}, "'multipleOf'",
      "args.properties.x.multipleOf"),
-    ({"allOf": [{"type": "object"}, {"required": ["a"]}]}, "'allOf'", "args.allOf"),
+    ({"allOf": [{"type": "object"}, {"properties": {"a": {}}, "additionalProperties": False}]}, "'allOf'", "args.allOf"),
     ({"type": "object", "properties": {"ab": {}}, "patternProperties": {"^a": {}}}, "patternProperties",
      "args.patternProperties"),
     ({"$ref": "#/$defs/a", "type": "object", "$defs": {"a": {}}}, "beside $ref", "args.type"),
@@ -226,10 +231,10 @@ def test_jsonschemabench_subset_agrees():
 @needs_jsb
 @pytest.mark.parametrize("close_objects", [False, True], ids=["open", "closed"])
 def test_jsonschemabench_all_agree_and_most_lower(close_objects):
-    """All 333 schemas: 204 of the 305 llguidance compiles lower exactly, the rest are refused by name."""
+    """All 333 schemas: 209 of the 305 llguidance compiles lower exactly, the rest are refused by name."""
     figures = jsb_figures(jsb_rows(1), close_objects=close_objects)
     assert figures["disagreements"] == []
-    assert figures["lowered"] >= 204
+    assert figures["lowered"] >= 209
 
 
 def bfcl_cases(every: int) -> list[dict[str, Any]]:

@@ -165,7 +165,53 @@ class _Writer:
             return {k: v for k, v in schema.items() if k != "allOf"}
         if len(kept) == 1 and not siblings:
             return kept[0]
-        raise self.fail("the keyword 'allOf' merging several schemas", join_path(path, "allOf"))
+        merged = self.merge_objects(schema, kept)
+        if merged is None:
+            raise self.fail("the keyword 'allOf' merging several schemas", join_path(path, "allOf"))
+        return merged
+
+    _MERGEABLE = frozenset({"type", "properties", "required", "additionalProperties", "$defs", "definitions",
+                            "$id", "$anchor"})
+
+    def merge_objects(self, schema: dict[str, Any], branches: list[Any]) -> dict[str, Any] | None:
+        """allOf over open objects, merged as llguidance merges them: properties in order of
+        appearance (the keys beside allOf where they stand), required likewise, every type
+        ``object``.  None when anything else is involved (a clash, a closed part...)."""
+        siblings = {k: v for k, v in schema.items() if k != "allOf"}
+        parts = []
+        for branch in branches:
+            if isinstance(branch, dict) and set(branch) == {"$ref"}:
+                try:
+                    branch = resolve_ref(self.root, branch["$ref"])
+                except (LookupError, TypeError):
+                    return None
+            parts.append(branch)
+        keys = list(schema)
+        first_sibling = min((keys.index(k) for k in siblings if k in ("properties", "required")), default=-1)
+        if first_sibling >= 0:
+            parts.insert(0 if first_sibling < keys.index("allOf") else len(parts), siblings)
+        types: set[str] | None = None
+        properties: dict[str, Any] = {}
+        required: list[str] = []
+        for part in [*parts, {"type": siblings["type"]} if "type" in siblings else {}]:
+            if not isinstance(part, dict) or not set(part) <= self._MERGEABLE:
+                return None
+            if part.get("additionalProperties", True) is not True:
+                return None
+            if "type" in part:
+                own = {part["type"]} if isinstance(part["type"], str) else set(part["type"])
+                types = own if types is None else types & own
+            for key, sub in (part.get("properties") or {}).items():
+                if key in properties and properties[key] != sub:
+                    if sub is True or sub == {}:
+                        continue
+                    if not (properties[key] is True or properties[key] == {}):
+                        return None
+                properties[key] = sub if key not in properties or sub not in (True, {}) else properties[key]
+            required += [r for r in part.get("required") or [] if r not in required]
+        if types != {"object"}:
+            return None
+        return {"type": "object", "properties": properties, "required": required}
 
     def typed_within(self, branch: Any, types: Any) -> bool:
         """Does ``branch`` (or the schema its $ref names) only allow values of ``types``?"""
