@@ -2,7 +2,7 @@
 
 For every format (``grammargen.formats()``) and a table of options -- ``tool_choice`` auto,
 none, required and one named tool, parallel calls on and off, the reasoning block where the
-format has one -- one grammar is compiled and handed to each engine in the dialect it reads:
+format has one, and ``required`` with ``shape="json"`` -- one grammar is compiled and handed to each engine in the dialect it reads:
 llguidance ``grammar.lark``, xgrammar ``emit(grammar, "xgrammar")``, llama.cpp
 ``emit(grammar, "gbnf")``.  Samples are tokenized once with the format's built-in tokenizer
 (``builtin_for``) and the same ids go through every engine, token by token
@@ -191,12 +191,15 @@ class EngineResult:
 
 
 def cells(fmt: str) -> list[Cell]:
-    """The option table of ``fmt``: every tool_choice x parallel, again with reasoning if it has one."""
+    """The option table of ``fmt``: every tool_choice x parallel, again with reasoning if it
+    has one, and ``required`` with every argument schema as ``%json`` (``shape="json"``: the
+    printers write those through emit/json_rules.py)."""
     out = [Cell(name, {"tool_choice": choice, "parallel_tool_calls": parallel})
            for name, choice, parallel in CHOICES]
     if get_profile(fmt).reasoning is not None:
         out += [Cell(f"{c.name}+reasoning", {**c.options, "reasoning": True}) for c in out]
-    return out
+    return out + [Cell("required+json", {"tool_choice": "required", "parallel_tool_calls": True,
+                                         "shape": "json"})]
 
 
 CELLS = [(fmt, cell) for fmt in grammargen.formats() for cell in cells(fmt)]
@@ -220,7 +223,7 @@ def probes(fmt: str, cell: Cell, tok: Tokenizer | None = None) -> list[Probe]:
     """The cell's samples (a seeded subset of grammargen's, then the probes of the dialects'
     known differences), tokenized by ``tok`` (default: the format's built-in tokenizer)."""
     tok, profile = tok or tokenizer(fmt), get_profile(fmt)
-    generated = grammargen.samples(TOOLS, fmt, **cell.options)
+    generated = grammargen.samples(TOOLS, fmt, **{k: v for k, v in cell.options.items() if k != "shape"})
     rng = random.Random(f"{fmt}/{cell.name}")
     picked = []
     for expect in ("accept", "reject"):
