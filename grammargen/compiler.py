@@ -149,6 +149,7 @@ class _Writer:
         self.terminals = ArgsTerminals(close)  # value terminals the argument terminals share
         # the calls start with the tool name as plain text (Functionary): no lead marks them
         self.bare = profile.call[0].kind in ("name", "id", "index") and not profile.begin
+        self.mode = "auto"  # the tool_choice mode being written (set by grammar())
 
     # -- sequences ---------------------------------------------------------------------
     def items(self, pieces: Iterable[Piece], tool: Tool | None = None) -> list[Item]:
@@ -164,6 +165,10 @@ class _Writer:
             elif piece.kind == "optional":
                 form = self.forms[piece.value]
                 out.append(Ref(f"({form.lark(piece.value)})?"))
+            elif piece.kind == "content":  # the turn's text inside the section (Llama 4)
+                if self.mode == "auto":  # required and named choices start the calls at once
+                    self.terminals.shared.setdefault("SLOT_TEXT", "/(?s:.+)/")
+                    out.append(Ref("SLOT_TEXT?"))
             elif tool is None:
                 raise ProfileError(f"a {piece.kind} piece may only appear in layout.call",
                                    source=self.profile.path)
@@ -244,6 +249,7 @@ class _Writer:
     def grammar(self, tools: Sequence[Tool], mode: str, *, parallel: bool, reasoning: Any,
                 max_calls: int | None) -> str:
         p = self.profile
+        self.mode = mode
         begin, sep, end = self.items(p.begin), self.items(p.separator), self.items(p.end)
         lead, marks = self._lead()
         head: list[str] = []

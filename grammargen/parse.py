@@ -797,6 +797,18 @@ class _Reader:
         finally:
             self.layout = primary
 
+    def slot_text(self, stops: Sequence[str]) -> Wait:
+        """The turn's text where the layout holds it, up to the next piece: content."""
+        while True:
+            found = [f for f in (self.text.find(s, self.pos) for s in stops) if f >= 0]
+            if found:
+                break
+            yield from self.more("the text of the call section")
+        text = self.text[self.pos:min(found)].strip()
+        if text:
+            self.say(text)
+        self.pos = min(found)
+
     def choose(self, primary: _Layout) -> Wait:
         """The layout this section is written in: of the profile's layouts whose opening
         words the text reads as, the one that reads the most (LFM2's ``[{`` is its older
@@ -815,7 +827,10 @@ class _Reader:
         self.resume = self.section_start = start
         if layout.bare and self.text.startswith(self.profile.calls_after_text, self.pos):
             self.pos += len(self.profile.calls_after_text)  # the calls after the text
-        for piece in layout.begin:
+        for i, piece in enumerate(layout.begin):
+            if piece.kind == "content":  # the turn's text inside the section (Llama 4)
+                yield from self.slot_text(_stops(layout.begin[i + 1:] + layout.call))
+                continue
             yield from self.piece(piece, None)
         while True:
             yield from self.call()

@@ -19,6 +19,8 @@ Piece kinds, each an inline table with one key:
 ``{index = "0"}``            the call's position in the turn, counted from 0 (Kimi K2, Command R7B)
 ``{id_of = [pieces]}``       the text these pieces write is the call's id (Kimi K2's
                              ``functions.N:0``); they are the layout's pieces, in place
+``{content = "text"}``       in ``begin``: where the turn's text goes when calls follow
+                             (Llama 4 writes it between <|python_start|> and <|python_end|>)
 
 Around the layout, a profile names what it was proven against (``chat_templates``, or
 ``source_of_truth`` where the family's template renders no calls), what the model writes
@@ -51,7 +53,7 @@ from .errors import ProfileError
 from .input_limits import check_marker_length
 
 PIECE_KINDS = ("text", "marker", "choice", "optional", "name", "id", "arguments", "call_object", "index",
-               "id_of")
+               "id_of", "content")
 # A call id's shape: one character class and a length, e.g. "[A-Za-z0-9]{9}" (Mistral).
 CALL_ID_SHAPE = re.compile(r"\[((?:[A-Za-z0-9_]-[A-Za-z0-9_]|[A-Za-z0-9_])+)\]\{([1-9][0-9]?)\}")
 
@@ -283,6 +285,10 @@ def load_profile(file: Path) -> Profile:
     if profile.shapes_ids and not CALL_ID_SHAPE.fullmatch(profile.call_id):
         raise ProfileError('a layout with ids needs call_id, one character class and a length '
                            '(e.g. "[A-Za-z0-9]{9}")', source=source, path="call_id")
+    if any(p.kind == "content" for p in profile.call + profile.separator + profile.end) or \
+            [p.kind for p in profile.begin].count("content") > 1:
+        raise ProfileError("a content piece may only appear once, in layout.begin", source=source,
+                           path="layout")
     if any(p.in_id for p in profile.begin + profile.separator + profile.end):
         raise ProfileError("an id_of group may only appear in layout.call", source=source, path="layout")
     if profile.reasoning and (not isinstance(profile.reasoning.before, str) or profile.reasoning.before.strip()):
@@ -377,5 +383,7 @@ def _pieces(raw: Any, path: str, in_id: bool = False) -> tuple[Piece, ...]:
             raise ProfileError("id is \"raw\"", path=f"{path}[{i}]")
         if kind == "index" and value != "0":
             raise ProfileError("index is \"0\" (calls are counted from 0)", path=f"{path}[{i}]")
+        if kind == "content" and value != "text":
+            raise ProfileError("content is \"text\"", path=f"{path}[{i}]")
         pieces.append(Piece(kind, value, id_key, in_id))
     return tuple(pieces)

@@ -40,7 +40,9 @@ def render(calls: Iterable[Mapping[str, Any]], format: str | Profile = "phi4-min
             raise InputError(f"format {profile.name!r} has no reasoning block")
         r = profile.reasoning
         out.append(f"{r.before}{r.begin}{r.pad}{reasoning}{r.pad}{r.end}{r.gap}")
-    if content:
+    calls = list(calls)
+    slot = any(p.kind == "content" for p in profile.begin) and bool(calls)
+    if content and not slot:
         out.append(f"{profile.content_begin}{content}{profile.content_end}")
     rendered = []
     for i, call in enumerate(calls):
@@ -53,9 +55,10 @@ def render(calls: Iterable[Mapping[str, Any]], format: str | Profile = "phi4-min
         except InputError as exc:  # an encoding cannot write a value: say which call
             raise exc.at(prefix=f"calls[{i}]") from None
     if rendered:
-        if content:
+        if content and not slot:
             out.append(profile.calls_after_text)
-        out.append(profile.before_calls + _pieces(profile.begin) + _pieces(profile.separator).join(rendered)
+        begin = _pieces(profile.begin, text=(content or "") if slot else "")
+        out.append(profile.before_calls + begin + _pieces(profile.separator).join(rendered)
                    + _pieces(profile.end))
     return "".join(out)
 
@@ -95,7 +98,7 @@ def call_parts(call: Mapping[str, Any], path: str = "") -> tuple[str, dict[str, 
 
 
 def _pieces(pieces: Sequence[Piece], name: str = "", arguments: Any = None, ident: str = "",
-            schema: Any = None, index: int = 0) -> str:
+            schema: Any = None, index: int = 0, text: str = "") -> str:
     out = []
     for piece in pieces:
         if piece.kind in ("text", "marker"):
@@ -108,6 +111,8 @@ def _pieces(pieces: Sequence[Piece], name: str = "", arguments: Any = None, iden
             out.append(ident)
         elif piece.kind == "index":  # the call's position in the turn, as templates count it
             out.append(str(index))
+        elif piece.kind == "content":  # the turn's text, where the layout puts it (Llama 4)
+            out.append(text)
         elif piece.kind == "arguments":
             out.append(get_encoding(piece.value).render(arguments, schema))
         elif piece.kind == "call_object":

@@ -204,6 +204,16 @@ def test_apertus_name_is_the_key_and_a_missing_suffix_is_forgiven() -> None:
                                              "reject")], tool_choice="required")
 
 
+def test_llama4_text_goes_between_the_python_tags() -> None:
+    """With text and calls, Llama 4's text sits inside <|python_start|>...<|python_end|>: written, allowed, read."""
+    text = render(CALLS, "llama4", tools=TOOLS, content="Checking both.")
+    assert text.startswith("<|python_start|>Checking both.<|python_end|>{")
+    for message in (parse(text, "llama4", tools=TOOLS), streamed(text, "llama4")):
+        assert message.content == "Checking both." and len(message.tool_calls) == 2
+    accepts("llama4", [Sample(text)])
+    accepts("llama4", [Sample(text, "reject")], tool_choice="required")
+
+
 def test_llama4_calls_are_glued_after_an_empty_python_pair() -> None:
     """<|python_start|><|python_end|> then the JSON calls with no separator, as the template writes them."""
     text = render(CALLS, "llama4", tools=TOOLS)
@@ -233,8 +243,9 @@ reference = "https://example.com"
      "exactly one call_object"),
     ('call_id = "[a-z]{3}"\n[layout]\ncall = [{ call_object = ["arguments"] }]\n[[read_also]]\n'
      'call = [{ call_object = ["arguments"], id = "id" }]\n', "writes no ids"),
+    ('[layout]\ncall = [{ content = "text" }, { call_object = ["arguments"] }]\n', "only appear once, in layout.begin"),
 ], ids=["id_of-nested", "id_of-empty", "index-from-1", "id_of-outside-call", "calls_after_text-alone",
-        "content_end-alone", "read_also-without-arguments", "read_also-with-ids"])
+        "content_end-alone", "read_also-without-arguments", "read_also-with-ids", "content-in-call"])
 def test_misused_layout_keys_are_refused(tmp_path: Path, toml: str, message: str) -> None:
     """Each rule of the new keys is checked when the file loads, naming the file."""
     path = tmp_path / "acme.toml"

@@ -578,6 +578,31 @@ def test_reasoning_block_as_the_template_writes_it(file: str | None) -> None:
                        f"{what}, default grammar with {c.family.tokenizer}")
 
 
+# -- text the template writes inside the call section ---------------------------------------------
+
+SECTION_TEXT = "Let me check."
+
+
+@pytest.mark.parametrize("file", _params(rendering=True, only={"meta-llama-Llama-4-Scout-17B-16E-Instruct.jinja"}))
+def test_text_inside_the_call_section(file: str | None) -> None:
+    """A turn with text and calls (Llama 4 prints the text between <|python_start|> and <|python_end|>):
+    render writes the template's turn, the auto grammar accepts it, parse returns the text as content."""
+    c = case(file)
+    shape = dataclasses.replace(c.turn.shape, content="empty")
+    msgs = ct.messages(shape)
+    msgs[-1]["content"] = SECTION_TEXT
+    whole = ct.render_template(c.file, msgs, shape, add_generation_prompt=False)
+    text = whole[whole.rindex(ct.USER) + len(ct.USER):]
+    start = text.index("<|python_start|>")
+    body = text[start:text.rindex(c.end_of_turn)]
+    assert SECTION_TEXT in body
+    got = grammargen.render(c.calls, c.format, tools=c.tools, content=SECTION_TEXT)
+    assert got == body, f"{c.file} as {c.format!r}: {ct.first_difference(body, got)}"
+    assert_accepts(compiled(c, tool_choice="auto"), body, None, f"{c.file} as {c.format!r}, text and calls")
+    message = grammargen.parse(body, c.format, tools=c.tools)
+    assert message.content == SECTION_TEXT and got_calls(message, c) == expected_calls(c)
+
+
 # -- no grammar accepts another family's turn ------------------------------------------------------
 
 @functools.cache
