@@ -103,8 +103,11 @@ if not out["why_not"]:
                         for (e, f), t in ta.agreement().items()]
     out["templates"] = [dict(engine=e, agree=t.agree, documented=t.documented, total=t.total,
                              failures=t.failures) for e, t in ta.template_agreement().items()]
+    out["real"] = [dict(engine=e, agree=t.agree, documented=t.documented, total=t.total,
+                        failures=t.failures) for e, t in ta.real_agreement().items()]
     out["exceptions"] = ta.documented_exceptions()
     out["per_kind"] = ta.PER_KIND
+    out["real_cells"] = list(ta.REAL_CELLS)
 out["gemma_why_not"] = rm.why_missing()
 if not out["gemma_why_not"]:
     out["load"] = [round(x, 1) for x in os.getloadavg()]
@@ -186,11 +189,17 @@ def tables(data: dict, times: list[tuple[str, float]]) -> str:
         for r in rows:
             for name, n in r["exceptions"].items():
                 counts[(r["engine"], name)] = counts.get((r["engine"], name), 0) + n
+        for t in data["real"]:
+            lines.append(f"Real Qwen3 vocabulary (qwen25 and qwen3-coder compiled with it, "
+                         f"{', '.join(f'`{c}`' for c in data['real_cells'])}): {t['engine']} gives "
+                         f"llguidance's verdict on {t['agree']}/{t['total']}"
+                         + (f" ({t['documented']} documented exceptions)." if t["documented"] else "."))
         lines += ["", "Documented exceptions (samples, or refused cells, per engine):", ""]
         for name, why, engines_ in data["exceptions"]:
             seen = ", ".join(f"{e}: {counts.get((e, name), 0)}" for e in engines_)
             lines.append(f"- `{name}` ({seen}): {why}")
-        failures = [f for r in rows for f in r["failures"]] + [f for t in data["templates"] for f in t["failures"]]
+        failures = [f for r in rows for f in r["failures"]] + [
+            f for t in data["templates"] + data["real"] for f in t["failures"]]
         lines += ["", f"Disagreements and refusals: {len(failures)}", ""]
         lines += ["```", *failures, "```"] if failures else []
     lines += ["", "Hand-written phi4-mini grammars (`tests/engines/test_harness.py`):", "",

@@ -505,3 +505,14 @@ def template_agreement() -> dict[str, Tally]:
         for result in results:
             out.setdefault(result.engine, Tally()).add(fmt, options, result, tools=f"{file} turn")
     return out
+
+
+def real_agreement() -> dict[str, Tally]:
+    """engine -> the tally over the real-vocabulary cells (empty where the tokenizer is missing)."""
+    out: dict[str, Tally] = {}
+    for fmt, cell in REAL_CASES:
+        if real_tokenizer(REAL_VOCABULARY[fmt]) is None:
+            continue
+        for result in run_real(fmt, cell):
+            out.setdefault(result.engine, Tally()).add(fmt, cell.options, result)
+    return out
