@@ -205,3 +205,14 @@ def test_a_real_tokenizer_as_a_file_or_object_finds_the_kept_matcher() -> None:
         assert verify._same(verify._built[id(grammar)][1], source, grammar), type(source).__name__
         real = grammargen.load_tokenizer(str(path), get_profile(FORMAT))
         assert accepts(verify.matcher(grammar, source), call_text(), real)
+
+
+@pytest.mark.parametrize("fmt", grammargen.formats())
+def test_every_format_checked_is_built_by_a_runtime_with_default_limits(fmt: str, math_tools: list[dict]) -> None:
+    """What compile's check passes, llguidance builds with its default limits (a runtime's build),
+    and the kept matcher is handed out for it."""
+    grammar = grammargen.compile(math_tools, fmt)
+    runtime = llguidance.LLMatcher(builtin_for(get_profile(fmt)).ll, grammar.lark, log_level=0)
+    assert not runtime.is_error(), runtime.get_error()
+    assert id(grammar) in verify._built
+    assert not verify.matcher(grammar).is_error()
