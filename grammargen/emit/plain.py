@@ -52,7 +52,30 @@ def plain_rules(value: ir.GrammarValue, specials: Iterable[str] = ()) -> list[ir
     def json_rules(schema, name: str) -> list[ir.Rule]:
         from .json_rules import json_rules  # %json as exact rules
 
-        return json_rules(schema, name)
+        rules = json_rules(schema, name)
+        if guard is None:
+            return rules
+        local = {r.name: r for r in rules}
+
+        def inline_local(expr: ir.Expr, seen: tuple[str, ...] = ()) -> ir.Expr:
+            if isinstance(expr, ir.Ref) and expr.name in local:
+                if expr.name in seen:  # a recursive $ref: not one lexeme
+                    raise GrammarError(f"rule {expr.name!r} is recursive", path=name)
+                return inline_local(local[expr.name].expr, seen + (expr.name,))
+            return _map(expr, lambda e: inline_local(e, seen))
+
+        out_rules = []
+        for rule in rules:  # each string value is one lexeme: guarded like a terminal
+            if _repeats_text(rule.expr, inline_local):
+                try:
+                    body = inline_local(rule.expr)
+                except GrammarError:
+                    body = None
+                if body is not None and sum(1 for _ in _all(body)) <= _SMALL:
+                    out_rules.extend(lowered(rule, body))
+                    continue
+            out_rules.append(rule)
+        return out_rules
 
     def fresh(base: str) -> str:
         n = 0
@@ -93,7 +116,8 @@ def plain_rules(value: ir.GrammarValue, specials: Iterable[str] = ()) -> list[ir
             out.extend(lowered(rule, rule.expr))
         else:
             out.append(ir.Rule(rule.name, plain(rule.expr, rule.name)))
-    out = [ir.Rule(r.name, tidy(r.expr), r.lazy) for r in out]
+    out = list(reachable(ir.GrammarValue(tuple(ir.Rule(r.name, tidy(r.expr), r.lazy) for r in out),
+                                         value.start)).rules)
     for rule in out:
         bad = _first(rule.expr, lambda e: not isinstance(e, PLAIN))
         if bad is not None:
@@ -102,6 +126,7 @@ def plain_rules(value: ir.GrammarValue, specials: Iterable[str] = ()) -> list[ir
     return out
 
 
+_SMALL = 200  # nodes: a string value is a few dozen; an array of objects is left to its parts
 _BIG_COUNT = re.compile(r"\{[0-9]*,?([0-9]{3,})\}")
 
 
