@@ -132,6 +132,11 @@ CASES = [
                   "$defs": {"base": {"type": "object", "properties": {"a": {"type": "string"}}}}},
                  [{"a": "x", "c": 1}, {"a": "x", "b": 2, "c": None, "d": 3}], [{"c": 1}, {"a": 1, "c": 1}, Raw('{"b": 2, "a": "x", "c": 1}')],
                  id="all-of-open-objects"),
+    pytest.param({"type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "string"}},
+                  "anyOf": [{"required": ["a"]}, {"required": ["b"]}]},
+                 [{"a": 1}, {"b": "x"}, {"a": 1, "b": "x"}], [{}, {"c": 1}], id="any-of-beside-an-object"),
+    pytest.param({"type": ["string", "integer"], "anyOf": [{"maxLength": 2}, {"type": "integer", "minimum": 5}, {"type": "null"}]},
+                 ["ab", 5, 4], ["abc", None, 1.5], id="any-of-beside-a-type"),
     pytest.param({"type": "object", "patternProperties": {"^a": {"type": "integer"}}, "additionalProperties": False},
                  [{}, {"a": 1, "ab": 2}], [{"b": 1}, {"a": "x"}], id="pattern-properties-closed"),
 ]
@@ -231,10 +236,11 @@ def test_jsonschemabench_subset_agrees():
 @needs_jsb
 @pytest.mark.parametrize("close_objects", [False, True], ids=["open", "closed"])
 def test_jsonschemabench_all_agree_and_most_lower(close_objects):
-    """All 333 schemas: 209 of the 305 llguidance compiles lower exactly, the rest are refused by name."""
+    """All 333 schemas: of the 305 llguidance compiles, 214 lower exactly (213 with objects closed),
+    the rest are refused by name."""
     figures = jsb_figures(jsb_rows(1), close_objects=close_objects)
     assert figures["disagreements"] == []
-    assert figures["lowered"] >= 209
+    assert figures["lowered"] >= (213 if close_objects else 214)
 
 
 def bfcl_cases(every: int) -> list[dict[str, Any]]:

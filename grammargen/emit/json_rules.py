@@ -213,6 +213,18 @@ class _Writer:
             return None
         return {"type": "object", "properties": properties, "required": required}
 
+    def typed(self, schema: dict[str, Any], branch: Any) -> dict[str, Any] | None:
+        """``branch`` meeting a lone ``type`` beside it: the two type sets intersected."""
+        if set(schema) - {"anyOf", "type", "$defs", "definitions", "$id", "$anchor"} or not isinstance(branch, dict):
+            return None
+        if set(branch) & {"$ref", "anyOf", "allOf", "oneOf"}:
+            return None
+        outer, inner = _type_set(schema.get("type")), _type_set(branch.get("type"))
+        if outer is None or inner is None:
+            return None
+        both = sorted(_meet(outer, inner))
+        return {**branch, "type": both} if both else False  # type: ignore[return-value]
+
     def typed_within(self, branch: Any, types: Any) -> bool:
         """Does ``branch`` (or the schema its $ref names) only allow values of ``types``?"""
         allowed = {types} if isinstance(types, str) else set(types) if isinstance(types, list) else set()
@@ -257,11 +269,17 @@ class _Writer:
         extra = set(schema) - {"anyOf", "$defs", "definitions", "$id", "$anchor"}
         if extra == {"type"} and all(self.typed_within(b, schema["type"]) for b in schema["anyOf"]):
             extra = set()  # every branch already says a type the sibling allows: it adds nothing
-        if extra:
-            raise self.fail(f"keywords beside anyOf ({sorted(extra)}), which llguidance intersects",
-                            join_path(path, sorted(extra)[0]))
+        branches = schema["anyOf"]
+        if extra:  # each branch meets the keywords beside it: open objects merge, else refused
+            as_all_of = [{("allOf" if k == "anyOf" else k): ([b] if k == "anyOf" else v) for k, v in schema.items()}
+                         for b in branches]
+            branches = [b if b is False else self.merge_objects(m, [b]) or self.typed(schema, b)
+                        for m, b in zip(as_all_of, branches)]
+            if any(b is None for b in branches):
+                raise self.fail(f"keywords beside anyOf ({sorted(extra)}), which llguidance intersects",
+                                join_path(path, sorted(extra)[0]))
         options = []
-        for i, branch in enumerate(schema["anyOf"]):
+        for i, branch in enumerate(branches):
             try:
                 options.append(self.value(branch, join_path(path, f"anyOf[{i}]")))
             except _Unsat:
@@ -599,6 +617,22 @@ def serde_string(text: str) -> str:
             out.append(c)
     out.append('"')
     return "".join(out)
+
+
+def _type_set(t: Any) -> set[str] | None:
+    """A ``type`` as a set (absent: every type; integer kept apart from number)."""
+    if t is None:
+        return set(TYPES) | {"integer"}
+    types = {t} if isinstance(t, str) else set(t) if isinstance(t, list) else None
+    return types if types is not None and types <= set(_BY_TYPE) else None
+
+
+def _meet(a: set[str], b: set[str]) -> set[str]:
+    """Types both allow: an integer is a number."""
+    out = a & b
+    if ("integer" in a and "number" in b) or ("number" in a and "integer" in b):
+        out.add("integer")
+    return out
 
 
 def _matches(d: DFA, text: str) -> bool:
