@@ -268,6 +268,8 @@ def _all_of_refs(schema: Any) -> set[str] | bool:
     when empty, so it doubles as the close flag.
     """
     found: set[str] = set()
+    if '"allOf"' not in json.dumps(schema, default=str):  # no allOf: skip the Python walk
+        return True
 
     def walk(node: Any) -> None:
         if isinstance(node, dict):
