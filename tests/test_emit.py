@@ -323,7 +323,7 @@ def test_server_bodies_go_through_the_servers_llguidance_calls(fmt) -> None:
         assert validate(serialized, [text], format=fmt).ok
 
 
-def test_every_engine_prints(examples) -> None:
+def test_every_engine_prints() -> None:
     """ENGINES lists what --emit takes; lark is the compiled text and json llguidance's object."""
     grammar = grammargen.compile(tools("math_tools"), "phi4-mini")
     assert ENGINES == ("lark", "json", "gbnf", "xgrammar", "vllm", "sglang")
