@@ -157,6 +157,7 @@ def grammargen_grammar(shape: str, fmt: str = FORMAT, check: bool = False,
     """
     def build(tools: list[Any], calls: list[dict[str, Any]], bad: dict[str, Any] | None,
               tok: Tokenizer) -> Built:
+        verify.forget()  # every run checks cold, as for a new tool list (a repeat skips the build)
         start = clock()
         loaded = load(tools)
         load_s = clock() - start

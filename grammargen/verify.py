@@ -104,6 +104,14 @@ def matcher(grammar: Grammar, tokenizer: Any = None) -> llguidance.LLMatcher:
     return built
 
 
+def forget() -> None:
+    """Forget every kept matcher, so the next check builds (benchmarks time cold compiles)."""
+    global _chars
+    with _lock:
+        _built.clear()
+        _chars = 0
+
+
 def _same(checked: Tokenizer, source: Any, grammar: Grammar) -> bool:
     """Is ``source`` the tokenizer the check used?  By identity only (cheap, never wrong)."""
     if isinstance(source, llguidance.LLTokenizer):

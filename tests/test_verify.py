@@ -109,6 +109,10 @@ def test_a_repeat_is_not_built_again_and_finds_the_kept_matcher(monkeypatch: pyt
     assert builds == []  # the tokenizer is its llguidance object
     grammargen.compile([tool("new_one"), *TOOLS], FORMAT)
     assert builds == ["build"]
+    verify.forget()
+    assert not kept(first) and verify._chars == 0
+    grammargen.compile(tools, FORMAT)
+    assert builds == ["build", "build"]
 
 
 def test_kept_matchers_are_bounded_by_number_and_size(monkeypatch: pytest.MonkeyPatch) -> None:
