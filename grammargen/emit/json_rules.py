@@ -46,14 +46,14 @@ _HEX = ir.Chars(((48, 57), (65, 70), (97, 102)))
 # Keywords by the type they constrain; a keyword outside these (and the general ones) is refused.
 _BY_TYPE = {
     "string": {"minLength", "maxLength", "pattern"},
-    "integer": {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"},
+    "integer": {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"},
     "number": set(),
     "array": {"items", "prefixItems", "minItems", "maxItems"},
     "object": {"properties", "required", "additionalProperties", "patternProperties"},
     "boolean": set(), "null": set(),
 }
 _REFUSED_BY_TYPE = {
-    "string": {"format"}, "integer": {"multipleOf"},
+    "string": {"format"},
     "number": {"multipleOf", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"},
     "object": {"minProperties", "maxProperties"},
 }
@@ -346,10 +346,20 @@ class _Writer:
 
     def _integer(self, schema: dict[str, Any], path: str) -> ir.Expr:
         low, high = self.integer_bounds(schema, path)
-        if low is None and high is None:
-            return self.shared_regex("integer", INTEGER)
         if low is not None and high is not None and low > high:
             raise _Unsat(f"minimum {low} > maximum {high} at {path or 'the root'}")
+        step = schema.get("multipleOf")
+        if step is not None:
+            if isinstance(step, bool) or not isinstance(step, (int, float)) or step != int(step) or not 0 < step <= 10_000:
+                raise self.fail(f"multipleOf {step!r} on an integer (only whole steps up to 10000)",
+                                join_path(path, "multipleOf"))
+            dfa = automaton(ir.And((regex_expr(INTEGER if (low, high) == (None, None) else int_range(low, high)),
+                                    _multiples(int(step)))))
+            if not dfa.accept:
+                raise _Unsat(f"no multiple of {step} in range at {path or 'the root'}")
+            return self.dfa_rule(dfa)
+        if low is None and high is None:
+            return self.shared_regex("integer", INTEGER)
         return regex_expr(int_range(low, high))
 
     def shared_regex(self, key: str, pattern: str) -> ir.Expr:
@@ -617,6 +627,20 @@ def serde_string(text: str) -> str:
             out.append(c)
     out.append('"')
     return "".join(out)
+
+
+def _multiples(step: int) -> DFA:
+    """Decimal integers (a ``-`` allowed first) divisible by ``step``: the remainder so far is the state."""
+    digits = [(d, ((48 + d, 48 + d),)) for d in range(10)]
+
+    def moves(remainder: int | None) -> list:
+        by_target: dict[int, list] = {}
+        for d, cs in digits:
+            by_target.setdefault(2 + ((remainder or 0) * 10 + d) % step, []).extend(cs)
+        return [(norm(r), t) for t, r in by_target.items()]
+
+    table = [[(((45, 45),), 1), *moves(None)], moves(None)] + [moves(r) for r in range(step)]
+    return DFA(table, {2})
 
 
 def _type_set(t: Any) -> set[str] | None:
