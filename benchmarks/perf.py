@@ -25,6 +25,7 @@ pythonic, Gemma's) on the default path, each format's ready time against ``qwen2
     python benchmarks/perf.py            # 1 .. 1,000 tools, Qwen3 + built-in tokenizer, BFCL, 5,000 + 10,000
     python benchmarks/perf.py --smoke    # a few seconds: 1 and 10 tools, built-in tokenizer
     python benchmarks/perf.py --counts 100,1000 --no-bfcl --scale 0   # the default-path figures
+    python benchmarks/perf.py --clock cpu ...   # CPU time of this thread: steady on a shared machine
 """
 
 from __future__ import annotations
