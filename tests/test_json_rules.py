@@ -165,6 +165,7 @@ REFUSED = [
      "args.patternProperties"),
     ({"$ref": "#/$defs/a", "type": "object", "$defs": {"a": {}}}, "beside $ref", "args.type"),
     ({"enum": [1.5]}, "non-integer constant", "args.enum[0]"),
+    ({"type": "array", "items": {"type": "array", "uniqueItems": True}}, "'uniqueItems'", "args.items.uniqueItems"),
     ({"type": "string", "pattern": "\\bword"}, "pattern", "args.pattern"),
 ]
 
@@ -230,8 +231,8 @@ def jsb_figures(rows: list[dict[str, Any]], close_objects: bool, generate: int =
 
 @needs_jsb
 def test_jsonschemabench_subset_agrees():
-    """Every 8th JSONSchemaBench schema (objects open, as the corpus states them): no disagreement."""
-    figures = jsb_figures(jsb_rows(8), close_objects=False, generate=3)
+    """Every 10th JSONSchemaBench schema (objects open, as the corpus states them): no disagreement."""
+    figures = jsb_figures(jsb_rows(10), close_objects=False, generate=3)
     assert figures["disagreements"] == []
     assert figures["lowered"] >= 20 and figures["instances"] >= 100
 

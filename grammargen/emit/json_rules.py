@@ -3,23 +3,26 @@
 GBNF and xgrammar's Lark have no ``%json`` with grammargen's compact separators, so the
 argument schemas of a grammar are written out as rules here.  Exact means the same strings
 as llguidance 1.9.1's ``%json`` with ``x-guidance`` compact separators (``", "``, ``": "``,
-no other whitespace), measured by tests/test_json_rules.py on the JSONSchemaBench corpus:
+no other whitespace), measured by tests/test_json_rules.py on JSONSchemaBench and BFCL:
 
-* property order: the declared properties in order, then required names not declared;
-  optional ones may be left out; further keys (``additionalProperties``) after them, any
-  number, each key a JSON string spelled differently from every named key;
+* objects: the declared properties in order, then required names not declared; optional
+  ones may be left out; further keys (``additionalProperties``, ``patternProperties``)
+  after them, any number, a further key spelled unlike every named key (llguidance compares
+  spellings, and lets such a key use any ``\\uXXXX``);
 * strings: any character but ``"``, ``\\``, the controls and DEL, or the escapes
-  ``\\" \\\\ \\b \\f \\n \\r \\t`` and ``\\u00XX`` for the controls and DEL; keys of
-  additional properties next to named ones may use any ``\\uXXXX`` (llguidance allows it
-  there); ``minLength``/``maxLength`` count characters; ``pattern`` matches anywhere unless
+  ``\\" \\\\ \\b \\f \\n \\r \\t`` and ``\\u00XX`` (either case) for the controls and
+  DEL; ``minLength``/``maxLength`` count characters; ``pattern`` matches anywhere unless
   anchored, read as llguidance reads it (``llguidance.regex_to_lark``);
-* integers with bounds as digit ranges (:func:`grammargen.fastjson.int_range`), numbers in
-  every JSON form; ``enum``/``const`` as the values' own text; arrays with ``items``,
-  ``prefixItems``, ``minItems``/``maxItems``; ``anyOf``; local ``$ref``, recursion included.
+* integers with bounds as digit ranges (:func:`grammargen.fastjson.int_range`) and whole
+  ``multipleOf`` steps, numbers in every JSON form; ``enum``/``const`` as the values' own
+  text; arrays with ``items``, ``prefixItems``, ``minItems``/``maxItems``; ``anyOf`` (with
+  keywords beside it met branch by branch); ``allOf`` over open objects; local ``$ref``,
+  recursion included.
 
-Whatever else llguidance enforces here (``format``, ``multipleOf``, bounds on non-integer
-numbers, ``allOf`` and keywords beside ``$ref``/``anyOf``, ``patternProperties``,
-``min/maxProperties``) is a :class:`GrammarError` naming the keyword and its path.
+What else llguidance enforces (``format``, bounds and ``multipleOf`` on non-integer numbers,
+where llguidance's own ranges skip values such as 0.2 in [0.1, 0.25]; ``allOf`` that would
+intersect more than open objects; ``min/maxProperties``) is a :class:`GrammarError` naming
+the keyword and its path.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ import llguidance
 from .. import ir
 from ..errors import GrammarError, join_path
 from ..fastjson import INTEGER, NUMBER, int_range
-from ..schema import resolve_ref
+from ..schema import UNSUPPORTED, resolve_ref
 from .lower import ANY, DFA, UNIVERSE, automaton, chars, dfa_rules, intersect, norm, regex_expr, spelled, subtract
 
 COMPACT = {"whitespace_flexible": False, "item_separator": ", ", "key_separator": ": "}
@@ -43,22 +46,13 @@ _SHORT = {'"': '"', "\\": "\\", "\b": "b", "\f": "f", "\n": "n", "\r": "r", "\t"
 _CONTROLS: tuple[tuple[int, int], ...] = ((0, 0x1F), (0x7F, 0x7F))
 _RAW = subtract(UNIVERSE, ((0x22, 0x22), (0x5C, 0x5C), (0, 0x1F), (0x7F, 0x7F)))
 _HEX = ir.Chars(((48, 57), (65, 70), (97, 102)))
-# Keywords by the type they constrain; a keyword outside these (and the general ones) is refused.
-_BY_TYPE = {
-    "string": {"minLength", "maxLength", "pattern"},
-    "integer": {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"},
-    "number": set(),
-    "array": {"items", "prefixItems", "minItems", "maxItems"},
-    "object": {"properties", "required", "additionalProperties", "patternProperties"},
-    "boolean": set(), "null": set(),
-}
+_KNOWN_TYPES = frozenset(TYPES) | {"integer"}
 _REFUSED_BY_TYPE = {
     "string": {"format"},
     "number": {"multipleOf", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"},
     "object": {"minProperties", "maxProperties"},
 }
-_GENERAL = {"type", "enum", "const", "anyOf", "$ref", "$defs", "definitions", "$id", "$anchor"}
-_REFUSED = {"oneOf", "not"}
+_REFUSED = UNSUPPORTED  # keywords that constrain and that no grammar here enforces (oneOf, not, if...)
 
 
 class _Unsat(Exception):
@@ -143,7 +137,7 @@ class _Writer:
     def types(self, schema: dict[str, Any], path: str) -> list[str]:
         t = schema.get("type")
         types = list(TYPES) if t is None else [t] if isinstance(t, str) else list(t)
-        if not types or any(x not in _BY_TYPE for x in types):
+        if not types or any(x not in _KNOWN_TYPES for x in types):
             raise self.fail(f"the type {t!r}", join_path(path, "type"))
         for x in types:
             for key in _REFUSED_BY_TYPE.get(x, ()):
@@ -648,7 +642,7 @@ def _type_set(t: Any) -> set[str] | None:
     if t is None:
         return set(TYPES) | {"integer"}
     types = {t} if isinstance(t, str) else set(t) if isinstance(t, list) else None
-    return types if types is not None and types <= set(_BY_TYPE) else None
+    return types if types is not None and types <= _KNOWN_TYPES else None
 
 
 def _meet(a: set[str], b: set[str]) -> set[str]:
