@@ -234,7 +234,7 @@ def test_jsonschemabench_subset_agrees():
     """Every 10th JSONSchemaBench schema (objects open, as the corpus states them): no disagreement."""
     figures = jsb_figures(jsb_rows(10), close_objects=False, generate=3)
     assert figures["disagreements"] == []
-    assert figures["lowered"] >= 20 and figures["instances"] >= 100
+    assert figures["lowered"] >= 15 and figures["instances"] >= 100
 
 
 @pytest.mark.slow
