@@ -57,9 +57,10 @@ class GemmaGrammar(LiteralGrammar):
     key_sep = ":"
     true, false, null = "true", "false", "None"
 
-    def __init__(self, rules: list[str] | None = None, *, quote: str = QUOTE) -> None:
+    def __init__(self, rules: list[str] | None = None, *, quote: str = QUOTE, delimiter: str = QUOTE) -> None:
         super().__init__(rules)
         self.quote = quote
+        self.delimiter = delimiter  # its text, which a raw string can't hold
         self.quote_is_text = quote.startswith('"')
 
     def shaped_string(self, schema: dict[str, Any], path: str) -> str:
@@ -83,7 +84,7 @@ class GemmaGrammar(LiteralGrammar):
             inner = pattern[1 if start else 0:len(pattern) - 1 if end else len(pattern)]
             body = ("" if start else "(?s:.*)") + f"(?:{inner})" + ("" if end else "(?s:.*)")
         name = self.terminal(f"PAT_{len(self.rules)}",
-                             f"/{body}/ & ~/(?s:.*){regex_escape(QUOTE)}(?s:.*)/")
+                             f"/{body}/ & ~/(?s:.*){regex_escape(self.delimiter)}(?s:.*)/")
         return f"{self.quote} {name} {self.quote}"
 
     def string(self, lo: int, hi: int | None) -> str:
@@ -92,14 +93,14 @@ class GemmaGrammar(LiteralGrammar):
             # The delimiter is text: the whole string is one lexeme whose inside can't hold it
             # (so it ends at the first delimiter, and a lexeme is cheap for llguidance).
             suffix = f"{lo}_{hi if hi is not None else 'N'}"
-            body = self.terminal(f"BODY_{suffix}", f"/(?s:.{count})/ & ~/(?s:.*){regex_escape(QUOTE)}(?s:.*)/")
+            body = self.terminal(f"BODY_{suffix}", f"/(?s:.{count})/ & ~/(?s:.*){regex_escape(self.delimiter)}(?s:.*)/")
             return self.terminal(f"STR_{suffix}", f"{self.quote} {body} {self.quote}")
         body = self.terminal(f"STR_{lo}_{hi if hi is not None else 'N'}", f"/(?s:.{count})/")
         return f"{self.quote} {body} {self.quote}"
 
     def value_text(self, value: Any) -> str:
         try:
-            return gemma_literal(value)
+            return gemma_literal(value, self.delimiter)
         except InputError as exc:
             raise UnsupportedSchemaError(f"{exc.message}: this enum or const value can't be written",
                                          path=self.where) from exc
@@ -126,7 +127,7 @@ class GemmaGrammar(LiteralGrammar):
 
 # -- render ----------------------------------------------------------------------------------
 
-def gemma_literal(value: Any) -> str:
+def gemma_literal(value: Any, quote: str = QUOTE) -> str:
     """One value as the template's ``format_argument`` writes it (keys bare, sorted)."""
     if value is True:
         return "true"
@@ -135,23 +136,23 @@ def gemma_literal(value: Any) -> str:
     if value is None:
         return "None"
     if isinstance(value, str):
-        if QUOTE in value:  # nothing inside a string is escaped: the delimiter would end it
-            raise InputError(f"a Gemma string can't hold {QUOTE}: {value[:40]!r}")
-        return QUOTE + value + QUOTE
+        if quote in value:  # nothing inside a string is escaped: the delimiter would end it
+            raise InputError(f"a Gemma string can't hold {quote}: {value[:40]!r}")
+        return quote + value + quote
     if isinstance(value, float) and not math.isfinite(value):
         raise InputError(f"the number {value} has no literal")
     if isinstance(value, (int, float)):
         return str(value)
     if isinstance(value, list):
-        return "[" + ",".join(gemma_literal(v) for v in value) + "]"
+        return "[" + ",".join(gemma_literal(v, quote) for v in value) + "]"
     if isinstance(value, dict):
-        return render_arguments(value)
+        return render_arguments(value, quote)
     raise TypeError(f"not a JSON value: {type(value).__name__}")
 
 
-def render_arguments(arguments: dict[str, Any]) -> str:
+def render_arguments(arguments: dict[str, Any], quote: str = QUOTE) -> str:
     """``{k:v,...}`` with keys in ``dictsort`` order."""
-    return "{" + ",".join(f"{k}:{gemma_literal(arguments[k])}" for k in key_order(arguments)) + "}"
+    return "{" + ",".join(f"{k}:{gemma_literal(arguments[k], quote)}" for k in key_order(arguments)) + "}"
 
 
 # -- read ------------------------------------------------------------------------------------
@@ -174,32 +175,34 @@ def _at(text: str, pos: int, final: bool, what: str) -> str:
     return text[pos]
 
 
-def read_arguments(text: str, pos: int, final: bool, schema: Any = None) -> tuple[dict[str, Any], int]:
+def read_arguments(text: str, pos: int, final: bool, schema: Any = None, quote: str = QUOTE
+                   ) -> tuple[dict[str, Any], int]:
     """The ``{...}`` arguments at ``pos``: (arguments typed by ``schema``, end)."""
     pos = _skip(text, pos)
     if _at(text, pos, final, "the arguments") != "{":
         raise _fail(f"expected '{{', found {text[pos:pos + 20]!r}", pos)
-    value, end = read_value(text, pos, final, schema, 0)
+    value, end = read_value(text, pos, final, schema, 0, quote)
     return value, end
 
 
-def read_value(text: str, pos: int, final: bool, schema: Any = None, depth: int = 0) -> tuple[Any, int]:
+def read_value(text: str, pos: int, final: bool, schema: Any = None, depth: int = 0, quote: str = QUOTE
+               ) -> tuple[Any, int]:
     if depth > MAX_DEPTH:
         raise _fail("values nest too deeply", pos)
     schema = schema if isinstance(schema, dict) else {}
     pos = _skip(text, pos)
     c = _at(text, pos, final, "a value")
-    if text.startswith(QUOTE, pos):
-        end = text.find(QUOTE, pos + len(QUOTE))
+    if text.startswith(quote, pos):
+        end = text.find(quote, pos + len(quote))
         if end < 0:
             if final:
                 raise _fail("the output ends inside a string", len(text))
             raise NeedMore
-        return text[pos + len(QUOTE):end], end + len(QUOTE)
-    if QUOTE.startswith(text[pos:pos + len(QUOTE)]) and len(text) - pos < len(QUOTE) and not final:
+        return text[pos + len(quote):end], end + len(quote)
+    if quote.startswith(text[pos:pos + len(quote)]) and len(text) - pos < len(quote) and not final:
         raise NeedMore
     if c == "{":
-        return _read_object(text, pos + 1, final, schema, depth)
+        return _read_object(text, pos + 1, final, schema, depth, quote)
     if c == "[":
         out: list[Any] = []
         pos = _skip(text, pos + 1)
@@ -207,7 +210,7 @@ def read_value(text: str, pos: int, final: bool, schema: Any = None, depth: int 
         if _at(text, pos, final, "an array") == "]":
             return out, pos + 1
         while True:
-            value, pos = read_value(text, pos, final, items, depth + 1)
+            value, pos = read_value(text, pos, final, items, depth + 1, quote)
             out.append(value)
             pos = _skip(text, pos)
             c = _at(text, pos, final, "an array")
@@ -227,7 +230,7 @@ def read_value(text: str, pos: int, final: bool, schema: Any = None, depth: int 
     return bare_value(bare, schema, pos), m.start()
 
 
-def _read_object(text: str, pos: int, final: bool, schema: dict[str, Any], depth: int
+def _read_object(text: str, pos: int, final: bool, schema: dict[str, Any], depth: int, quote: str = QUOTE
                  ) -> tuple[dict[str, Any], int]:
     out: dict[str, Any] = {}
     props = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
@@ -237,15 +240,15 @@ def _read_object(text: str, pos: int, final: bool, schema: dict[str, Any], depth
         return out, pos + 1
     while True:
         pos = _skip(text, pos)
-        if text.startswith(QUOTE, pos):  # a key written as a string (the template's escape_keys)
-            key, pos = read_value(text, pos, final)
+        if text.startswith(quote, pos):  # a key written as a string (the template's escape_keys)
+            key, pos = read_value(text, pos, final, None, 0, quote)
             colon = _skip(text, pos)
         else:
             key, colon = read_key(text, pos, final, props, ":")
         if _at(text, colon, final, "an object") != ":":
             raise _fail(f"expected ':', found {text[colon:colon + 20]!r}", colon)
         sub = props.get(key, extra if isinstance(extra, dict) else {})
-        value, pos = read_value(text, colon + 1, final, sub, depth + 1)
+        value, pos = read_value(text, colon + 1, final, sub, depth + 1, quote)
         if key in out:
             raise _fail(f"key {key!r} given twice", pos)
         out[key] = value
@@ -282,7 +285,7 @@ def bare_value(bare: str, schema: dict[str, Any], pos: int) -> Any:
     raise _fail(f"{bare!r} is not a {' or '.join(sorted(types))}", pos)
 
 
-def read_call(text: str, pos: int, final: bool, schemas: dict[str, Any] | None = None
+def read_call(text: str, pos: int, final: bool, schemas: dict[str, Any] | None = None, quote: str = QUOTE
               ) -> tuple[str, dict[str, Any], int]:
     """``NAME{...}`` at ``pos``: (name, arguments, end)."""
     pos = _skip(text, pos)
@@ -295,13 +298,14 @@ def read_call(text: str, pos: int, final: bool, schemas: dict[str, Any] | None =
     if not name or _NAME_BAD.search(name):
         raise _fail(f"expected a tool name, found {text[pos:pos + 20]!r}", pos)
     schema = (schemas or {}).get(name)
-    arguments, end = read_arguments(text, brace, final, schema)
+    arguments, end = read_arguments(text, brace, final, schema, quote)
     return name, arguments, end
 
 
 # -- the encoding, as the framework reads it ---------------------------------------------------
 
-def read_pair(text: str, pos: int, final: bool, schema: Any = None) -> tuple[str, Any, int] | None:
+def read_pair(text: str, pos: int, final: bool, schema: Any = None, quote: str = QUOTE
+              ) -> tuple[str, Any, int] | None:
     """The ``key:value`` at ``pos`` and the position after its ``,`` (or at its ``}``); None
     where the object ends (``}`` at ``pos``, not consumed)."""
     props = schema.get("properties") if isinstance(schema, dict) else None
@@ -311,7 +315,7 @@ def read_pair(text: str, pos: int, final: bool, schema: Any = None) -> tuple[str
             and known_key(text, pos, final, props, ":") is None:
         return None
     key, colon = found or read_key(text, pos, final, props, ":")
-    value, end = read_value(text, colon + 1, final, (props or {}).get(key))
+    value, end = read_value(text, colon + 1, final, (props or {}).get(key), 0, quote)
     end = _skip(text, end)
     c = _at(text, end, final, "the arguments")
     if c == ",":
@@ -322,49 +326,54 @@ def read_pair(text: str, pos: int, final: bool, schema: Any = None) -> tuple[str
 
 
 class Gemma:
-    """``k:v,...`` between a layout's ``{`` and ``}``: Gemma 4's values by schema."""
+    """``k:v,...`` between a layout's ``{`` and ``}``: Gemma 4's values by schema, strings
+    between ``quote`` (``<|"|>``; FunctionGemma's ``<escape>``)."""
 
-    name = "gemma"
     lead = ""
+
+    def __init__(self, name: str = "gemma", quote: str = QUOTE) -> None:
+        self.name, self.quote = name, quote
 
     def grammar(self, writer: Any, tool: Any) -> list[Any]:
         from . import Ref
         from .pythonic import prepared, specials
 
-        if getattr(writer, "_grammargen_gemma", None) is None:
-            grammar = GemmaGrammar(writer.rules, quote=_quote(writer))
-            grammar.specials = tuple(s for s in specials(writer) if s != QUOTE)
-            setattr(writer, "_grammargen_gemma", grammar)
+        cache = f"_grammargen_{self.name}"
+        if getattr(writer, cache, None) is None:
+            grammar = GemmaGrammar(writer.rules, quote=_quote(writer, self.quote), delimiter=self.quote)
+            grammar.specials = tuple(s for s in specials(writer) if s != self.quote)
+            setattr(writer, cache, grammar)
         where = f"{tool.path or 'tool ' + repr(tool.name)}"
         check_name(tool.name, f"{where}.name")
-        g = writer._grammargen_gemma
+        g = getattr(writer, cache)
         schema = prepared(writer, tool)
         g.root = schema
         expr = g.arguments(schema, ":", ",", path=f"{where}.parameters")
         return [] if expr == '""' else [Ref(expr)]
 
     def render(self, arguments: dict[str, Any], schema: dict[str, Any] | None) -> str:
-        return render_arguments(arguments)[1:-1]
+        return render_arguments(arguments, self.quote)[1:-1]
 
     def read(self, reader: Any, call: Any) -> Any:
         from .pythonic import stream_pairs
 
         def pair(text: str, pos: int, final: bool, c: Any) -> Any:
             tool = (reader.tools or {}).get(c.name) if c.name else None
-            return read_pair(text, pos, final, tool.parameters if tool else None)
+            return read_pair(text, pos, final, tool.parameters if tool else None, self.quote)
 
         yield from stream_pairs(reader, call, pair, "the arguments")
 
 
-def _quote(writer: Any) -> str:
-    """The Lark form of ``<|"|>``: as the compile's marker forms say, else the profile's default."""
-    form = writer.forms.get(QUOTE)
+def _quote(writer: Any, quote: str = QUOTE) -> str:
+    """The Lark form of the string delimiter: as the compile's marker forms say, else the profile's default."""
+    form = writer.forms.get(quote)
     if form is not None:
-        return form.lark(QUOTE)
+        return form.lark(quote)
     profile = writer.profile
-    if QUOTE in profile.token_ids:
-        return f"<[{profile.token_ids[QUOTE]}]>"
-    return literal(QUOTE)
+    if quote in profile.token_ids:
+        return f"<[{profile.token_ids[quote]}]>"
+    return literal(quote)
 
 
-ENCODINGS = {"gemma": Gemma()}
+# FunctionGemma writes the same syntax with <escape> around strings.
+ENCODINGS = {"gemma": Gemma(), "gemma-escape": Gemma("gemma-escape", "<escape>")}
