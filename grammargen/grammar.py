@@ -40,6 +40,16 @@ class Grammar:
         except RuntimeError as exc:
             raise GrammarError(f"onnxruntime-genai refused the grammar: {exc}") from exc
 
+    def matcher(self, tokenizer: Any = None) -> Any:
+        """A new ``llguidance.LLMatcher`` for this grammar, ready for its first mask.
+
+        ``tokenizer``: the one ``compile`` was given (``None``: the format's built-in one);
+        then the matcher is a copy of the one compile's check built, else it is built now.
+        """
+        from .verify import matcher  # verify imports this module
+
+        return matcher(self, tokenizer)
+
     def emit(self, engine: str) -> str:
         """This grammar as ``engine`` reads it: ``lark``, ``json``, ``gbnf`` (llama.cpp),
         ``xgrammar``, ``vllm`` or ``sglang`` (request bodies); see :mod:`grammargen.emit`.

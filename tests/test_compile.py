@@ -261,3 +261,16 @@ def test_grammar_metadata_and_guidance(math_tools: list[dict]) -> None:
     assert grammar.guidance == ("lark_grammar", grammar.lark)
     assert grammar.to_json() == {"grammars": [{"lark_grammar": grammar.lark}]}
     assert grammar.markers == {"<|tool_call|>": "special", "<|/tool_call|>": "special", "<think>": "text", "</think>": "text"}
+
+
+def test_grammar_matcher_is_ready_and_independent(math_tools: list[dict]) -> None:
+    """grammar.matcher(): the matcher a caller decodes with, one per call, none sharing state."""
+    grammar = compile(math_tools, "qwen25")
+    first, second = grammar.matcher(), grammar.matcher()
+    tok = grammargen.tokenizer.builtin_for(get_profile("qwen25"))
+    call = render([{"name": "add", "arguments": {"x": 1, "y": 2}}], "qwen25")
+    for token in tok.ll.tokenize_str(call):
+        assert first.consume_token(token), first.get_error()
+    assert first.is_accepting()
+    assert not second.is_accepting() and not second.is_error()  # untouched by the first
+    assert second.consume_tokens(tok.ll.tokenize_str("Hello")) and second.is_accepting()
