@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
 from .capacity import ROW_ITEMS
-from .encodings import Item, Ref, get_encoding
+from .encodings import Absorbing, Item, Ref, get_encoding
 from .errors import GrammarError, OptionsError, ProfileError
 from .fastjson import ArgsTerminals
 from .grammar import Grammar
@@ -282,6 +282,11 @@ class _Writer:
                 # HEAD still alive would keep the calls' own lead from ever ending.
                 esc = regex_escape(lead)
                 head = [f"HEAD: /(?s:.+){esc}/ & ~/{esc}(?s:.*)/", "head[lazy]: HEAD"]
+                if reasoning and p.reasoning:
+                    # Nor may it start a reasoning block: a HEAD alive from the first byte
+                    # keeps a text <think> from ever being lexed (TEXT excludes it likewise).
+                    think = regex_escape(p.reasoning.begin)
+                    head[0] += f" & ~/[ \\t\\r\\n]*{think}(?s:.*)/"
         # tool_choice required (or named) starts the calls at once: text before them is an
         # auto behaviour, and a weak model given the chance writes text until max_length.
         body = {"none": ["TEXT"], "auto": ["TEXT", *self._calls_alternatives(lead)],
@@ -445,6 +450,8 @@ def _merge(items: list[Item]) -> list[Item]:
     for item in items:
         if isinstance(item, str) and out and isinstance(out[-1], str):
             out[-1] += item
+        elif isinstance(item, str) and item and out and isinstance(out[-1], Absorbing):
+            out[-1] = out[-1].absorb(item)  # the closing text joins the arguments' last terminal
         elif item != "":
             out.append(item)
     return out

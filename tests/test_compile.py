@@ -274,3 +274,18 @@ def test_grammar_matcher_is_ready_and_independent(math_tools: list[dict]) -> Non
     assert first.is_accepting()
     assert not second.is_accepting() and not second.is_error()  # untouched by the first
     assert second.consume_tokens(tok.ll.tokenize_str("Hello")) and second.is_accepting()
+
+
+@pytest.mark.parametrize("reasoning", [True, "required"])
+def test_text_reasoning_block_then_text_with_text_markers(reasoning, examples, tmp_path) -> None:
+    """Markers all written as text and text allowed before calls: the lazy text-before-calls
+    lexeme must not start a reasoning block, or ``<think>`` is never lexed and text after
+    the block is left incomplete."""
+    import re
+
+    source = examples.parent / "templates" / "formats" / "minimax-m2.toml"
+    profile = tmp_path / "text-markers.toml"
+    profile.write_text(re.sub(r"(?m)^special\s*=.*$", "special = []", source.read_text()))
+    grammar = compile(examples / "travel_tools.json", str(profile), reasoning=reasoning)
+    report = validate(grammar, [Sample("<think>No.</think>\n\nIt is 3.", True)])
+    assert report.results[0].got == "accepted", report.results[0].message
