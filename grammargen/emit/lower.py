@@ -138,7 +138,7 @@ def unicode_class(escape: str) -> Ranges:
     terminal uses: a walk over the UTF-8 byte tree of a byte-level matcher, where the mask at
     each prefix says which next bytes can still complete a character of the class.
     """
-    matcher = llguidance.LLMatcher(_BYTES(), f"start: /[{escape}]/")
+    matcher = llguidance.LLMatcher(_byte_tokenizer(), f"start: /[{escape}]/")
     if matcher.is_error():
         raise GrammarError(f"llguidance does not read the class {escape}: {matcher.get_error()}", path="lark")
     found: list[tuple[int, int]] = []
@@ -163,7 +163,7 @@ def unicode_class(escape: str) -> Ranges:
 
 
 @functools.cache
-def _BYTES() -> llguidance.LLTokenizer:
+def _byte_tokenizer() -> llguidance.LLTokenizer:
     return llguidance.LLTokenizer("byte")
 
 
