@@ -13,6 +13,18 @@ microseconds instead of building it a second time.  The same key makes a repeat 
 tool list compiled again to the same text, with the same tokenizer, was checked already
 (the build is deterministic), so it is not built again.  The most recently used matchers
 are kept, bounded by number and by the size of their text.
+
+A runtime that builds its own matcher from the text (vLLM, onnxruntime-genai) pays for a
+build anyway, so for it the check's build is pure overhead.  Where every piece of a grammar
+is exact by construction, the check does not build it (:func:`_by_construction`): a grammar
+whose arguments are JSON (fastjson terminals and ``%json`` rules), whose skeleton (format,
+options, tokenizer) has been built once in this process, each of whose ``%json`` schemas
+has been built alone once (within a symbol allowance), and whose size, by our own count,
+is well inside llguidance's limits.  What is left can't fail: names and values are escaped
+literals, the terminals are fastjson's.  Anything else (another argument encoding, a new
+skeleton, many new schemas, a large grammar) is built, as before.
+tests/test_verify.py compiles random tool lists this way and builds each with llguidance's
+default limits.
 """
 
 from __future__ import annotations
@@ -25,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 import llguidance
 import tokenizers
 
-from .capacity import SYMBOL_BUDGET, limit_error
+from .capacity import LEXER_FUEL, SYMBOL_BUDGET, limit_error
 from .errors import GrammarError
 from .grammar import Grammar
 from .profiles import get_profile
@@ -46,6 +58,22 @@ _lock = threading.Lock()
 _built: OrderedDict[bytes, tuple[Tokenizer, llguidance.LLMatcher, int]] = OrderedDict()
 _chars = 0  # the text length of the grammars in _built
 
+# The check by construction (see the module docstring).  Measured on llguidance 1.9.1 with
+# Qwen3 (benchmarks: synthetic, 2,000 distinct integer ranges, 50-value enums, 30 optional
+# members, nested arrays): lexer fuel 0.28-0.61 per character of terminal text, symbols
+# 0.095-0.106 per character of rule text.  The bounds below take 1.6x and 2.4x those, and
+# a grammar is only left unbuilt while they stay under half of llguidance's limits.
+BY_CONSTRUCTION = True
+FUEL_PER_CHAR = 1.0
+SYMBOLS_PER_CHAR = 0.25
+JSON_SYMBOLS = 400  # what one %json schema may cost: each is built alone with this cap
+NEW_SCHEMAS = 8  # more unseen %json schemas than this: one full build is cheaper
+SCHEMAS_KEPT = 10_000  # schemas remembered as built alone
+_skeletons: dict[tuple[Any, ...], tuple[Any, Any]] = {}  # (profile, options, tokenizer) ids -> objects
+_schemas: dict[tuple[str, int], tuple[Any, bool]] = {}  # (%json text, tokenizer id) -> (tokenizer, fits)
+_ARGS_KINDS = frozenset({"text", "marker", "name", "id", "index", "choice", "optional", "content",
+                         "call_object"})
+
 
 def verify(grammar: Grammar, tok: Tokenizer, writer: "_Writer") -> None:
     """Build the grammar's matcher as a runtime would; refuse it with an error naming the cause."""
@@ -55,11 +83,67 @@ def verify(grammar: Grammar, tok: Tokenizer, writer: "_Writer") -> None:
         if entry is not None and entry[0].ll is tok.ll:  # this text built with this tokenizer
             _built.move_to_end(key)
             return
+    skeleton = _skeleton_key(grammar, tok, writer)
+    if BY_CONSTRUCTION and skeleton is not None and _by_construction(grammar, tok, writer, skeleton):
+        return  # exact by construction: a runtime's build can't fail (matcher() builds)
     limits = llguidance.LLParserLimits(max_grammar_size=SYMBOL_BUDGET)
     built = llguidance.LLMatcher(tok.ll, grammar.lark, log_level=0, limits=limits)
     if built.is_error():
         raise refusal(built.get_error(), grammar, tok, writer)
     _keep(key, len(grammar.lark), tok, built)
+    if skeleton is not None:
+        with _lock:
+            _skeletons[skeleton] = (writer.profile, tok.ll)
+
+
+def _skeleton_key(grammar: Grammar, tok: Tokenizer, writer: "_Writer") -> tuple[Any, ...] | None:
+    """What decides the grammar's tool-independent part, or None where an argument encoding
+    other than JSON writes rules of its own (those are always built)."""
+    profile = writer.profile
+    if any(p.kind not in _ARGS_KINDS and not (p.kind == "arguments" and p.value == "json")
+           for p in profile.begin + profile.call + profile.separator + profile.end):
+        return None
+    options = dict(grammar.options)
+    if options.get("tool_choice") not in ("auto", "none", "required"):
+        options["tool_choice"] = "required"  # a named tool: required, with that tool alone
+    return (id(profile), id(tok.ll), tuple(sorted((k, repr(v)) for k, v in options.items())))
+
+
+def _by_construction(grammar: Grammar, tok: Tokenizer, writer: "_Writer", skeleton: tuple[Any, ...]) -> bool:
+    """Can this grammar be left unbuilt?  Its skeleton built before, every %json schema built
+    alone within :data:`JSON_SYMBOLS`, and its size by our count well inside the limits."""
+    with _lock:
+        seen = _skeletons.get(skeleton)
+    if seen is None or seen[0] is not writer.profile or seen[1] is not tok.ll:
+        return False  # the first grammar of this format, options and tokenizer is built
+    schemas = [text for text, name in writer.args_rules.items() if not name.startswith("ARGS_")]
+    with _lock:
+        new = [text for text in schemas if (text, id(tok.ll)) not in _schemas]
+    if len(new) > NEW_SCHEMAS:
+        return False
+    for text in new:
+        _schema_fits(text, tok)
+    with _lock:
+        if not all(_schemas[(text, id(tok.ll))][1] for text in schemas):
+            return False  # a schema llguidance refuses, or a large one: the full build words it
+    terminal_chars = rule_chars = 0
+    for line in grammar.lark.splitlines():
+        if line[:1].isupper():
+            terminal_chars += len(line)
+        else:
+            rule_chars += len(line)
+    symbols = rule_chars * SYMBOLS_PER_CHAR + len(schemas) * JSON_SYMBOLS
+    return terminal_chars * FUEL_PER_CHAR <= LEXER_FUEL / 2 and symbols <= SYMBOL_BUDGET / 2
+
+
+def _schema_fits(text: str, tok: Tokenizer) -> None:
+    """Build one %json schema alone, its symbols capped; remember whether it fits."""
+    limits = llguidance.LLParserLimits(max_grammar_size=JSON_SYMBOLS)
+    alone = llguidance.LLMatcher(tok.ll, f"start: %json {text}", log_level=0, limits=limits)
+    with _lock:
+        _schemas[(text, id(tok.ll))] = (tok.ll, not alone.is_error())
+        while len(_schemas) > SCHEMAS_KEPT:
+            del _schemas[next(iter(_schemas))]  # the oldest: it is checked again if it comes back
 
 
 def refusal(message: str, grammar: Grammar, tok: Tokenizer, writer: "_Writer | None") -> GrammarError:

@@ -7,6 +7,8 @@ from typing import Any
 
 import llguidance
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from conftest import package_file
 import grammargen
@@ -18,6 +20,7 @@ from grammargen.grammar import Grammar
 from grammargen.profiles import get_profile
 from grammargen.tokenizer import Tokenizer, builtin_for
 from grammargen.validate import token_allowed
+from test_fastjson import schemas
 
 FORMAT = "qwen25"
 
@@ -60,6 +63,125 @@ def kept(grammar: Grammar) -> bool:
 
 def checked_with(grammar: Grammar) -> Tokenizer:
     return verify._built[verify._digest(grammar.lark)][0]
+
+
+@pytest.fixture(autouse=True)
+def full_build(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tests of the kept matcher check by building; those that ask for ``by_construction``
+    let a grammar exact by construction go unbuilt, as compile does by default."""
+    if "by_construction" not in request.fixturenames:
+        monkeypatch.setattr(verify, "BY_CONSTRUCTION", False)
+
+
+@pytest.fixture
+def by_construction() -> None:
+    """compile's default check: grammars exact by construction are not built."""
+    assert verify.BY_CONSTRUCTION
+
+
+def json_formats() -> list[str]:
+    """The formats whose arguments are JSON (fastjson terminals or %json): checked by construction."""
+    return [f for f in grammargen.formats()
+            if verify._skeleton_key(Grammar(lark="", format=f, tool_names=(), options={}), builtin(),
+                                    _Writer(get_profile(f), {}, lenient=False, close=True, shape="auto"))
+            is not None]
+
+
+# -- the check by construction -------------------------------------------------------------------
+
+def count_builds(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every llguidance build verify makes from now on, by its grammar's first line."""
+    builds: list[str] = []
+    real = llguidance.LLMatcher
+
+    def counting(tok: Any, lark: str, *args: Any, **kwargs: Any) -> Any:
+        builds.append(lark.splitlines()[0])
+        return real(tok, lark, *args, **kwargs)
+
+    monkeypatch.setattr(verify.llguidance, "LLMatcher", counting)
+    return builds
+
+
+def test_a_new_tool_list_in_a_known_format_is_not_built(by_construction: None,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first grammar of a format, options and tokenizer is built; the next tool list's is
+    not (its %json schema is built alone, once), and a runtime builds it without error."""
+    builds = count_builds(monkeypatch)
+    grammargen.compile([tool("first_of_its_kind")], FORMAT, tool_choice="required", parallel_tool_calls=False)
+    assert len(builds) == 1 and builds[0].startswith("start:")
+    pattern = tool("with_pattern", {"type": "object", "properties": {"id": {"type": "string", "pattern": "^[a-z]+$"}}})
+    tools = [tool("second_list"), pattern]
+    grammar = grammargen.compile(tools, FORMAT, tool_choice="required", parallel_tool_calls=False)
+    assert builds[1:] == ["start: %json {\"type\": \"object\", \"properties\": {\"id\": {\"type\": \"string\", "
+                          "\"pattern\": \"^[a-z]+$\"}}, \"additionalProperties\": false, \"x-guidance\": "
+                          "{\"whitespace_flexible\": false, \"item_separator\": \", \", \"key_separator\": \": \"}}"]
+    assert not kept(grammar)
+    grammargen.compile([tool("third_list"), pattern], FORMAT, tool_choice="required", parallel_tool_calls=False)
+    assert len(builds) == 2  # the schema was built alone already
+    runtime = verify.matcher(grammar)
+    assert accepts(runtime, call_text([{"name": "with_pattern", "arguments": {"id": "abc"}}], tools))
+
+
+def test_a_refused_schema_is_still_blamed_on_its_tool_by_construction(by_construction: None) -> None:
+    """A %json schema llguidance refuses fails its build alone, and the full build words the error."""
+    grammargen.compile([tool("ok")], FORMAT)
+    bad = tool("bad", {"type": "object", "properties": {"a": {"$ref": "#/$defs/missing"}}})
+    with pytest.raises(GrammarError) as info:
+        grammargen.compile([tool("fine"), bad], FORMAT)
+    assert info.value.path == "tools[1].function.parameters"
+
+
+def test_a_large_grammar_is_built(by_construction: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past half of llguidance's lexer budget by our count, the check builds (and names a limit)."""
+    grammargen.compile([tool("warm")], FORMAT)
+    monkeypatch.setattr(verify, "FUEL_PER_CHAR", 10_000.0)  # as if the terminals were huge
+    grammar = grammargen.compile([tool("counted_large")], FORMAT)
+    assert kept(grammar)
+
+
+def test_other_argument_encodings_are_always_built(by_construction: None) -> None:
+    """XML parameters write rules of their own: their grammars are built by the check."""
+    for name in ("xml_a", "xml_b"):
+        grammar = grammargen.compile([tool(name)], "qwen3-coder")
+        assert kept(grammar)
+
+
+NAMES = st.text(st.sampled_from(list("ab_.-9é")), min_size=1, max_size=6).filter(lambda n: n[0].isalpha())
+FALLBACK_SCHEMAS = st.sampled_from([
+    {"type": "object", "properties": {"s": {"type": "string", "pattern": "^[0-9]{2,4}$"}}},
+    {"type": "object", "properties": {"n": {"type": "number", "minimum": 0.5}}, "required": ["n"]},
+    {"type": "object", "properties": {"o": {"type": "object"}}},
+    {"type": "object", "properties": {"d": {"type": "string", "format": "date-time"}}},
+])
+
+
+def test_random_tool_lists_checked_by_construction_always_build(by_construction: None) -> None:
+    """Random tool lists in every JSON format, under every tool_choice and parallel setting,
+    pass the check by construction (mostly unbuilt) and llguidance then builds each with its
+    default limits without an error: the guarantee holds without the check's build."""
+    formats = json_formats()
+    unbuilt: list[bool] = []
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(fmt=st.sampled_from(formats), choice=st.sampled_from(["auto", "none", "required", "named"]),
+           parallel=st.booleans(),
+           tools=st.lists(st.tuples(NAMES, schemas().filter(lambda s: s.get("type") == "object")
+                                    | FALLBACK_SCHEMAS), min_size=1, max_size=6, unique_by=lambda t: t[0]))
+    def run(fmt: str, choice: str, parallel: bool, tools: list[tuple[str, dict[str, Any]]]) -> None:
+        listed = [tool(name, schema) for name, schema in tools]
+        tool_choice = listed[0]["function"]["name"] if choice == "named" else choice
+        try:
+            grammargen.compile([tool("warm_up")], fmt, tool_choice=tool_choice if choice != "named" else "required",
+                               parallel_tool_calls=parallel)
+            grammar = grammargen.compile(listed, fmt, tool_choice=tool_choice, parallel_tool_calls=parallel)
+        except grammargen.GrammarGenError:
+            return  # refused with an error (a name the format can't write): nothing to build
+        unbuilt.append(not kept(grammar))
+        runtime = llguidance.LLMatcher(builtin_for(get_profile(fmt)).ll, grammar.lark, log_level=0)
+        assert not runtime.is_error(), runtime.get_error()
+
+    run()
+    assert sum(unbuilt) > len(unbuilt) / 2, unbuilt
 
 
 # -- the check's matcher, reused ---------------------------------------------------------------
