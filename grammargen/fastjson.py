@@ -85,6 +85,7 @@ class ArgsTerminals:
         self.shared: dict[str, str] = {}  # terminal name -> its definition
         self.close_objects = close_objects
         self._new: dict[str, str] = {}  # definitions the schema being written needs
+        self._asked: dict[str, str] = {}  # definitions the leaf being written asks for
         self._writers = {t: getattr(self, "_" + t) for t in TYPES}
 
     def expression(self, schema: Any) -> str | None:
@@ -103,6 +104,7 @@ class ArgsTerminals:
         return [f"{name}: {body}" for name, body in self.shared.items()]
 
     def _define(self, name: str, body: str) -> _Seq:
+        self._asked[name] = body  # what a leaf needs, wherever it is written again
         if name not in self.shared:
             self._new[name] = body
         return [_Expr(name)]
@@ -111,6 +113,29 @@ class ArgsTerminals:
     def _value(self, schema: Any) -> _Seq:
         if not isinstance(schema, dict):
             raise _NotRegular
+        if "properties" in schema or "items" in schema or "anyOf" in schema:
+            return self._written(schema)
+        key = _leaf_key(schema)
+        if key is None:
+            return self._written(schema)
+        hit = _LEAVES.get(key)
+        if hit is None:  # write it, noting every definition it asks for
+            outer, self._asked = self._asked, {}
+            try:
+                seq = self._written(schema)
+                hit = (tuple(seq), tuple(self._asked.items()))
+            finally:
+                self._asked = {**outer, **self._asked}
+            if len(_LEAVES) >= LEAVES_KEPT:
+                _LEAVES.clear()  # bounded; a leaf seen again is written again
+            _LEAVES[key] = hit
+        else:
+            for name, body in hit[1]:
+                if name not in self.shared:
+                    self._new[name] = body
+        return list(hit[0])
+
+    def _written(self, schema: dict[str, Any]) -> _Seq:
         if not schema.keys() <= KNOWN:
             if not _NOT_HERE.isdisjoint(schema):
                 raise _NotRegular
@@ -185,6 +210,31 @@ class ArgsTerminals:
         members = [([_key(k), *self._value(v)], k in required)
                    for k, v in properties.items()]
         return ["{", *_members(members), "}"]
+
+
+# Leaf schemas (strings, integers, enums...) written before, in any grammar of this process:
+# leaf key -> (its sequence, the definitions it needs).  Tool lists repeat their leaves.
+_LEAVES: dict[tuple[Any, ...], tuple[tuple[Any, ...], tuple[tuple[str, str], ...]]] = {}
+LEAVES_KEPT = 65536
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _leaf_key(schema: dict[str, Any]) -> tuple[Any, ...] | None:
+    """A leaf schema's keywords with the type of every value (so 1, 1.0 and True differ),
+    or None when a value is not a scalar or a list of scalars."""
+    key: list[Any] = []
+    for k, v in schema.items():
+        if k not in KNOWN:
+            if k in _NOT_HERE:
+                return None
+            continue  # an annotation: constrains nothing
+        if type(v) in _SCALARS:
+            key.append((k, type(v), v))
+        elif type(v) is list and all(type(x) in _SCALARS for x in v):
+            key.append((k, list, tuple((type(x), x) for x in v)))
+        else:
+            return None
+    return tuple(key)
 
 
 @functools.lru_cache(maxsize=65536)
