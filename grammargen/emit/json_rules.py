@@ -21,8 +21,9 @@ no other whitespace), measured by tests/test_json_rules.py on JSONSchemaBench an
 
 What else llguidance enforces (``format``, bounds and ``multipleOf`` on non-integer numbers,
 where llguidance's own ranges skip values such as 0.2 in [0.1, 0.25]; ``allOf`` that would
-intersect more than open objects; ``min/maxProperties``) is a :class:`GrammarError` naming
-the keyword and its path.
+intersect more than open objects; ``min/maxProperties`` beside optional properties beyond
+llguidance's "at most / at least one of them") is a :class:`GrammarError` naming the keyword
+and its path.
 """
 
 from __future__ import annotations
@@ -50,7 +51,6 @@ _KNOWN_TYPES = frozenset(TYPES) | {"integer"}
 _REFUSED_BY_TYPE = {
     "string": {"format"},
     "number": {"multipleOf", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"},
-    "object": {"minProperties", "maxProperties"},
 }
 _REFUSED = UNSUPPORTED  # keywords that constrain and that no grammar here enforces (oneOf, not, if...)
 
@@ -504,10 +504,51 @@ class _Writer:
         if extra is not None:
             key_expr = self.other_key(taken, quoted_patterns) if taken or quoted_patterns else self.string()
             options.append(ir.Seq((key_expr, ir.Lit(": "), extra)))
-        if options:
+        low, high = self.property_counts(schema, members, path)
+        closed = not patterns and extra is None  # llguidance's condition for the two cases below
+        if high is not None and any(not needed for _, needed in members):
+            if not closed or high != 1 or low > 1:
+                raise self.fail("maxProperties/minProperties beside optional properties (llguidance "
+                                "only takes at most/at least one of them, with no further keys)",
+                                join_path(path, "maxProperties"))
+            return self.one_of_optional(members, exactly=low == 1)
+        if low > 0 and any(not needed for _, needed in members):
+            if not closed or low > 1:
+                raise self.fail("minProperties beside optional properties (llguidance only takes "
+                                "'at least one of them', with no further keys)", join_path(path, "minProperties"))
+            return self.at_least_one(members)
+        if options and high != 0:
             member = options[0] if len(options) == 1 else ir.Alt(tuple(options))
-            members.append((ir.Seq((ir.Repeat(ir.Seq((member, ir.Lit(", "))), 0, None), member)), False))
+            count = ir.Repeat(ir.Seq((member, ir.Lit(", "))), max(low - 1, 0), None if high is None else high - 1)
+            members.append((ir.Seq((count, member)), low > 0))
+        elif low > 0:
+            raise _Unsat(f"minProperties beyond the properties there can be at {path or 'the root'}")
         return self.rule(ir.Seq((ir.Lit("{"), *self.ordered(members), ir.Lit("}"))))
+
+    def property_counts(self, schema: dict[str, Any], members: list[tuple[ir.Expr, bool]],
+                        path: str) -> tuple[int, int | None]:
+        """min/maxProperties less the required properties: what the other keys must make up."""
+        required = sum(1 for _, needed in members if needed)
+        try:
+            low = _count(schema.get("minProperties"), 0)
+            high = _count(schema.get("maxProperties"), None)
+        except GrammarError as exc:
+            raise self.fail(exc.message, join_path(path, "minProperties")) from None
+        return max((low or 0) - required, 0), None if high is None else max(high - required, 0)
+
+    def one_of_optional(self, members: list[tuple[ir.Expr, bool]], exactly: bool) -> ir.Expr:
+        """At most (``exactly``: exactly) one optional property, beside the required ones."""
+        options = [[(m, True) for k, (m, needed) in enumerate(members) if needed or k == i]
+                   for i, (_, needed) in enumerate(members) if not needed]
+        if not exactly:
+            options.append([(m, True) for m, needed in members if needed])
+        return ir.Alt(tuple(self.rule(ir.Seq((ir.Lit("{"), *self.ordered(o), ir.Lit("}")))) for o in options))
+
+    def at_least_one(self, members: list[tuple[ir.Expr, bool]]) -> ir.Expr:
+        """At least one optional property: one alternative per optional one made required."""
+        options = [[(m, needed or k == i) for k, (m, needed) in enumerate(members)]
+                   for i, (_, needed) in enumerate(members) if not needed]
+        return ir.Alt(tuple(self.rule(ir.Seq((ir.Lit("{"), *self.ordered(o), ir.Lit("}")))) for o in options))
 
     def key_pattern(self, pattern: str, path: str) -> DFA:
         """A patternProperties key pattern, as llguidance reads it (a search), over characters."""
