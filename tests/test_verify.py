@@ -74,9 +74,12 @@ def full_build(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) 
 
 
 @pytest.fixture
-def by_construction() -> None:
-    """compile's default check: grammars exact by construction are not built."""
+def by_construction(monkeypatch: pytest.MonkeyPatch) -> None:
+    """compile's default check: grammars exact by construction are not built (no skeleton or
+    schema built yet in this process)."""
     assert verify.BY_CONSTRUCTION
+    monkeypatch.setattr(verify, "_skeletons", {})
+    monkeypatch.setattr(verify, "_schemas", {})
 
 
 def json_formats() -> list[str]:
