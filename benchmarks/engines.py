@@ -119,6 +119,7 @@ if not out["gemma_why_not"]:
                          prompt_tokens=o.prompt_tokens, prompt_seconds=o.prompt_seconds,
                          stopped=o.stopped, error=o.error, calls=o.calls))
     out["gemma"] = runs
+    rm.model().close()  # freed here: at interpreter exit llama-cpp-python's finalizer finds its C library gone
 print("REPORT " + json.dumps(out))
 """
 
