@@ -87,6 +87,9 @@ class Family:
     # The turn starts with the generation prompt's tail (gpt-oss: "assistant", after which the
     # model writes " to=functions..."), cut off here: the model's output starts after it.
     after_prompt: bool = False
+    # The turn starts with text the generation prompt writes when thinking is off (GLM-4.7 and
+    # DeepSeek V3.2 end it "</think>"; history renders the turn from there), cut off here.
+    head: str = ""
 
     @property
     def compile_reasoning(self) -> bool | str:
@@ -142,6 +145,15 @@ FAMILIES = {
         reasoning="", glue="<|START_OF_TURN_TOKEN|><|CHATBOT_TOKEN|>"),
     # the prompt ends "<|start|>assistant"; the turn ends with <|call|> (one call: a second is dropped)
     "openai-gpt-oss-120b.jinja": Family(after_prompt=True),
+    # the turn ends with no end-of-turn token (the model stops on <|observation|>), after an
+    # empty "\n<think></think>\n" block
+    "zai-org-GLM-4.6.jinja": Family(reasoning="", open_turn=True),
+    # with thinking off the prompt ends "</think>" (history renders the turn from it); no
+    # end-of-turn token either
+    "zai-org-GLM-4.7-Flash.jinja": Family(head="</think>", open_turn=True),
+    # llama.cpp's reconstruction: with thinking off the prompt ends "<think></think>", and
+    # history renders the turn from "</think>"; DeepSeek's tokenizer (V3's vocabulary)
+    "deepseek-ai-DeepSeek-V3.2.jinja": Family(head="</think>", tokenizer="deepseek"),
     # the template writes tool_call.id verbatim and always a <think>...</think> block first
     "moonshotai-Kimi-K2-Thinking.jinja": Family(
         reasoning="", writes_reasoning=True, always_reasons=True,
@@ -221,6 +233,9 @@ def case(file: str | None, probe: bool = False, reasoning: str | None = None) ->
     if family.after_prompt:
         assert turn.text.startswith(turn.prompt_tail), f"{file}: the turn does not start with {turn.prompt_tail!r}"
         turn = dataclasses.replace(turn, text=turn.text[len(turn.prompt_tail):], prompt_tail="")
+    if family.head:
+        assert turn.text.startswith(family.head), f"{file}: the turn does not start with {family.head!r}"
+        turn = dataclasses.replace(turn, text=turn.text[len(family.head):])
     profile = grammargen.get_profile(fmt)
     if family.open_turn:
         return Case(file, fmt, family, turn, turn.text, "", ct.PROBE_TOOLS if probe else ct.TOOLS, row)

@@ -1,5 +1,6 @@
 """XML-parameter formats: values by schema type, raw strings that cannot hold their closing tag,
-and the templates tests/test_templates.py cannot cut yet (GLM-4.6, GLM-4.7, DeepSeek V3.2)."""
+and the GLM-4.6, GLM-4.7 and DeepSeek V3.2 templates' turns as a thinking model writes them
+(reasoning on or opened; tests/test_templates.py aligns their thinking-off turns)."""
 
 from __future__ import annotations
 
@@ -152,7 +153,7 @@ def test_a_call_without_its_wrapper_parses() -> None:
     assert calls_of(message) == [("book", {"city": "Bern", "nights": 2})]
 
 
-# -- templates the alignment harness cannot cut yet --------------------------------------------
+# -- the templates' turns with reasoning on or opened --------------------------------------------------
 
 # (template, format, compile/parse reasoning, what the turn starts with before render's text)
 UNCUT = [
