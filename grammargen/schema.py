@@ -173,6 +173,9 @@ class _EnumTooLong(Exception):
     """A schema (the argument) whose enum holds more than MAX_ENUM_VALUES values."""
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def _map_types(node: Any, depth: int) -> Any:
     """A copy of ``node`` with ``type`` names mapped, recursively, and old tuple-form ``items``.
 
@@ -189,7 +192,9 @@ def _map_types(node: Any, depth: int) -> Any:
         raise _TooDeep
     out: dict[str, Any] = {}
     for key, value in node.items():
-        if key in SCHEMA_MAPS and isinstance(value, dict):
+        if type(value) in _SCALARS:
+            pass  # most keywords: nothing to map, copy or count
+        elif key in SCHEMA_MAPS and isinstance(value, dict):
             if depth + 1 > MAX_SCHEMA_DEPTH:
                 raise _TooDeep
             value = {k: _map_types(v, depth + 2) for k, v in value.items()}
