@@ -20,10 +20,10 @@ llguidance ``grammar.lark``, xgrammar ``emit(grammar, "xgrammar")``, llama.cpp
   tokenizer instead of the byte-level built-in one.
 
 Every sample gets llguidance's verdict (outcome and index of the first rejected token) from
-xgrammar and llama.cpp, or a verdict one of the two documented exceptions
-(:data:`EXCEPTIONS`) explains, decided from the sample itself: a special token taken as its
-text (the engine lets more through, from a special token on) or a marker spelled out as
-plain text (the engine refuses at the token completing it).  Anything else -- a valid
+xgrammar and llama.cpp, or a verdict a documented exception (:data:`EXCEPTIONS`) explains,
+decided from the sample itself: a special token taken as its text (the engine lets more
+through, from a special token on), a marker spelled out as plain text (the engine refuses at
+the token completing it), or llama.cpp stopping at a token it makes end-of-generation.  Anything else -- a valid
 output judged incomplete, a broken call accepted -- fails with one reproducer per
 disagreement.  An emitter's refusal fails too unless :data:`REFUSALS` names it.
 ``benchmarks/engines.py`` prints the table this file computes (:func:`agreement`).
@@ -89,6 +89,12 @@ EXCEPTIONS: dict[str, tuple[str, dict[str, str]]] = {
         "engine lets more through than llguidance and the sample has a special token at or "
         "before llguidance's refusal",
         {"xgrammar": "more", "llama.cpp": "more"}),
+    "llama-cpp-eog-marker": (
+        "llama.cpp ends generation at every token spelled like an end-of-generation token "
+        "(gpt-oss's <|call|>, <|end|>), the harness's llguidance only at the tokenizer's EOS "
+        "(a runtime adds the format's end-of-turn tokens as stop tokens): llama.cpp stops where "
+        "llguidance refuses the token, and refuses the token after it",
+        {"llama.cpp": "stop"}),
     "marker-spelled-as-text": (
         "the printed grammars keep every marker's text out of free text, reasoning and string "
         "values (so that a marker token, which these engines match by its text, is refused "
@@ -125,6 +131,7 @@ class Probe:
     ids: tuple[int, ...]
     specials: tuple[int, ...] = ()  # where the special tokens are in ``ids``
     spelled: tuple[int, ...] = ()  # tokens that complete a marker spelled out as plain text
+    eog: tuple[int, ...] = ()  # tokens llama.cpp makes end-of-generation by their text
 
     @classmethod
     def of(cls, note: str, text: str, ids: list[int], tok: Tokenizer, markers: list[str]) -> Probe:
@@ -141,7 +148,10 @@ class Probe:
                 stop = at + len(needle)
                 spelled.add(next(i for i, end in enumerate(ends) if end >= stop))
                 at = data.find(needle, at + 1)
-        return cls(note, text, tuple(ids), specials, tuple(sorted(spelled)))
+        from grammargen.emit import LLAMA_CPP_EOG
+
+        eog = tuple(i for i in specials if tok.decode([ids[i]]) in LLAMA_CPP_EOG)
+        return cls(note, text, tuple(ids), specials, tuple(sorted(spelled)), eog)
 
 
 @dataclass
@@ -156,6 +166,11 @@ class Row:
     def status(self) -> str:
         if self.got == self.reference:
             return "agree"
+        ref, got = self.reference, self.got
+        if self.engine == "llama.cpp" and ref.outcome == "reject" and ref.index in self.probe.eog and (
+                got == Verdict("reject", ref.index + 1)
+                or (got.outcome == "accept" and ref.index == len(self.probe.ids) - 1)):
+            return "documented: llama-cpp-eog-marker"
         if self.lets_more_through() and any(i <= self.reference.index for i in self.probe.specials):
             return "documented: special-token-as-text"
         if self.got.outcome == "reject" and self.got.index in self.probe.spelled and (
