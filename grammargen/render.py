@@ -47,6 +47,9 @@ def render(calls: Iterable[Mapping[str, Any]], format: str | Profile = "phi4-min
     rendered = []
     for i, call in enumerate(calls):
         name, arguments = call_parts(call, f"calls[{i}]")
+        if tools is not None and name not in schemas:  # the CLI's --tools refuses it too
+            known = ", ".join(list(schemas)[:10]) + (", ..." if len(schemas) > 10 else "")
+            raise InputError(f"unknown tool {name!r} (known: {known})", path=f"calls[{i}].name")
         if name in schemas:
             arguments = ordered(arguments, schemas[name])
         ident = call_id(call, i, profile) if profile.shapes_ids else ""

@@ -121,3 +121,11 @@ def test_render_takes_the_raw_tool_list_as_compile_does() -> None:
     text = render([call], "json", tools=raw)
     assert text == render([call], "json", tools=load_tools(raw))
     assert text.index('"b"') < text.index('"a"')
+
+
+def test_render_refuses_a_call_of_an_unknown_tool(math_tools) -> None:
+    """With tools given, a call naming another tool is an error, not text the grammar refuses."""
+    with pytest.raises(InputError) as info:
+        render([{"name": "div", "arguments": {"x": 1}}], "qwen25", tools=math_tools)
+    assert "unknown tool 'div'" in str(info.value) and "add" in str(info.value)
+    assert info.value.path == "calls[0].name"
