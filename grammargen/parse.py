@@ -27,7 +27,7 @@ from typing import Any, Callable, Generator, Iterable, Sequence
 import jsonschema
 
 from .encodings import get_encoding
-from .errors import InputError, OutputParseError, ProfileError, join_path, path_of
+from .errors import InputError, OptionsError, OutputParseError, ProfileError, join_path, path_of
 from .profiles import Piece, Profile, get_profile
 from .tools import Tool, load_tools
 
@@ -361,7 +361,9 @@ class _Reader:
     def __init__(self, profile: Profile, tools: dict[str, Tool] | None, lenient: bool,
                  opened: bool = False) -> None:
         self.profile = profile
-        self.opened = opened and profile.reasoning is not None
+        if opened and profile.reasoning is None:  # compile refuses it too: say so, don't ignore it
+            raise OptionsError(f"format {profile.name!r} has no reasoning block", path="reasoning")
+        self.opened = opened
         if id(profile) not in _LAYOUTS:
             _LAYOUTS[id(profile)] = (profile, _Layout.of(profile))
         self.layout = _LAYOUTS[id(profile)][1]

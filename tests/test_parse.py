@@ -359,3 +359,14 @@ def test_cli_parse_lenient(runner: CliRunner) -> None:
     result = runner.invoke(main, ["parse", "-f", "qwen25", "--lenient"], input="<tool_call>{oops")
     assert result.exit_code == 0
     assert json.loads(result.output) == {"role": "assistant", "content": "<tool_call>{oops"}
+
+
+def test_opened_reasoning_refused_where_the_format_has_none() -> None:
+    """reasoning="opened" on a format without a reasoning block is a mistake to report, as compile does."""
+    from grammargen.errors import OptionsError
+    from grammargen.parse import StreamParser
+
+    with pytest.raises(OptionsError, match="no reasoning block"):
+        parse("hello", "hermes", reasoning="opened")
+    with pytest.raises(OptionsError, match="no reasoning block"):
+        StreamParser("hermes", reasoning="opened")
