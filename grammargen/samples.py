@@ -225,7 +225,10 @@ class _Generator:
     # -- text ------------------------------------------------------------------------------
     def _render(self, calls: Sequence[tuple[Tool | str, dict[str, Any]]]) -> str:
         plain = [{"name": t if isinstance(t, str) else t.name, "arguments": a} for t, a in calls]
-        return render(plain, self.profile, tools=self.tools)
+        # a call of a tool not in the list (a near miss) is written without schemas: render
+        # refuses unknown names when given the tools
+        known = all(call["name"] in self.schemas for call in plain)
+        return render(plain, self.profile, tools=self.tools if known else None)
 
     def _calls(self, calls: Sequence[tuple[Tool, tuple[dict[str, Any], str]]], expect: str,
                note: str) -> Sample:

@@ -183,7 +183,6 @@ needs_lowering = pytest.mark.skipif(not _lowerable(), reason="grammargen.emit.lo
 
 # Formats an engine's dialect cannot hold exactly: emit refuses them with this in the message.
 REFUSED = {
-    "functionary-v32": "has no exact plain rules",  # a Unicode \w in its free-text lead regex
     "gpt-oss": "<|call|> is an end-of-generation token",  # GBNF, parallel calls: <|call|> joins them
 }
 
