@@ -271,7 +271,9 @@ def run_bfcl(cases: Iterable[dict[str, Any]], formats: list[str], *, parse: bool
                 if i == 0 and not fault and not open_keys:  # the mutants, once per case and format
                     muts = [(kind, m) for kind, m in mutants(calls, tools)
                             if not _reads_as_valid(m, fmt, tools)]
-                    samples += [Sample(grammargen.render(m, fmt, tools=tools), "reject", kind) for kind, m in muts]
+                    # a wrong name is written without the tool list (render refuses unknown names)
+                    samples += [Sample(grammargen.render(m, fmt, tools=None if kind == "wrong_name" else tools),
+                                       "reject", kind) for kind, m in muts]
                 report = grammargen.validate(grammar, samples)
                 if report.grammar_error:
                     error = report.grammar_error.strip().splitlines()[0]
