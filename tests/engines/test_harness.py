@@ -430,6 +430,16 @@ FACTS = [
      XGRAMMAR_LARK["auto"].replace(f"text: <[^{SPECIALS}]>+", r"text: /(.|\n)+/"), {},
      TOK.encode(CALL_TEXT.replace("booking_hotels", "booking_hotel")), "accept"),
     ("xg-lark-llguidance-directive-is-an-error", "xgrammar", '%llguidance {}\nstart: "x"', {}, [X], "error"),
+    # xgrammar 0.2.8 loses the accepting path when a character-class star that can take a
+    # special token's text stands before that token and an alternation follows: a complete
+    # output is "incomplete" (the model could never stop; llguidance and llama.cpp accept).
+    # The printers keep marker text out of such lexemes, which also avoids this.
+    ("xg-lark-char-star-beside-its-token-loses-the-end", "xgrammar",
+     f'start: <[{CALL}]> t <[{END}]> gap <[{CALL}]> "x" <[{END}]>\ngap: "\\n" | "\\n\\n"\n'
+     "t: /[\\u0000-\\U0010ffff]/*", {}, [CALL, ord("a"), END, 10, 10, CALL, X, END], "incomplete"),
+    ("ll-char-star-beside-its-token-ends", "llguidance",
+     f'start: <[{CALL}]> t <[{END}]> gap <[{CALL}]> "x" <[{END}]>\ngap: "\\n" | "\\n\\n"\n'
+     "t: /[\\u0000-\\U0010ffff]/*", {}, [CALL, ord("a"), END, 10, 10, CALL, X, END], "accept"),
     ("xg-ebnf-named-special-token-is-an-error", "xgrammar", 'root ::= <|tool_call|> "x"', {"kind": "ebnf"}, [CALL, X], "error"),
     ("xg-ebnf-token-id-is-an-error", "xgrammar", f'root ::= <[{CALL}]> "x"', {"kind": "ebnf"}, [CALL, X], "error"),
     ("xg-ebnf-quoted-marker-matches-special-token", "xgrammar", 'root ::= "<|tool_call|>" "x"', {"kind": "ebnf"}, [CALL, X], "accept"),
