@@ -57,6 +57,8 @@ _lock = threading.Lock()
 # the length of its text)
 _built: OrderedDict[bytes, tuple[Tokenizer, llguidance.LLMatcher, int]] = OrderedDict()
 _chars = 0  # the text length of the grammars in _built
+_copies: dict[bytes, int] = {}  # copies handed out of each kept matcher
+COPIES = 32  # copies of one build before matcher() builds afresh (they share one lexer)
 
 # The check by construction (see the module docstring).  Measured on llguidance 1.9.1 with
 # Qwen3 (benchmarks: synthetic, 2,000 distinct integer ranges, 50-value enums, 30 optional
@@ -175,13 +177,27 @@ def matcher(grammar: Grammar, tokenizer: Any = None) -> llguidance.LLMatcher:
         entry = _built.get(key)
     if entry is not None and _same(entry[0], tokenizer, grammar):
         with _lock:
+            uses = _copies.get(key, 0) + 1
+            _copies[key] = uses
             if key in _built:
                 _built.move_to_end(key)  # in use: the last to go
-        return entry[1].deep_copy()  # the kept one is never advanced, so copies start fresh
+        if uses <= COPIES:
+            return entry[1].deep_copy()  # the kept one is never advanced, so copies start fresh
+        # llguidance's copies share one lexer, whose state cache (capped) grows with every
+        # copy's decoding: after COPIES of them, build afresh and keep that one instead
+        built = _build(entry[0].ll, grammar)
+        _keep(key, len(grammar.lark), entry[0], built)
+        with _lock:
+            _copies[key] = 1
+        return built.deep_copy()
     if isinstance(tokenizer, llguidance.LLTokenizer):
         ll = tokenizer
     else:
         ll = load_tokenizer(tokenizer, get_profile(grammar.format)).ll
+    return _build(ll, grammar)
+
+
+def _build(ll: llguidance.LLTokenizer, grammar: Grammar) -> llguidance.LLMatcher:
     built = llguidance.LLMatcher(ll, grammar.lark, log_level=0)
     if built.is_error():
         raise GrammarError(f"llguidance refuses the grammar: {built.get_error().strip().splitlines()[0]}")
@@ -193,6 +209,7 @@ def forget() -> None:
     global _chars
     with _lock:
         _built.clear()
+        _copies.clear()
         _chars = 0
 
 
@@ -227,6 +244,7 @@ def _keep(key: bytes, size: int, tok: Tokenizer, built: llguidance.LLMatcher) ->
 def _drop(key: bytes) -> None:
     """Forget one kept matcher (the caller holds the lock)."""
     global _chars
+    _copies.pop(key, None)
     entry = _built.pop(key, None)
     if entry is not None:
         _chars -= entry[2]

@@ -367,3 +367,27 @@ def test_every_format_checked_is_built_by_a_runtime_with_default_limits(fmt: str
     assert not runtime.is_error(), runtime.get_error()
     assert kept(grammar)
     assert not verify.matcher(grammar).is_error()
+
+
+def test_matcher_builds_afresh_after_many_copies(monkeypatch) -> None:
+    """Copies of one build share llguidance's lexer (its capped state cache grows with each
+    copy's decoding): after verify.COPIES of them, the next matcher comes from a new build."""
+    import json
+    from pathlib import Path
+
+    import grammargen
+    from grammargen import verify
+
+    monkeypatch.setattr(verify, "BY_CONSTRUCTION", False)  # make the check build and keep
+    monkeypatch.setattr(verify, "COPIES", 2)
+    verify.forget()
+    tools = json.loads((Path(__file__).parent.parent / "examples" / "travel_tools.json").read_text())
+    grammar = grammargen.compile(tools, "qwen25")
+    key = verify._digest(grammar.lark)
+    first = verify._built[key][1]
+    for _ in range(2):
+        assert not grammar.matcher().is_error()
+    assert verify._built[key][1] is first  # two copies of the check's build
+    third = grammar.matcher()
+    assert not third.is_error() and verify._built[key][1] is not first  # built afresh, kept
+    assert verify._copies[key] == 1  # the new build's first copy
