@@ -7,8 +7,8 @@ keys are not sorted, since property order is the order the grammar writes), the 
 every compile option with its default filled in, and the
 tokenizer's identity (a digest of its ``tokenizer.json`` text, vocabulary size and EOS,
 computed once per tokenizer object).  Grammars are frozen values, so every hit returns the
-same object, and with it the matcher compile's check built: ``grammargen.verify.matcher(grammar,
-tokenizer)`` copies that one instead of building another.
+same object; where compile's check built it (see ``grammargen.verify``), ``grammar.matcher()``
+copies that matcher instead of building another.
 
 Errors are cached too, so a bad tool list fails fast the second time: only grammargen's
 own errors (deterministic in the input), stored as a bare copy without traceback, cause or
