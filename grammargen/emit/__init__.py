@@ -52,7 +52,9 @@ def emit(grammar: Grammar, engine: str) -> str:
                      and (kind == "id" or (kind == "special" and m in named)))
         if eog:
             raise GrammarError(f"marker {eog[0]} is an end-of-generation token in llama.cpp: its "
-                               "grammar engine never matches it, so GBNF cannot hold it", path="gbnf")
+                               "grammar engine never matches it, so GBNF cannot hold it (llama.cpp ends the "
+                               "turn there: compile with parallel calls off, and without the "
+                               "reasoning block where it ends one)", path="gbnf")
         return _header("#", grammar, "llama.cpp") + print_gbnf(value, _specials(grammar))
     if engine == "xgrammar":
         from .reader import read
