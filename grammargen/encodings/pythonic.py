@@ -151,7 +151,7 @@ class LiteralGrammar:
         name = f"{self.prefix}_{len(self.names)}"
         self.names[key] = name  # before the body: a recursive schema refers to itself
         body = self.body(schema, path, depth)
-        if lexical(body) and not re.search(rf"\b{name}\b", _unquoted(body)):
+        if lexical(body) and name not in _RULE_NAMES.findall(_unquoted(body)):
             # rules of literals and terminals only: one terminal (a lexeme is far cheaper
             # for llguidance than a rule, as JSON's exact argument terminals are)
             name = name.upper()
@@ -317,6 +317,7 @@ class LiteralGrammar:
         return schema
 
 
+_RULE_NAMES = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]*\b")  # rule references (one pattern, compiled once)
 _QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"|/(?:[^/\\]|\\.)*/')
 
 
