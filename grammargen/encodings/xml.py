@@ -216,12 +216,7 @@ class XmlParameters:
 
     def _terminal(self, writer: Any, body: str) -> str:
         """A terminal for ``body`` (literals and terminals only), shared like :meth:`_rule`."""
-        text = f"XP:{body}"
-        if text not in writer.args_rules:
-            name = f"XP_{len(writer.args_rules)}"
-            writer.args_rules[text] = name
-            writer.rules.append(f"{name}: {body}")
-        return writer.args_rules[text]
+        return self._rule(writer, "XP", body)  # an upper-case name: Lark reads a terminal
 
     def _raw(self, writer: Any, low: int = 0, high: int | None = None, fmt: str = "") -> str:
         """A shared terminal for a raw string: any text without the closing tag (``low``/``high``:
