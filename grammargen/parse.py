@@ -28,7 +28,7 @@ import jsonschema
 
 from .encodings import get_encoding
 from .errors import InputError, OptionsError, OutputParseError, ProfileError, join_path, path_of
-from .profiles import Piece, Profile, get_profile
+from .profiles import Layout, Piece, Profile, get_profile
 from .tools import Tool, load_tools
 
 Delta = dict[str, Any]
@@ -259,9 +259,14 @@ class _Layout:
         """The profile's layout, with its ``read_also`` layouts (each read as if it were the
         profile's own); a section opens at any of their leads."""
         layout = cls._one(profile)
+        alts = [Layout(profile.begin, profile.call, profile.separator, profile.end), *profile.read_also]
+        # read_wrappers: each layout again, inside each wrapper (xLAM's ```json fence)
+        wrapped = [dataclasses.replace(alt, begin=(_wrap_piece(profile, begin), *alt.begin),
+                                       end=(*alt.end, *([_wrap_piece(profile, end)] if end.strip() else [])))
+                   for begin, end in profile.read_wrappers for alt in alts]
         also = [cls._one(dataclasses.replace(profile, begin=alt.begin, call=alt.call,
                                              separator=alt.separator, end=alt.end, read_also=()))
-                for alt in profile.read_also]
+                for alt in [*alts[1:], *wrapped]]
         leads = tuple(dict.fromkeys(lead for lay in (layout, *also) for lead in lay.leads))
         sure = tuple(dict.fromkeys(lead for lay in (layout, *also) for lead in lay.sure_leads))
         return dataclasses.replace(layout, also=tuple(also), leads=leads, sure_leads=sure)
@@ -313,6 +318,11 @@ class _Layout:
                 raise ProfileError(f"a raw {piece.kind} must be followed by a literal piece",
                                    source=profile.path, path=f"layout.call[{i}]")
         return layout
+
+
+def _wrap_piece(profile: Profile, text: str) -> Piece:
+    """A wrapper's text as a layout piece: a marker where the model has it as a token."""
+    return Piece("marker" if profile.is_special(text) else "text", text)
 
 
 def _tool_table(tools: Any) -> dict[str, Tool] | None:
@@ -446,6 +456,9 @@ class _Reader:
                     # the end's first words are there and the model stopped before the rest
                     # (Apertus's "]" without its <|tools_suffix|>)
                     return len(alternatives) - 1
+                if self.ending_soon():
+                    yield  # maybe the end-of-turn token that clean_end forgives, cut short
+                    continue
                 at = max(end for _, end in found)  # where the likeliest reading broke off
                 raise self.fail(f"expected {what}, found {_excerpt(self.text, at)}", at)
             yield
@@ -454,6 +467,13 @@ class _Reader:
         """The output ends here, after a complete call (only an end-of-turn token follows)."""
         rest = self.text[self.pos:].strip()
         return self.final and self.closing and (not rest or rest in self.layout.end_of_turn)
+
+    def ending_soon(self) -> bool:
+        """Streaming, after a complete call: the text so far may be the start of an
+        end-of-turn token, which :meth:`clean_end` forgives once the output ends there
+        (Gemma 4 closing a call with ``<turn|>``), so wait rather than fail."""
+        rest = self.text[self.pos:].strip()
+        return not self.final and self.closing and any(e.startswith(rest) for e in self.layout.end_of_turn)
 
     def literal(self, piece: Piece) -> Wait:
         if self.clean_end():

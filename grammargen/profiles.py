@@ -32,7 +32,9 @@ it then stops with (``end_of_turn``: never part of the grammar, dropped by the p
 grammar and ``render`` always write them, the parser reads a call without them.
 ``calls_after_text`` is what the model writes between its text and calls that follow it
 (Functionary v3.2's ``>>>``; its calls start with the bare tool name).
-``read_also`` lists older layouts the parser reads too (never written; LFM2's JSON calls).
+``read_also`` lists older layouts the parser reads too (never written; LFM2's JSON calls), and
+``read_wrappers`` text real outputs put around the call section (never written; xLAM's
+```json fence): the parser reads both and keeps them out of content.
 ``content_begin``/``content_end`` wrap the model's text where it writes text between
 markers of its own (Command R7B's ``<|START_RESPONSE|>``); the parser keeps them out of content.
 
@@ -120,6 +122,7 @@ class Profile:
     read_also: tuple[Layout, ...] = ()  # older layouts the parser reads too (LFM2's JSON)
     calls_after_text: str = ""  # written between text and the calls after it (Functionary: ">>>")
     read_content_begin: tuple[str, ...] = ()  # other text openings the parser reads (never written)
+    read_wrappers: tuple[tuple[str, str], ...] = ()  # (begin, end) real outputs put around the calls
     path: str = ""
 
     @property
@@ -262,6 +265,7 @@ def load_profile(file: Path) -> Profile:
             read_also=_layouts(data.get("read_also", [])),
             calls_after_text=data.get("calls_after_text", ""),
             read_content_begin=_strings(data, "read_content_begin"),
+            read_wrappers=_wrappers(data.get("read_wrappers", [])),
             path=source,
         )
     except KeyError as exc:
@@ -327,6 +331,19 @@ def _strings(data: dict[str, Any], key: str) -> tuple[str, ...]:
     if not (isinstance(value, list) and all(isinstance(v, str) and v for v in value)):
         raise ProfileError("must be a list of non-empty strings", path=key)
     return tuple(value)
+
+
+def _wrappers(raw: Any) -> tuple[tuple[str, str], ...]:
+    """``read_wrappers``: ``[{ begin = "```json", end = "```" }, { begin = "[TOOL_CALLS]" }]``."""
+    out = []
+    for i, table in enumerate(raw if isinstance(raw, list) else [raw]):
+        if not (isinstance(table, dict) and set(table) <= {"begin", "end"}
+                and isinstance(table.get("begin"), str) and table["begin"].strip()
+                and isinstance(table.get("end", ""), str)):
+            raise ProfileError('a wrapper is a table with a non-empty begin and an optional end '
+                               '({ begin = "```json", end = "```" })', path=f"read_wrappers[{i}]")
+        out.append((table["begin"], table.get("end", "")))
+    return tuple(out)
 
 
 def _layouts(raw: Any) -> tuple[Layout, ...]:

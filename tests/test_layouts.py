@@ -193,6 +193,48 @@ def test_lfm2_grammar_and_render_keep_to_the_pythonic_layout() -> None:
                             "reject")], tool_choice="required")
 
 
+# -- wrappers read around the calls (read_wrappers), other read-only forms of real outputs -----------
+
+XLAM_CALL = '[{"name": "get_time", "arguments": {"tz": "UTC"}}]'
+
+
+@pytest.mark.parametrize("text", [
+    f"Checking.\n```json\n{XLAM_CALL}\n```",
+    f"Checking.[TOOL_CALLS]{XLAM_CALL}",
+    f"Checking.<tool_call>{XLAM_CALL}</tool_call>",
+    f"Checking. {XLAM_CALL}",
+], ids=["json-fence", "tool-calls-marker", "tool-call-tags", "bare"])
+def test_xlam_wrappers_are_read_and_kept_out_of_content(text: str) -> None:
+    """xLAM's calls in a ```json fence, after [TOOL_CALLS] or in <tool_call> tags: the calls, and only the text as content."""
+    for message in (parse(text, "xlam", tools=TOOLS), streamed(text, "xlam")):
+        assert message.content == "Checking."
+        assert [(n, a) for n, a, _ in calls_of(message)] == [("get_time", {"tz": "UTC"})]
+
+
+def test_a_wrapper_without_calls_stays_text() -> None:
+    """A ```json fence holding other JSON is the model's text, kept whole."""
+    text = 'The result:\n```json\n{"tz": "UTC"}\n```'
+    assert parse(text, "xlam").content == streamed(text, "xlam").content == text
+
+
+def test_wrappers_are_never_written_nor_allowed() -> None:
+    """render writes the bare array, and the grammar refuses the fence a parser forgives."""
+    assert render(CALLS[1:], "xlam", tools=TOOLS) == '[{"name": "get_time", "arguments": {"tz": "Europe/Zurich"}}]'
+    accepts("xlam", [Sample(f"```json\n{XLAM_CALL}\n```", "reject"), Sample(XLAM_CALL)], tool_choice="required")
+
+
+@pytest.mark.parametrize(("fmt", "text"), [
+    ("nemotron-nano-v2", '<TOOLCALL>{"name": "get_time", "arguments": {"tz": "UTC"}}</TOOLCALL>'),
+    ("gemma4", '<|tool_call>:call:get_time{tz:<|"|>UTC<|"|>}<tool_call|>'),
+    ("gemma4", '<|tool_call>call:get_time{tz:<|"|>UTC<|"|>}<turn|>'),
+], ids=["nemotron-bare-object", "gemma4-stray-colon", "gemma4-closed-by-turn-end"])
+def test_observed_variants_read_whole_and_streamed(fmt: str, text: str) -> None:
+    """Forms real outputs show (a single call not in a list, a stray colon, a call closed by the end of
+    turn) read the same whole and streamed two characters at a time."""
+    for message in (parse(text, fmt, tools=TOOLS), streamed(text, fmt)):
+        assert [(n, a) for n, a, _ in calls_of(message)] == [("get_time", {"tz": "UTC"})] and not message.content
+
+
 # -- Apertus and Llama 4 ------------------------------------------------------------------------
 
 def test_apertus_name_is_the_key_and_a_missing_suffix_is_forgiven() -> None:
@@ -244,8 +286,10 @@ reference = "https://example.com"
     ('call_id = "[a-z]{3}"\n[layout]\ncall = [{ call_object = ["arguments"] }]\n[[read_also]]\n'
      'call = [{ call_object = ["arguments"], id = "id" }]\n', "writes no ids"),
     ('[layout]\ncall = [{ content = "text" }, { call_object = ["arguments"] }]\n', "only appear once, in layout.begin"),
+    ('read_wrappers = [{ end = "```" }]\n[layout]\ncall = [{ call_object = ["arguments"] }]\n', "non-empty begin"),
 ], ids=["id_of-nested", "id_of-empty", "index-from-1", "id_of-outside-call", "calls_after_text-alone",
-        "content_end-alone", "read_also-without-arguments", "read_also-with-ids", "content-in-call"])
+        "content_end-alone", "read_also-without-arguments", "read_also-with-ids", "content-in-call",
+        "read_wrappers-without-begin"])
 def test_misused_layout_keys_are_refused(tmp_path: Path, toml: str, message: str) -> None:
     """Each rule of the new keys is checked when the file loads, naming the file."""
     path = tmp_path / "acme.toml"
