@@ -391,6 +391,7 @@ class _Reader:
         self.open: int | None = None  # index of a call whose header was sent, until it ends
         self.error: OutputParseError | None = None
         self.said = False  # has any content gone out
+        self.opening_read = False  # open_content skipped an opening, its answer still pending
         self.validators: dict[str, Any] = {}
         self._steps = self._run()
 
@@ -703,6 +704,8 @@ class _Reader:
                     yield
                     continue
                 fresh = False
+                if opened and not self.said:  # "<answer>\ntext": content is trimmed
+                    yield from self.space_plain()
                 if not opened and layout.bare and not self.said and self.calls == 0:
                     ahead = _BARE_CALL.match(self.text, self.pos)
                     if ahead is None and not self.final and _BARE_NAME.fullmatch(self.text, self.pos):
@@ -735,21 +738,24 @@ class _Reader:
             yield
 
     def open_content(self) -> bool | None:
-        """Skip the marker the format writes before text (Command R7B's <|START_RESPONSE|>,
-        Functionary's ``all\n``) where text starts with it: True if it did, False if the
-        text starts otherwise, None while that cannot be told yet."""
-        openings = [o for o in (self.profile.content_begin, *self.profile.read_content_begin) if o]
-        if not openings:
-            return False
-        at = _SPACE.match(self.text, self.pos).end()  # type: ignore[union-attr]
-        for opening in sorted(openings, key=len, reverse=True):
-            if self.text.startswith(opening, at):
-                self.pos = at + len(opening)
-                return True
-        rest = self.text[at:]
+        """Skip the markers the format writes before text (Command R7B's <|START_RESPONSE|>,
+        Functionary's ``all\n``; one after another: Hunyuan's ``<answer>`` then ``助手：``)
+        where text starts with them: True if it did, False if the text starts otherwise, None
+        while that cannot be told yet (what was skipped stays skipped)."""
+        openings = sorted((o for o in (self.profile.content_begin, *self.profile.read_content_begin) if o),
+                          key=len, reverse=True)
+        while openings:
+            at = _SPACE.match(self.text, self.pos).end()  # type: ignore[union-attr]
+            opening = next((o for o in openings if self.text.startswith(o, at)), None)
+            if opening is None:
+                break
+            self.pos, self.opening_read = at + len(opening), True
+            openings.remove(opening)  # each once
+        rest = self.text[_SPACE.match(self.text, self.pos).end():]  # type: ignore[union-attr]
         if not self.final and any(o.startswith(rest) and len(rest) < len(o) for o in openings):
             return None
-        return False
+        opened, self.opening_read = self.opening_read, False
+        return opened
 
     def tentative(self, start: int) -> Wait:
         """Read a section whose calls nothing promised; nothing goes out until it is whole.
@@ -769,13 +775,14 @@ class _Reader:
         before trailing whitespace, a tail that may yet begin a lead, and the end-of-turn
         token (or ``droppable`` layout pieces) that end the output."""
         text, pos = self.text, self.pos
-        closing = self.profile.content_end
+        closings = [c for c in (self.profile.content_end, *self.profile.read_content_end) if c]
         if stop is not None:
             end = pos + len(text[pos:stop].rstrip())
-            if closing and text.endswith(closing, pos, end):  # the text's own closing marker
+            closing = next((c for c in closings if text.endswith(c, pos, end)), "")
+            if closing:  # the text's own closing marker
                 end = pos + len(text[pos:end - len(closing)].rstrip())
             return end
-        drop = (*self.layout.end_of_turn, *droppable, *([closing] if closing else []))
+        drop = (*self.layout.end_of_turn, *droppable, *closings)
         end = len(text)
         while True:
             end = pos + len(text[pos:end].rstrip())

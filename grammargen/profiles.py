@@ -36,7 +36,8 @@ grammar and ``render`` always write them, the parser reads a call without them.
 ``read_wrappers`` text real outputs put around the call section (never written; xLAM's
 ```json fence): the parser reads both and keeps them out of content.
 ``content_begin``/``content_end`` wrap the model's text where it writes text between
-markers of its own (Command R7B's ``<|START_RESPONSE|>``); the parser keeps them out of content.
+markers of its own (Command R7B's ``<|START_RESPONSE|>``); the parser keeps them out of content,
+and ``read_content_begin``/``read_content_end`` too, which are read only (Hunyuan's ``<answer>``).
 
 Adding a format is adding a TOML file; nothing here names a model.
 """
@@ -122,6 +123,7 @@ class Profile:
     read_also: tuple[Layout, ...] = ()  # older layouts the parser reads too (LFM2's JSON)
     calls_after_text: str = ""  # written between text and the calls after it (Functionary: ">>>")
     read_content_begin: tuple[str, ...] = ()  # other text openings the parser reads (never written)
+    read_content_end: tuple[str, ...] = ()  # and closings (Hunyuan's </answer>)
     read_wrappers: tuple[tuple[str, str], ...] = ()  # (begin, end) real outputs put around the calls
     path: str = ""
 
@@ -265,6 +267,7 @@ def load_profile(file: Path) -> Profile:
             read_also=_layouts(data.get("read_also", [])),
             calls_after_text=data.get("calls_after_text", ""),
             read_content_begin=_strings(data, "read_content_begin"),
+            read_content_end=_strings(data, "read_content_end"),
             read_wrappers=_wrappers(data.get("read_wrappers", [])),
             path=source,
         )
@@ -305,8 +308,6 @@ def load_profile(file: Path) -> Profile:
         if marker not in profile.markers:
             raise ProfileError(f"may_omit lists {marker!r}, which is no marker of the layout",
                                source=source, path="may_omit")
-    if profile.read_content_begin and not profile.content_begin:
-        raise ProfileError("read_content_begin needs content_begin", source=source, path="read_content_begin")
     if profile.calls_after_text and not profile.content_begin:
         raise ProfileError("calls_after_text needs content_begin (text is told apart from calls by it)",
                            source=source, path="calls_after_text")

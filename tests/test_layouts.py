@@ -235,6 +235,37 @@ def test_observed_variants_read_whole_and_streamed(fmt: str, text: str) -> None:
         assert [(n, a) for n, a, _ in calls_of(message)] == [("get_time", {"tz": "UTC"})] and not message.content
 
 
+HUNYUAN_CALL = '<tool_calls>[{"name": "get_time", "arguments": {"tz": "UTC"}}]</tool_calls>'
+
+
+@pytest.mark.parametrize(("text", "content", "reasoning"), [
+    (f"<think>\nThe user wants the time.\n</think>\n<answer>\n{HUNYUAN_CALL}\n</answer>", None,
+     "The user wants the time."),
+    (f"<think>\n\n</think>\n<answer>\nChecking. {HUNYUAN_CALL}\n</answer>", "Checking.", None),
+    (f"<answer>{HUNYUAN_CALL}</answer>", None, None),
+    ("<think>\nEasy.\n</think>\n<answer>\n助手：It is noon.\n</answer><|eos|>", "It is noon.", "Easy."),
+    ("助手：It is noon.", "It is noon.", None),
+], ids=["thinking-call", "empty-thought-text-and-call", "no-newlines", "thinking-text", "template-text"])
+def test_hunyuan_answer_frame_is_read(text: str, content: str | None, reasoning: str | None) -> None:
+    """Hunyuan A13B's <think>...</think><answer>...</answer> frame: the thought is reasoning, the
+    answer's text content (its "助手：" opening dropped), calls inside it read, whole and streamed."""
+    want = [("get_time", {"tz": "UTC"})] if "tool_calls" in text else []
+    for message in (parse(text, "hunyuan", tools=TOOLS), streamed(text, "hunyuan")):
+        assert (message.content, message.reasoning_content) == (content, reasoning)
+        assert [(n, a) for n, a, _ in calls_of(message)] == want
+
+
+def test_hunyuan_grammar_lets_the_model_write_its_frame() -> None:
+    """The grammar allows the thought and the <answer> frame around text and before calls; render
+    writes the turn as the template's history does, with no frame."""
+    assert render(CALLS[1:], "hunyuan", tools=TOOLS) == (
+        '<tool_calls>[{"name": "get_time", "arguments": {"tz": "Europe/Zurich"}}]</tool_calls>')
+    framed = [f"<think>\nThe user wants the time.\n</think>\n<answer>\n{HUNYUAN_CALL}\n",
+              "<think>\nEasy.\n</think>\n<answer>\n助手：It is noon.\n</answer>"]
+    accepts("hunyuan", [Sample(t) for t in framed], reasoning=True)
+    accepts("hunyuan", [Sample(f"<answer>\n{HUNYUAN_CALL}\n"), Sample("<answer>\n助手：It is noon.\n</answer>")])
+
+
 # -- Apertus and Llama 4 ------------------------------------------------------------------------
 
 def test_apertus_name_is_the_key_and_a_missing_suffix_is_forgiven() -> None:
