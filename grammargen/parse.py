@@ -43,6 +43,7 @@ _SCALAR_END = re.compile(r"[\s,}\]]")
 # Functionary: output that starts with a word alone on its line (the recipient) is calls
 _BARE_NAME = re.compile(r"[\w.:-]*")
 _BARE_CALL = re.compile(r"[\w.:-]+[ \t]*\n")
+_COUNTER = re.compile(r"\s*([0-9]+)\s*")  # a call id written as its counter alone (Kimi K2 Thinking)
 _ID_TABLE = bytes((string.ascii_letters + string.digits).encode()[i % 62] for i in range(256))
 _DECODER = json.JSONDecoder()
 _LAYOUTS: dict[int, tuple[Profile, _Layout]] = {}  # by id(profile); the profile is kept alive
@@ -365,6 +366,43 @@ def _excerpt(text: str, pos: int) -> str:
     return repr(text[pos:pos + 20]) if pos < len(text) else "the end of the output"
 
 
+class _Markup:
+    """Inline tags the model's consumers drop from its text (``drop_markup``: Cohere's
+    ``<co>span</co: 0:[1]>`` citations): removed as the text streams by, the text between
+    kept.  A tail that may begin a tag is held; a tag with an ``end`` must close within
+    ``LIMIT`` characters, else its begin was text.  The result does not depend on chunking."""
+
+    LIMIT = 256
+
+    def __init__(self, tags: Sequence[tuple[str, str]]) -> None:
+        self.tags = sorted(tags, key=lambda t: -len(t[0]))  # the longest begin wins a tie
+        self.held = ""
+
+    def feed(self, text: str, final: bool) -> str:
+        buf, out = self.held + text, []
+        while True:
+            hits = [(at, begin, end) for begin, end in self.tags if (at := buf.find(begin)) >= 0]
+            if not hits:
+                break
+            at, begin, end = min(hits, key=lambda h: h[0])
+            stop = at + len(begin)
+            if end:
+                close = buf.find(end, stop, stop + self.LIMIT)
+                if close < 0:
+                    if not final and len(buf) - stop < self.LIMIT:  # it may close yet
+                        self.held = buf[at:]
+                        return "".join(out) + buf[:at]
+                    out.append(buf[:stop])  # never closed: its begin was text
+                    buf = buf[stop:]
+                    continue
+                stop = close + len(end)
+            out.append(buf[:at])
+            buf = buf[stop:]
+        keep = 0 if final else _held(buf, 0, [begin for begin, _ in self.tags])
+        self.held = buf[len(buf) - keep:]
+        return "".join(out) + buf[:len(buf) - keep]
+
+
 class _Reader:
     """The layout interpreter: a generator that reads what it can and waits for more."""
 
@@ -393,6 +431,8 @@ class _Reader:
         self.said = False  # has any content gone out
         self.opening_read = False  # open_content skipped an opening, its answer still pending
         self.validators: dict[str, Any] = {}
+        self.markup = {kind: _Markup(profile.drop_markup) for kind in ("content", "reasoning")} \
+            if profile.drop_markup else {}
         self._steps = self._run()
 
     def push(self, chunk: str, *, final: bool) -> None:
@@ -417,7 +457,28 @@ class _Reader:
         events, self.events = self.events[:cut], self.events[cut:]
         if self.held_from is not None:
             self.held_from = 0
-        return events
+        return self.unmark(events) if self.markup else events
+
+    def unmark(self, events: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """Content and reasoning without the profile's inline markup (``drop_markup``); a tag
+        never spans a call or the other channel, so each flushes what a channel held."""
+        out: list[tuple[Any, ...]] = []
+
+        def flush(keep: str = "") -> None:
+            for kind, markup in self.markup.items():
+                if kind != keep and (rest := markup.feed("", final=True)):
+                    out.append((kind, rest))
+
+        for event in events:
+            flush(event[0])
+            if event[0] in self.markup:
+                if text := self.markup[event[0]].feed(event[1], final=False):
+                    out.append((event[0], text))
+            else:
+                out.append(event)
+        if self.final and self.held_from is None:
+            flush()
+        return out
 
     # -- primitives ------------------------------------------------------------------
     def fail(self, message: str, offset: int, path: str = "") -> OutputParseError:
@@ -909,8 +970,18 @@ class _Reader:
         self.closing = False
         pieces = self.layout.call
         id_from = None  # where the text of an id_of group starts
+        skip = 0  # pieces of an id_of group written as its counter alone
         for i, piece in enumerate(pieces):
+            if i < skip:
+                continue
             call.stops = self.layout.stops[i]
+            if piece.in_id and id_from is None and self.profile.may_omit_name:
+                after = next((j for j in range(i, len(pieces)) if not pieces[j].in_id), len(pieces))
+                counter = yield from self.counter(pieces[after:after + 1])
+                if counter is not None:  # Kimi K2 Thinking's "0": named at the end, from the tools
+                    call.set_id(counter)
+                    skip = after
+                    continue
             if piece.in_id and id_from is None:
                 id_from = self.pos
             yield from self.piece(piece, call)
@@ -918,6 +989,28 @@ class _Reader:
                 call.set_id(_TRAILING_SPACE.sub("", self.text[id_from:self.pos]).strip())
             self.closing = self.closing or piece.kind in ("arguments", "call_object")
         call.finish()
+
+    def counter(self, following: Sequence[Piece]) -> Wait:
+        """A call id written as its bare counter (``may_omit_name``): the digits, if the text
+        here is digits and then the piece after the id; else None, nothing read."""
+        words = _alternatives(following[0])[0] if following and following[0].is_literal else ()
+        while True:
+            found = _COUNTER.match(self.text, self.pos)
+            waiting = not self.final and (found is None and not self.text[self.pos:].strip()
+                                          or found is not None and found.end() == len(self.text))
+            if waiting:
+                yield
+                continue
+            if found is None:
+                return None
+            status, _ = _try(self.text, found.end(), words)
+            if status == _PARTIAL and not self.final:
+                yield
+                continue
+            if status != _MATCH:
+                return None
+            self.pos = found.end()
+            return found.group(1)
 
     def raw_text(self, call: _Call, what: str) -> Wait:
         """A bare name or id, ending where the next literal piece begins: (text, offset)."""
@@ -994,6 +1087,25 @@ class _Reader:
             yield from self.more("a call object")
         return self.text[self.pos]
 
+    def name_from_arguments(self, text: str, given: str, at: int) -> str:
+        """The tool a call written with its id alone is for: the one tool whose schema its
+        arguments fit, every key declared (as vLLM's Kimi K2 parser infers it)."""
+        if self.tools is None:
+            raise self.fail(f"the call names no tool, only its id {given!r} (give the tool list "
+                            "to read which tool it is for)", at)
+        try:
+            arguments = json.loads(text or "{}")
+        except json.JSONDecodeError:
+            arguments = None
+        fits = [name for name, tool in self.tools.items() if isinstance(arguments, dict)
+                and self.validator(tool).is_valid(arguments)
+                and (not isinstance(props := tool.parameters.get("properties"), dict)
+                     or set(arguments) <= set(props))]
+        if len(fits) != 1:
+            which = f"fit {', '.join(fits)}" if fits else "fit no tool"
+            raise self.fail(f"the call names no tool, only its id {given!r}, and its arguments {which}", at)
+        return fits[0]
+
     def validator(self, tool: Tool) -> Any:
         if tool.name not in self.validators:
             cls = jsonschema.validators.validator_for(tool.parameters)
@@ -1054,6 +1166,8 @@ class _Call:
     def finish(self) -> None:
         reader = self.reader
         end = reader.pos
+        if self.name is None and self.id is not None and reader.profile.may_omit_name:
+            self.name = reader.name_from_arguments("".join(self.args), self.id, end)
         if self.name is None:
             raise reader.fail("the call has no tool name", end)
         self.hold = False

@@ -38,6 +38,9 @@ grammar and ``render`` always write them, the parser reads a call without them.
 ``content_begin``/``content_end`` wrap the model's text where it writes text between
 markers of its own (Command R7B's ``<|START_RESPONSE|>``); the parser keeps them out of content,
 and ``read_content_begin``/``read_content_end`` too, which are read only (Hunyuan's ``<answer>``).
+``may_omit_name``: a call may be written with its id's counter alone, the tool found from its
+arguments (Kimi K2 Thinking's ``0``).  ``drop_markup`` lists inline tags the model's own consumers remove from its text (Cohere's
+``<co>span</co: 0:[1]>`` citations): the parser drops them and keeps the text between.
 
 Adding a format is adding a TOML file; nothing here names a model.
 """
@@ -125,6 +128,8 @@ class Profile:
     read_content_begin: tuple[str, ...] = ()  # other text openings the parser reads (never written)
     read_content_end: tuple[str, ...] = ()  # and closings (Hunyuan's </answer>)
     read_wrappers: tuple[tuple[str, str], ...] = ()  # (begin, end) real outputs put around the calls
+    drop_markup: tuple[tuple[str, str], ...] = ()  # inline tags dropped from text (Cohere's <co>)
+    may_omit_name: bool = False  # a call written with its id's counter alone (Kimi K2 Thinking)
     path: str = ""
 
     @property
@@ -268,7 +273,9 @@ def load_profile(file: Path) -> Profile:
             calls_after_text=data.get("calls_after_text", ""),
             read_content_begin=_strings(data, "read_content_begin"),
             read_content_end=_strings(data, "read_content_end"),
-            read_wrappers=_wrappers(data.get("read_wrappers", [])),
+            read_wrappers=_pairs(data.get("read_wrappers", []), "read_wrappers"),
+            drop_markup=_pairs(data.get("drop_markup", []), "drop_markup"),
+            may_omit_name=data.get("may_omit_name", False),
             path=source,
         )
     except KeyError as exc:
@@ -308,6 +315,11 @@ def load_profile(file: Path) -> Profile:
         if marker not in profile.markers:
             raise ProfileError(f"may_omit lists {marker!r}, which is no marker of the layout",
                                source=source, path="may_omit")
+    if not isinstance(profile.may_omit_name, bool):
+        raise ProfileError("may_omit_name is true or false", source=source, path="may_omit_name")
+    if profile.may_omit_name and not any(p.in_id and p.kind == "index" for p in profile.call):
+        raise ProfileError("may_omit_name needs an id_of group with an index piece (the counter "
+                           "written alone)", source=source, path="may_omit_name")
     if profile.calls_after_text and not profile.content_begin:
         raise ProfileError("calls_after_text needs content_begin (text is told apart from calls by it)",
                            source=source, path="calls_after_text")
@@ -334,15 +346,15 @@ def _strings(data: dict[str, Any], key: str) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _wrappers(raw: Any) -> tuple[tuple[str, str], ...]:
-    """``read_wrappers``: ``[{ begin = "```json", end = "```" }, { begin = "[TOOL_CALLS]" }]``."""
+def _pairs(raw: Any, key: str) -> tuple[tuple[str, str], ...]:
+    """``read_wrappers`` and ``drop_markup``: ``[{ begin = "```json", end = "```" }, { begin = "x" }]``."""
     out = []
     for i, table in enumerate(raw if isinstance(raw, list) else [raw]):
         if not (isinstance(table, dict) and set(table) <= {"begin", "end"}
                 and isinstance(table.get("begin"), str) and table["begin"].strip()
                 and isinstance(table.get("end", ""), str)):
-            raise ProfileError('a wrapper is a table with a non-empty begin and an optional end '
-                               '({ begin = "```json", end = "```" })', path=f"read_wrappers[{i}]")
+            raise ProfileError('each is a table with a non-empty begin and an optional end '
+                               '({ begin = "```json", end = "```" })', path=f"{key}[{i}]")
         out.append((table["begin"], table.get("end", "")))
     return tuple(out)
 

@@ -266,6 +266,42 @@ def test_hunyuan_grammar_lets_the_model_write_its_frame() -> None:
     accepts("hunyuan", [Sample(f"<answer>\n{HUNYUAN_CALL}\n"), Sample("<answer>\n助手：It is noon.\n</answer>")])
 
 
+def test_command_r7b_citation_tags_are_dropped_from_text() -> None:
+    """Cohere's <co>span</co: 0:[1]> grounding tags leave the plan and the response as their
+    consumers show them, the spans kept, whole and streamed; a tag never closed stays text."""
+    text = ("<|START_THINKING|>Found it <co>in result 1</co: 0:[1]>.<|END_THINKING|>"
+            "<|START_RESPONSE|>It is <co>noon</co: 0:[1,2],1:[0]> in Zürich.<|END_RESPONSE|>")
+    for message in (parse(text, "command-r7b"), streamed(text, "command-r7b")):
+        assert (message.reasoning_content, message.content) == ("Found it in result 1.", "It is noon in Zürich.")
+    kept = "<|START_RESPONSE|>A </co: tag" + "." * 300 + "<|END_RESPONSE|>"
+    assert parse(kept, "command-r7b").content == streamed(kept, "command-r7b").content == kept[18:-16]
+
+
+BARE = ("Checking. <|tool_calls_section_begin|><|tool_call_begin|>0 <|tool_call_argument_begin|>{ARGS}"
+        "<|tool_call_end|><|tool_calls_section_end|>")
+
+
+def test_kimi_thinking_call_written_with_its_counter_alone() -> None:
+    """A call whose id is the bare counter "0" is for the one tool its arguments fit, with "0" as its
+    id, whole and streamed; it is never written or allowed."""
+    text = BARE.replace("{ARGS}", '{"tz": "UTC"}')
+    for message in (parse(text, "kimi-k2-thinking", tools=TOOLS), streamed(text, "kimi-k2-thinking")):
+        assert calls_of(message) == [("get_time", {"tz": "UTC"}, "0")] and message.content == "Checking."
+    accepts("kimi-k2-thinking", [Sample(text, "reject")])
+
+
+@pytest.mark.parametrize(("args", "tools", "message"), [
+    ('{"tz": "UTC"}', None, "give the tool list"),
+    ('{"city": "Oslo"}', TOOLS + [{"name": "book", "parameters": {"type": "object", "properties": {
+        "city": {"type": "string"}}}}], "fit get_weather, book"),
+    ('{"zone": "UTC"}', TOOLS, "fit no tool"),
+], ids=["no-tools", "ambiguous", "no-fit"])
+def test_kimi_counter_alone_is_an_error_where_no_one_tool_fits(args: str, tools: Any, message: str) -> None:
+    """Without tools, or with arguments that fit several tools or none, the call is not guessed."""
+    with pytest.raises(grammargen.OutputParseError, match=message):
+        parse(BARE.replace("{ARGS}", args), "kimi-k2-thinking", tools=tools)
+
+
 # -- Apertus and Llama 4 ------------------------------------------------------------------------
 
 def test_apertus_name_is_the_key_and_a_missing_suffix_is_forgiven() -> None:
@@ -318,9 +354,10 @@ reference = "https://example.com"
      'call = [{ call_object = ["arguments"], id = "id" }]\n', "writes no ids"),
     ('[layout]\ncall = [{ content = "text" }, { call_object = ["arguments"] }]\n', "only appear once, in layout.begin"),
     ('read_wrappers = [{ end = "```" }]\n[layout]\ncall = [{ call_object = ["arguments"] }]\n', "non-empty begin"),
+    ('may_omit_name = true\n[layout]\ncall = [{ call_object = ["arguments"] }]\n', "id_of group with an index"),
 ], ids=["id_of-nested", "id_of-empty", "index-from-1", "id_of-outside-call", "calls_after_text-alone",
         "content_end-alone", "read_also-without-arguments", "read_also-with-ids", "content-in-call",
-        "read_wrappers-without-begin"])
+        "read_wrappers-without-begin", "may_omit_name-without-counter"])
 def test_misused_layout_keys_are_refused(tmp_path: Path, toml: str, message: str) -> None:
     """Each rule of the new keys is checked when the file loads, naming the file."""
     path = tmp_path / "acme.toml"
