@@ -22,9 +22,11 @@ real = load_benchmark("real_outputs")
 ENFORCED = {14: True, 15: True}
 # No figure may fall below what the committed parser reached (issue 14: 146/146 strict at
 # commit 3f8ac8c; issue 15: 297/314 before its JSON layouts, 431/440 = 98.0% with them, LFM2's
-# older JSON read and a call section ending a reasoning block never closed); raise a floor as
-# the figure climbs.
-FLOOR = {14: 0.99, 15: 0.95}
+# older JSON read and a call section ending a reasoning block never closed; 443/445 = 99.6%
+# with xLAM's wrappers, Hunyuan's answer frame, Cohere's citation tags, Kimi's bare counters
+# and observed Gemma 4 and Nemotron forms read, the other two misses known differences); raise
+# a floor as the figure climbs.
+FLOOR = {14: 0.99, 15: 0.98}
 
 
 @pytest.fixture(scope="module")
@@ -126,6 +128,17 @@ def test_plain_answers_stay_plain(cases: list[dict]) -> None:
     assert plain, "no plain answers in implemented formats"
     wrong = [f"{c['id']}: {reason}" for c in plain if (reason := real.judge(c, lenient=False))]
     assert not wrong, "plain answers misread:\n" + "\n".join(wrong)
+
+
+def test_every_miss_is_a_known_difference(cases: list[dict], results: dict) -> None:
+    """A strict failure is a case marked ``differs`` with its reason (else it is a regression),
+    and a marked case still fails (else its mark, and README's list of differences, is stale)."""
+    marked = {c["id"] for c in cases if "differs" in c and real.implemented(c["format"])}
+    failing = {case_id: r.format for r in results.values() for case_id in r.failures}
+    unexplained = [f"{case_id} [{fmt}]: {results[fmt].failures[case_id]}" for case_id, fmt in failing.items()
+                   if case_id not in marked]
+    assert not unexplained, "strict misses that are no known difference:\n" + "\n".join(unexplained)
+    assert not marked - set(failing), f"marked differs but now agree (remove the mark): {sorted(marked - set(failing))}"
 
 
 @pytest.mark.parametrize("issue", [14, 15])
