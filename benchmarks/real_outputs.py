@@ -1,7 +1,8 @@
 """Do we read what real models write?  ``parse`` against peers' fixtures of real model outputs.
 
 The corpus, ``tests/data/real_outputs.jsonl``, holds model outputs that vLLM
-(``tests/tool_parsers``, ``tests/entrypoints/openai/tool_parsers``), SGLang
+(``tests/tool_parsers``, ``tests/entrypoints/openai/tool_parsers``, and for Hunyuan A13B's
+answer frame ``tests/reasoning``), SGLang
 (``test/srt/test_function_call_parser.py`` and its neighbours) and llama.cpp
 (``tests/test-chat.cpp``, ``tests/test-chat-parser.cpp``) feed their own parsers, each
 with the peer's expected message, normalized to ``{name, arguments as JSON}`` and
