@@ -324,6 +324,7 @@ def report(results: dict[str, FormatResult], *, failures: bool = False,
             continue
         first = next(iter(r.failures.items()), None)
         shown = f"`{first[0]}`: {_short(first[1], 140)}" if first else ""
+        shown += " (known difference)" if first and first[0] in r.known else ""
         shown = shown.replace("|", "\\|").replace("\n", "\\n")
         lines.append(f"| {r.format} | {r.issue} | {r.cases} | {r.strict} | {_pct(r.strict, r.cases)} "
                      f"| {r.lenient} | {_pct(r.lenient, r.cases)} | {r.stream} | {_pct(r.stream, r.cases)} "

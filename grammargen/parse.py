@@ -429,7 +429,7 @@ class _Reader:
         self.open: int | None = None  # index of a call whose header was sent, until it ends
         self.error: OutputParseError | None = None
         self.said = False  # has any content gone out
-        self.opening_read = False  # open_content skipped an opening, its answer still pending
+        self.opening_read = False  # open_content skipped an opening it has not yet reported
         self.validators: dict[str, Any] = {}
         self.markup = {kind: _Markup(profile.drop_markup) for kind in ("content", "reasoning")} \
             if profile.drop_markup else {}
