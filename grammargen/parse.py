@@ -463,21 +463,15 @@ class _Reader:
         """Content and reasoning without the profile's inline markup (``drop_markup``); a tag
         never spans a call or the other channel, so each flushes what a channel held."""
         out: list[tuple[Any, ...]] = []
-
-        def flush(keep: str = "") -> None:
+        for event in [*events, ("end",)] if self.final and self.held_from is None else events:
             for kind, markup in self.markup.items():
-                if kind != keep and (rest := markup.feed("", final=True)):
+                if kind != event[0] and markup.held and (rest := markup.feed("", final=True)):
                     out.append((kind, rest))
-
-        for event in events:
-            flush(event[0])
             if event[0] in self.markup:
                 if text := self.markup[event[0]].feed(event[1], final=False):
                     out.append((event[0], text))
-            else:
+            elif event[0] != "end":
                 out.append(event)
-        if self.final and self.held_from is None:
-            flush()
         return out
 
     # -- primitives ------------------------------------------------------------------
@@ -805,6 +799,8 @@ class _Reader:
         while that cannot be told yet (what was skipped stays skipped)."""
         openings = sorted((o for o in (self.profile.content_begin, *self.profile.read_content_begin) if o),
                           key=len, reverse=True)
+        if not openings:
+            return False
         while openings:
             at = _SPACE.match(self.text, self.pos).end()  # type: ignore[union-attr]
             opening = next((o for o in openings if self.text.startswith(o, at)), None)
