@@ -82,12 +82,24 @@ def _none_in(written: Iterable[str], specials: tuple[str, ...]) -> bool:
     Literals reach the grammar JSON-escaped (``\\uXXXX`` past ASCII, the same in terminals
     and in ``%json``), so each special text is searched in that form, once over all of it;
     only a hit pays for the walk that finds the literal.  Descriptions are not written,
-    so they never cause one.  Texts JSON escapes otherwise can't be searched this way.
+    so they never cause one.  A ``"`` is escaped once (a literal, ``%json``) or twice (a
+    JSON value inside a literal: fastjson's terminals, enum values of arrays), and Python's
+    ``repr`` leaves it as it is, so a text holding one (Gemma 4's ``<|"|>``) is searched
+    in both forms (ASCII only: past ASCII the two escapings differ).  Texts escaped otherwise
+    (a backslash, ``'``, which ``repr`` may escape, a control character) can't be searched
+    this way.
     """
-    if any('"' in s or "\\" in s or not s.isprintable() for s in specials):
+    if any("\\" in s or "'" in s or not s.isprintable() or ('"' in s and not s.isascii())
+           for s in specials):
         return False
     text = "\n".join(written)
-    return "u007f" not in text and not any(literal(s)[1:-1] in text for s in specials)
+    if "u007f" in text:
+        return False
+    for s in specials:
+        once = literal(s)[1:-1]
+        if once in text or ('"' in s and literal(once)[1:-1] in text):
+            return False
+    return True
 
 
 def _find(text: str, specials: tuple[str, ...], firsts: set[str]) -> str:

@@ -180,6 +180,30 @@ def test_enum_value_holding_the_delimiter_is_refused():
         grammargen.compile([_tool("f", {"m": {"enum": [f"a{Q}"]}})], "gemma4")
 
 
+@pytest.mark.parametrize("fmt", ["gemma4", "functiongemma"])
+def test_string_enums_with_prefixes_between_delimiter_tokens(fmt):
+    """A string enum is its texts between the delimiter tokens (one terminal of them inside):
+    a value that is a prefix of another is still taken whole, and only listed values are."""
+    q = Q if fmt == "gemma4" else "<escape>"
+    tools = [_tool("f", {"m": {"enum": ["a", "ab", ""]}, "n": {"enum": ["a", 1, None]}}, ["m"])]
+    grammar = grammargen.compile(tools, fmt, tool_choice="required")
+    call = grammargen.render([{"name": "f", "arguments": {"m": "a"}}], fmt, tools=tools)
+    texts = [call, call.replace(f"{q}a{q}", f"{q}ab{q}"), call.replace(f"{q}a{q}", f"{q}{q}"),
+             call.replace(f"{q}a{q}", f"{q}abc{q}"), call.replace(f"{q}a{q}", f"{q}b{q}"),
+             call.replace(f"{q}a{q}", f"{q}a{q},n:{q}a{q}"), call.replace(f"{q}a{q}", f"{q}a{q},n:None"),
+             call.replace(f"{q}a{q}", f"{q}a{q},n:2")]
+    assert [r.got for r in grammargen.validate(grammar, texts).results] == ["accepted"] * 3 + ["rejected"] * 2 \
+        + ["accepted"] * 2 + ["rejected"]
+
+
+@pytest.mark.parametrize("key", ["a<tool_call|>", f"a{Q}"])
+def test_a_key_spelling_a_special_token_is_refused(key):
+    """A property name holding a special token's text (the end marker, or the delimiter whose
+    ``"`` the quick search looks for in both its escapings) is refused by name."""
+    with pytest.raises(ToolError, match="special token"):
+        grammargen.compile([_tool("f", {key: {"type": "string"}})], "gemma4")
+
+
 # -- parse, stream, reasoning --------------------------------------------------------------
 
 STREAMED = [

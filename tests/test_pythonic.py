@@ -162,6 +162,49 @@ def test_lfm2_top_level_dicts_are_json():
     assert _verdicts("pythonic", [py, py.replace("'lang'", '"lang"')], tool_choice="required") == ["accepted", "rejected"]
 
 
+def test_lfm2_top_level_dicts_are_one_exact_terminal():
+    """LFM2's top-level dicts are written by fastjson's exact terminals (as the JSON formats'
+    arguments are), not ``%json`` (2.4x the matcher build), and still take exactly that JSON:
+    declared key order, ", " and ": ", bounds, no extra key; ``%json`` stays where fastjson
+    can't say it exactly (a pattern)."""
+    opts = {"type": "object", "properties": {"lang": {"type": "string", "maxLength": 3},
+                                             "n": {"type": "integer", "minimum": 0, "maximum": 9}},
+            "required": ["lang"]}
+    tools = [_tool("f", {"opts": opts}, ["opts"])]
+    grammar = grammargen.compile(tools, "lfm2", tool_choice="required")
+    assert "%json" not in grammar.lark
+    wrap = "<|tool_call_start|>[f(opts={})]<|tool_call_end|>".replace
+    texts = [wrap("{}", '{"lang": "fr", "n": 3}'), wrap("{}", '{"lang": "fr"}'),
+             wrap("{}", '{"n": 3, "lang": "fr"}'), wrap("{}", '{"lang":"fr"}'), wrap("{}", '{"lang": "fran"}'),
+             wrap("{}", '{"lang": "fr", "n": 10}'), wrap("{}", '{"lang": "fr", "x": 1}'), wrap("{}", "{'lang': 'fr'}")]
+    assert [r.got for r in grammargen.validate(grammar, texts).results] == ["accepted"] * 2 + ["rejected"] * 6
+    shaped = {"type": "object", "properties": {"code": {"type": "string", "pattern": "^[a-z]+$"}}}
+    assert "%json" in grammargen.compile([_tool("f", {"opts": shaped})], "lfm2").lark
+
+
+@pytest.mark.parametrize("fmt", ["pythonic", "lfm2", "gemma4", "seed-oss"])
+def test_an_integer_bounded_on_one_side_builds(fmt):
+    """``minimum`` alone (or ``maximum`` alone) is an exact terminal whose name llguidance
+    reads as one (it was written ``INT_0_None``, a refused grammar)."""
+    tools = [_tool("f", {"n": {"type": "integer", "minimum": 0}, "m": {"type": "integer", "maximum": -2}}, ["n"])]
+    grammar = grammargen.compile(tools, fmt, tool_choice="required")
+    calls = [{"name": "f", "arguments": {"n": 7, "m": -3}}, {"name": "f", "arguments": {"n": -1}},
+             {"name": "f", "arguments": {"n": 0, "m": -1}}]
+    texts = [grammargen.render([c], fmt, tools=tools) for c in calls]
+    assert [r.got for r in grammargen.validate(grammar, texts).results] == ["accepted", "rejected", "rejected"]
+
+
+def test_string_lengths_share_their_character_terminals():
+    """Strings of every length repeat two shared character terminals (one per quote), so a
+    tool list with many lengths writes the escapes once; both quotes and escapes still count
+    as one character each."""
+    tools = [_tool(f"f{i}", {"s": {"type": "string", "maxLength": i}}, ["s"]) for i in range(1, 6)]
+    grammar = grammargen.compile(tools, "pythonic", tool_choice="required")
+    assert grammar.lark.count("x[0-9a-fA-F]{2}") == 2
+    texts = ["[f2(s='ab')]", '[f2(s="a\'")]', "[f2(s='\\n\\t')]", "[f2(s='abc')]", "[f2(s='a\\'b')]"]
+    assert [r.got for r in grammargen.validate(grammar, texts).results] == ["accepted"] * 3 + ["rejected"] * 2
+
+
 @pytest.mark.parametrize("fmt", ["lfm2", "pythonic"])
 def test_generated_samples_are_as_labelled(fmt):
     """validate's generated samples (every type, near misses) come out as labelled."""

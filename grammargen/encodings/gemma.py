@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any
+from typing import Any, Sequence
 
 from ..errors import InputError, OutputParseError, ToolError, UnsupportedSchemaError, join_path
 from ..lark import literal, regex_escape
@@ -106,14 +106,25 @@ class GemmaGrammar(LiteralGrammar):
                                          path=self.where) from exc
 
     def constant(self, value: Any, path: str) -> str:
-        """Strings go between the delimiter's own form (a token, where it is one)."""
+        """Strings go between the delimiter's own form (a token, where it is one; where it
+        is text, the whole value is one literal)."""
         expr = super().constant(value, path)
-        if isinstance(value, str):
+        if isinstance(value, str) and not self.quote_is_text:
             return f"{self.quote} {literal(value)} {self.quote}"
         return expr
 
+    def enum(self, values: Sequence[Any], path: str) -> str:
+        """Strings only, between delimiter tokens: the tokens once around one terminal of
+        the texts (one lexeme for llguidance, not a rule branch per value)."""
+        if self.quote_is_text or not values or not all(isinstance(v, str) for v in values):
+            return super().enum(values, path)
+        for i, v in enumerate(values):
+            super().constant(v, f"{path}[{i}]")  # the checks: no delimiter, no special token inside
+        texts = self.named(" | ".join(literal(v) for v in dict.fromkeys(values)))
+        return f"{self.quote} {texts} {self.quote}"
+
     def key(self, name: str) -> str:
-        return literal(name + ":")
+        return name + ":"
 
     def object_keys(self, props: dict[str, Any]) -> list[str]:
         return key_order(props)

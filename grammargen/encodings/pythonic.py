@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Iterator, Sequence
 
 from ..errors import InputError, OutputParseError, ToolError, UnsupportedSchemaError, join_path
-from ..fastjson import int_range
+from ..fastjson import ArgsTerminals, int_range
 from ..lark import json_text, literal
 from ..schema import resolve_ref
 
@@ -47,6 +47,7 @@ ANNOTATIONS = frozenset({
 })
 _NUMERIC = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf")
 INTEGER = r"/-?(?:0|[1-9][0-9]*)/"
+STRING_ESCAPE = r"\\(?:[\\'\"abfnrtv0]|x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8})"  # a Python escape
 NUMBER = r"/-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/"
 # A call's name is read up to its "(" (surrounding space dropped): a name holding "(", a
 # control character or space at either end could not be read back, so it is refused.
@@ -75,12 +76,16 @@ class LiteralGrammar:
 
     # -- spellings (overridden by Gemma) -------------------------------------------------
     def string(self, lo: int, hi: int | None) -> str:
-        """A Python string literal of lo..hi characters: ``'...'`` or ``"..."`` with escapes."""
+        """A Python string literal of lo..hi characters: ``'...'`` or ``"..."`` with escapes.
+
+        Each length's terminal repeats two shared character terminals (as fastjson's strings
+        repeat JSON_CHAR): llguidance builds a shared piece once, where a whole regex per
+        length cost it a sixth more for 100 tools (benchmarks/encodings_speed.py)."""
         count = f"{{{lo},{hi}}}" if hi is not None else (f"{{{lo},}}" if lo else "*")
-        esc = r"\\(?:[\\'\"abfnrtv0]|x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8})"
-        single = f"'(?:[^'\\\\\\x00-\\x1f\\x7f]|{esc}){count}'"
-        double = f'"(?:[^"\\\\\\x00-\\x1f\\x7f]|{esc}){count}"'
-        return self.terminal(f"STR_{lo}_{hi if hi is not None else 'N'}", f"/{single}|{double}/")
+        single = self.terminal("SQ_CHAR", f"/[^'\\\\\\x00-\\x1f\\x7f]|{STRING_ESCAPE}/")
+        double = self.terminal("DQ_CHAR", f'/[^"\\\\\\x00-\\x1f\\x7f]|{STRING_ESCAPE}/')
+        return self.terminal(f"STR_{lo}_{hi if hi is not None else 'N'}",
+                             f'"\'" {single}{count} "\'" | "\\"" {double}{count} "\\""')
 
     def shaped_string(self, schema: dict[str, Any], path: str) -> str:
         """A string with ``pattern`` or ``format``: llguidance's JSON string enforces them, and a
@@ -93,7 +98,8 @@ class LiteralGrammar:
         return python_literal(value)
 
     def key(self, name: str) -> str:
-        return literal(python_literal(name) + self.key_sep)
+        """The text before a member's value: its key and separator."""
+        return python_literal(name) + self.key_sep
 
     def constant(self, value: Any, path: str) -> str:
         """An enum or const value as one exact literal; never one that spells a special token
@@ -105,6 +111,10 @@ class LiteralGrammar:
                 raise UnsupportedSchemaError(f"the value {value!r} holds {special!r}, the text of a "
                                              "special token: it can't be written", path=path)
         return literal(text)
+
+    def enum(self, values: Sequence[Any], path: str) -> str:
+        """One of ``values``, each an exact literal."""
+        return " | ".join(self.constant(v, f"{path}[{i}]") for i, v in enumerate(values))
 
     def object_keys(self, props: dict[str, Any]) -> list[str]:
         return list(props)
@@ -122,13 +132,13 @@ class LiteralGrammar:
             value = self.value(extra, join_path(path, "additionalProperties"))
             pair = f"{self.terminal('KEY', '/[A-Za-z_][A-Za-z0-9_]*/')} {literal(kw)} {value}"
             return f"({pair} ({literal(sep)} {pair})*)?"
-        cache = f"args:{kw}:{sep}:{json.dumps(schema, sort_keys=True)}"
-        if cache in self.names:  # tools with identical parameters share one rule set
-            return self.names[cache]
         keys = self.object_keys(props)
-        items = [literal(k + kw) + " " + self.value(props[k], join_path(path, f"properties.{k}"), 0)
-                 for k in keys]
-        expr = self.ordered(items, [k in set(schema.get("required") or ()) for k in keys], sep)
+        required = set(schema.get("required") or ())
+        items = [(k + kw, self.value(props[k], join_path(path, f"properties.{k}"), 0)) for k in keys]
+        expr = sequence(self.ordered(items, [k in required for k in keys], sep))
+        cache = f"args:{expr}"
+        if cache in self.names:  # tools whose parameters read the same share one rule
+            return self.names[cache]
         name = f"{self.prefix}_args_{len(self.names)}"
         name = name.upper() if lexical(expr) else name  # one terminal where it can be
         self.rules.append(f"{name}: {expr}")
@@ -136,7 +146,11 @@ class LiteralGrammar:
         return name
 
     def value(self, schema: Any, path: str, depth: int = 1) -> str:
-        """The rule (name) for one value of ``schema``."""
+        """The rule or terminal (name) for one value of ``schema``.
+
+        Values that read the same share one rule, found by its body's text (cheaper than
+        serializing each schema); a value reached through ``$ref`` is named before its body
+        is written (:meth:`referenced`), so a recursive schema can refer to itself."""
         if depth > MAX_DEPTH:
             raise UnsupportedSchemaError("schema nests (or recurses) too deeply for this encoding",
                                          path=path)
@@ -144,7 +158,32 @@ class LiteralGrammar:
             return self.any_value()
         if schema is False:
             raise UnsupportedSchemaError("a schema of false admits no value", path=path)
+        if isinstance(schema, dict) and "$ref" in schema:
+            return self.referenced(schema, path, depth)
+        return self.named(self.body(self.resolve(schema, path), path, depth))
+
+    def named(self, body: str) -> str:
+        """``body`` as a rule (a terminal where it is lexical), one per distinct body; a body
+        that is a single name already is that name."""
+        if _NAME.fullmatch(body):
+            return body
+        key = f"body:{body}"
+        name = self.names.get(key)
+        if name is None:
+            name = f"{self.prefix}_{len(self.names)}"
+            name = name.upper() if lexical(body) else name
+            self.names[key] = name
+            self.rules.append(f"{name}: {body}")
+        return name
+
+    def referenced(self, schema: dict[str, Any], path: str, depth: int) -> str:
+        """A value reached through ``$ref``: its rule is named (by the schema it resolves to)
+        before the body is written, so the body can refer to it."""
         schema = self.resolve(schema, path)
+        if schema is True or schema == {}:
+            return self.any_value()
+        if schema is False:
+            raise UnsupportedSchemaError("a schema of false admits no value", path=path)
         key = f"{self.prefix}:{depth == 0}:{json.dumps(schema, sort_keys=True)}"
         if key in self.names:
             return self.names[key]
@@ -169,8 +208,7 @@ class LiteralGrammar:
         if "const" in schema:
             return self.constant(schema["const"], join_path(path, "const"))
         if "enum" in schema:
-            return " | ".join(self.constant(v, join_path(path, f"enum[{i}]"))
-                              for i, v in enumerate(schema["enum"]))
+            return self.enum(schema["enum"], join_path(path, "enum"))
         if "anyOf" in schema:
             rest = {k: v for k, v in schema.items() if k != "anyOf" and k not in ANNOTATIONS}
             if rest:
@@ -196,7 +234,8 @@ class LiteralGrammar:
             bounds = _int_bounds(schema)
             if bounds is not None:  # an exact terminal, as JSON's integer ranges are
                 lo, hi = bounds
-                return self.terminal(f"INT_{lo}_{hi}".replace("-", "NEG"), f"/{int_range(lo, hi)}/")
+                name = f"INT_{'ANY' if lo is None else lo}_{'ANY' if hi is None else hi}"  # upper case:
+                return self.terminal(name.replace("-", "NEG"), f"/{int_range(lo, hi)}/")  # a terminal
         if kind in ("integer", "number"):
             if any(k in schema for k in _NUMERIC):  # ranges: llguidance's JSON numbers enforce them
                 sub = {"type": kind, **{k: schema[k] for k in _NUMERIC if k in schema}}
@@ -243,11 +282,10 @@ class LiteralGrammar:
                                          "spelled exactly here: close it (additionalProperties: false)",
                                          path=join_path(path, "additionalProperties"))
         keys = self.object_keys(props)
-        items = [self.key(k) + " " + self.value(props[k], join_path(path, f"properties.{k}"), depth + 1)
+        items = [(self.key(k), self.value(props[k], join_path(path, f"properties.{k}"), depth + 1))
                  for k in keys]
         required = set(schema.get("required") or ())
-        inner = self.ordered(items, [k in required for k in keys], self.item_sep)
-        return f'"{{" {inner} "}}"' if inner != '""' else '"{}"'
+        return sequence(["{", *self.ordered(items, [k in required for k in keys], self.item_sep), "}"])
 
     def map_key(self) -> str:
         """A key of a map the schema leaves open (a quoted string here)."""
@@ -271,24 +309,27 @@ class LiteralGrammar:
             f'"[" ({name} ({sep} {name})*)? "]"', self.free_map(name)]))
         return name
 
-    def ordered(self, items: Sequence[str], required: Sequence[bool], sep: str) -> str:
-        """Any in-order subset of ``items`` holding every required one, joined by ``sep``
-        (unquoted), as one expression linear in the items: optional items before the first
-        required one carry the separator after them, the others before them."""
+    def ordered(self, items: Sequence[tuple[str, str]], required: Sequence[bool], sep: str) -> list[str]:
+        """Any in-order subset of ``items`` (each its leading text and its value's expression)
+        holding every required one, joined by ``sep``, as a :func:`sequence` linear in the
+        items: optional items before the first required one carry the separator after them,
+        the others before them (so the separator and the next key are one literal)."""
         n = len(items)
         if n == 0:
-            return '""'
-        quoted = literal(sep)
+            return []
         if any(required):
             first = required.index(True)
-            parts = [f"({items[i]} {quoted})?" for i in range(first)] + [items[first]]
-            parts += [f"{quoted} {items[i]}" if required[i] else f"({quoted} {items[i]})?"
-                      for i in range(first + 1, n)]
-            return "(" + " ".join(parts) + ")"
+            out: list[str] = [Raw(f"({sequence([lead, Raw(value), sep])})?") for lead, value in items[:first]]
+            out += [items[first][0], Raw(items[first][1])]
+            for (lead, value), needed in zip(items[first + 1:], required[first + 1:]):
+                piece = [sep + lead, Raw(value)]
+                out += piece if needed else [Raw(f"({sequence(piece)})?")]
+            return out
         # nothing required: whichever item comes first has no separator before it
-        alts = [" ".join([items[i]] + [f"({quoted} {items[j]})?" for j in range(i + 1, n)])
+        alts = [sequence([items[i][0], Raw(items[i][1])]
+                         + [Raw(f"({sequence([sep + lead, Raw(value)])})?") for lead, value in items[i + 1:]])
                 for i in range(n)]
-        return "(" + " | ".join(alts) + ")?"
+        return [Raw("(" + " | ".join(alts) + ")?")]
 
     def terminal(self, name: str, body: str) -> str:
         full = f"{self.prefix.upper()}_{name}"
@@ -318,6 +359,29 @@ class LiteralGrammar:
 
 
 _RULE_NAMES = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]*\b")  # rule references (one pattern, compiled once)
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+class Raw(str):
+    """A Lark expression inside a :func:`sequence` (a plain ``str`` there is literal text)."""
+
+
+def sequence(items: Sequence[str]) -> str:
+    """Lark for a sequence of literal texts and :class:`Raw` expressions, adjacent texts
+    joined into one literal (fewer pieces for llguidance to build); ``""`` when empty."""
+    out: list[str] = []
+    text = ""
+    for item in items:
+        if type(item) is Raw:
+            if text:
+                out.append(literal(text))
+                text = ""
+            out.append(item)
+        else:
+            text += item
+    if text or not out:
+        out.append(literal(text))
+    return " ".join(out)
 _QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"|/(?:[^/\\]|\\.)*/')
 
 
@@ -362,11 +426,18 @@ _TYPE_WORDS = {
 
 
 class PythonicGrammar(LiteralGrammar):
-    """Python-literal spelling; ``json_objects``: a top-level dict value is JSON (LFM2.5)."""
+    """Python-literal spelling; ``json_objects``: a top-level dict value is JSON (LFM2.5).
 
-    def __init__(self, rules: list[str] | None = None, *, json_objects: bool = False) -> None:
+    ``terminals``: the compile's :class:`~grammargen.fastjson.ArgsTerminals`, which writes
+    such a dict as one exact terminal where it can (as the JSON formats' arguments are);
+    ``%json`` elsewhere, and always without it.
+    """
+
+    def __init__(self, rules: list[str] | None = None, *, json_objects: bool = False,
+                 terminals: ArgsTerminals | None = None) -> None:
         super().__init__(rules)
         self.json_objects = json_objects
+        self.terminals = terminals
 
     def kwargs(self, schema: dict[str, Any], path: str) -> str:
         """``k=v, ...`` for one tool's arguments (no parentheses), or ``""`` for none.  Keys
@@ -378,9 +449,14 @@ class PythonicGrammar(LiteralGrammar):
         if kind == "object" and self.json_objects and depth == 0:
             # LFM2.5's template writes a top-level dict with tojson: exact JSON, schema enforced
             sub = {k: v for k, v in schema.items() if k not in ANNOTATIONS}
-            sub = {**sub, "type": "object",
-                   "x-guidance": {"whitespace_flexible": False, "item_separator": ", ",
-                                  "key_separator": ": "}}
+            sub["type"] = "object"
+            exact = self.terminals.expression(sub) if self.terminals is not None else None
+            if exact is not None:  # what %json below accepts, as one exact terminal expression
+                return f"({exact})"
+            for defs in ("$defs", "definitions"):  # what its $refs point into
+                if isinstance(self.root, dict) and defs in self.root:
+                    sub[defs] = self.root[defs]
+            sub["x-guidance"] = {"whitespace_flexible": False, "item_separator": ", ", "key_separator": ": "}
             return self.terminal(f"JSON_{len(self.rules)}", "%json " + json.dumps(sub))
         return super().typed(kind, schema, path, depth)
 
@@ -818,7 +894,8 @@ class Pythonic:
 
         key = f"_grammargen_{self.name}"
         if getattr(writer, key, None) is None:  # one rule set per compile, shared by its tools
-            grammar = PythonicGrammar(writer.rules, json_objects=self.json_objects)
+            grammar = PythonicGrammar(writer.rules, json_objects=self.json_objects,
+                                      terminals=writer.terminals if writer.shape == "auto" else None)
             grammar.specials = specials(writer)
             setattr(writer, key, grammar)
         where = f"{tool.path or 'tool ' + repr(tool.name)}"
