@@ -310,7 +310,7 @@ def test_an_unreadable_grammar_is_refused_with_llguidances_first_line() -> None:
 def test_too_many_symbols_names_the_limit_and_the_counts(monkeypatch: pytest.MonkeyPatch) -> None:
     """llguidance's symbol overflow becomes the error naming the symbol table (the budget is
     lowered here so a small grammar reaches it; tests/test_fastjson.py overflows it for real)."""
-    monkeypatch.setattr(verify, "SYMBOL_BUDGET", 20)
+    monkeypatch.setattr(verify, "SYMBOL_BUDGET", 12)
     with pytest.raises(GrammarError, match=r"needs more than 65,000 grammar symbols; .*\(2 tools: 1 argument "
                                            r"terminals of \d+ characters, 0 %json argument rules"):
         grammargen.compile([tool("never_built_1"), tool("never_built_2")], FORMAT)
