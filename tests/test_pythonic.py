@@ -205,6 +205,43 @@ def test_string_lengths_share_their_character_terminals():
     assert [r.got for r in grammargen.validate(grammar, texts).results] == ["accepted"] * 3 + ["rejected"] * 2
 
 
+PLAIN = {"type": "object", "description": "d", "properties": {
+    "s": {"type": "string", "maxLength": 4, "title": "t"}, "n": {"type": "integer", "minimum": 0},
+    "o": {"type": "object", "properties": {"a": {"type": "boolean"}, "b": {"type": ["number", "null"]}},
+          "required": ["a"]},
+    "l": {"type": "array", "items": {"type": "object", "properties": {"k": {"enum": ["x", 1]}}}, "maxItems": 3},
+    "m": {"type": "object", "additionalProperties": {"type": "integer"}},
+    "u": {"anyOf": [{"type": "string"}, {"type": "object", "properties": {"z": {"const": None}}}]}},
+    "required": ["s"]}
+
+
+@pytest.mark.parametrize("fmt", ["pythonic", "lfm2", "gemma4"])
+@pytest.mark.parametrize("close_objects", [True, False])
+def test_plain_schemas_are_written_as_prepare_would_have_them(fmt, close_objects):
+    """A plain schema is written as loaded, objects closed on the way (no prepare walk); the
+    grammar is the one prepare's output gives (a keyword prepare drops sends it there)."""
+    def lark(extra: dict) -> str:
+        schema = json.loads(json.dumps(PLAIN))
+        schema["properties"]["o"].update(extra)
+        if not close_objects:  # an open object with properties can't be spelled: close them by hand
+            for sub in (schema, schema["properties"]["o"], schema["properties"]["l"]["items"],
+                        schema["properties"]["u"]["anyOf"][1]):
+                sub["additionalProperties"] = False
+        tools = [{"type": "function", "function": {"name": "f", "parameters": schema}}]
+        return grammargen.compile(tools, fmt, close_objects=close_objects, check=False).lark
+    assert lark({}) == lark({"x-vendor": 1})
+
+
+def test_a_plain_walk_error_is_prepares_error():
+    """An error met on the plain walk is worded by prepare's own pass, so the first refusal is
+    the one prepare finds (a keyword in a later property), not the walk's (an open object before it)."""
+    tools = [_tool("f", {"c": {"type": "object", "properties": {"d": {"type": "string"}}, "additionalProperties": True},
+                         "a": {"type": "object", "properties": {"b": {"type": "string", "not": {"const": "x"}}}}})]
+    with pytest.raises(UnsupportedSchemaError) as info:
+        grammargen.compile(tools, "pythonic")
+    assert "properties.a.properties.b.not" in str(info.value)
+
+
 @pytest.mark.parametrize("fmt", ["lfm2", "pythonic"])
 def test_generated_samples_are_as_labelled(fmt):
     """validate's generated samples (every type, near misses) come out as labelled."""

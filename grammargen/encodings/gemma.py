@@ -347,7 +347,7 @@ class Gemma:
 
     def grammar(self, writer: Any, tool: Any) -> list[Any]:
         from . import Ref
-        from .pythonic import prepared, specials
+        from .pythonic import specials, written
 
         cache = f"_grammargen_{self.name}"
         if getattr(writer, cache, None) is None:
@@ -357,9 +357,7 @@ class Gemma:
         where = f"{tool.path or 'tool ' + repr(tool.name)}"
         check_name(tool.name, f"{where}.name")
         g = getattr(writer, cache)
-        schema = prepared(writer, tool)
-        g.root = schema
-        expr = g.arguments(schema, ":", ",", path=f"{where}.parameters")
+        expr = written(g, writer, tool, lambda schema: g.arguments(schema, ":", ",", path=f"{where}.parameters"))
         return [] if expr == '""' else [Ref(expr)]
 
     def render(self, arguments: dict[str, Any], schema: dict[str, Any] | None) -> str:

@@ -27,7 +27,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterator, Sequence
 
-from ..errors import InputError, OutputParseError, ToolError, UnsupportedSchemaError, join_path
+from ..errors import GrammarGenError, InputError, OutputParseError, ToolError, UnsupportedSchemaError, join_path
 from ..fastjson import ArgsTerminals, int_range
 from ..lark import json_text, literal
 from ..schema import resolve_ref
@@ -46,6 +46,19 @@ ANNOTATIONS = frozenset({
     "writeOnly", "$schema", "$vocabulary", "contentMediaType", "contentEncoding", "contentSchema",
 })
 _NUMERIC = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf")
+_NUMERIC_SET = frozenset(_NUMERIC)
+_WORDS_KNOWN = ENFORCED | ANNOTATIONS
+# What a loaded schema may hold to be written as it is (schema.prepare would only drop the
+# annotations and close objects): no $ref, allOf, oneOf, pattern, format or unknown keyword.
+_PLAIN = frozenset({
+    "type", "enum", "const", "properties", "required", "additionalProperties", "items",
+    "minItems", "maxItems", "minLength", "maxLength", "minimum", "maximum", "exclusiveMinimum",
+    "exclusiveMaximum", "multipleOf", "anyOf"}) | ANNOTATIONS
+
+
+class NotPlain(Exception):
+    """A loaded schema that schema.prepare must see first (see :func:`written`)."""
+_IDENTIFIERS = frozenset({"$defs", "definitions", "$id", "$anchor"})  # dropped once a $ref is resolved
 INTEGER = r"/-?(?:0|[1-9][0-9]*)/"
 STRING_ESCAPE = r"\\(?:[\\'\"abfnrtv0]|x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8})"  # a Python escape
 NUMBER = r"/-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/"
@@ -73,6 +86,10 @@ class LiteralGrammar:
         self.root: Any = {}
         self.where = ""  # the schema path being written (for errors)
         self.specials: tuple[str, ...] = ()  # special-token texts no literal may hold
+        self._strings: dict[tuple[Any, Any], str] = {}  # (minLength, maxLength) -> the string's expression
+        # None: schemas come from schema.prepare; else a loaded schema is being written as it
+        # is (see written()), and this says whether objects listing properties are closed
+        self.closing: bool | None = None
 
     # -- spellings (overridden by Gemma) -------------------------------------------------
     def string(self, lo: int, hi: int | None) -> str:
@@ -123,9 +140,11 @@ class LiteralGrammar:
     def arguments(self, schema: dict[str, Any], kw: str, sep: str, *, path: str) -> str:
         """The top-level keyword list: ``k<kw>v`` pairs joined by ``sep`` (no brackets)."""
         self.root = schema
+        if self.closing is not None and not _PLAIN.issuperset(schema):
+            raise NotPlain
         schema = self.resolve(schema, path)
         props = schema.get("properties") or {}
-        extra = schema.get("additionalProperties", True)
+        extra = schema.get("additionalProperties", False if props and self.closing else True)
         if not props:
             if extra is False or schema.get("type", "object") != "object":
                 return '""'
@@ -200,11 +219,12 @@ class LiteralGrammar:
 
     def body(self, schema: dict[str, Any], path: str, depth: int) -> str:
         self.where = path
-        for word in schema:
-            if word not in ENFORCED and word not in ANNOTATIONS:
-                raise UnsupportedSchemaError(
-                    f"unsupported JSON Schema keyword {word!r} in this format's arguments",
-                    path=join_path(path, word))
+        if self.closing is not None and not _PLAIN.issuperset(schema):
+            raise NotPlain  # prepare words or drops it: the tool is written from its output
+        if not _WORDS_KNOWN.issuperset(schema):
+            word = next(w for w in schema if w not in _WORDS_KNOWN)
+            raise UnsupportedSchemaError(f"unsupported JSON Schema keyword {word!r} in this format's arguments",
+                                         path=join_path(path, word))
         if "const" in schema:
             return self.constant(schema["const"], join_path(path, "const"))
         if "enum" in schema:
@@ -228,16 +248,20 @@ class LiteralGrammar:
         if kind == "string":
             if "pattern" in schema or "format" in schema:
                 return self.shaped_string(schema, path)
-            hi = schema.get("maxLength")
-            return self.string(int(schema.get("minLength", 0)), None if hi is None else int(hi))
-        if kind == "integer" and "multipleOf" not in schema and any(k in schema for k in _NUMERIC):
+            lo, hi = schema.get("minLength", 0), schema.get("maxLength")
+            known = self._strings.get((lo, hi))
+            if known is None:
+                known = self._strings[(lo, hi)] = self.string(int(lo), None if hi is None else int(hi))
+            return known
+        numeric = not _NUMERIC_SET.isdisjoint(schema)
+        if kind == "integer" and numeric and "multipleOf" not in schema:
             bounds = _int_bounds(schema)
             if bounds is not None:  # an exact terminal, as JSON's integer ranges are
                 lo, hi = bounds
                 name = f"INT_{'ANY' if lo is None else lo}_{'ANY' if hi is None else hi}"  # upper case:
                 return self.terminal(name.replace("-", "NEG"), f"/{int_range(lo, hi)}/")  # a terminal
         if kind in ("integer", "number"):
-            if any(k in schema for k in _NUMERIC):  # ranges: llguidance's JSON numbers enforce them
+            if numeric:  # ranges: llguidance's JSON numbers enforce them
                 sub = {"type": kind, **{k: schema[k] for k in _NUMERIC if k in schema}}
                 return self.terminal(f"NUM_{len(self.rules)}", "%json " + json.dumps(sub))
             return self.terminal("INT" if kind == "integer" else "NUM",
@@ -271,7 +295,7 @@ class LiteralGrammar:
 
     def object(self, schema: dict[str, Any], path: str, depth: int) -> str:
         props = schema.get("properties") or {}
-        extra = schema.get("additionalProperties", True)
+        extra = schema.get("additionalProperties", False if props and self.closing else True)
         if not props:
             if extra is False:
                 return '"{}"'
@@ -331,6 +355,17 @@ class LiteralGrammar:
                 for i in range(n)]
         return [Raw("(" + " | ".join(alts) + ")?")]
 
+    def mark(self) -> tuple[int, int, int]:
+        """Where the rules written so far end (for :meth:`rollback`)."""
+        return len(self.rules), len(self.names), len(self._strings)
+
+    def rollback(self, mark: tuple[int, int, int]) -> None:
+        """Forget every rule written since ``mark``."""
+        del self.rules[mark[0]:]
+        for table, size in ((self.names, mark[1]), (self._strings, mark[2])):
+            for key in list(table)[size:]:
+                del table[key]
+
     def terminal(self, name: str, body: str) -> str:
         full = f"{self.prefix.upper()}_{name}"
         if body.startswith("%json"):  # llguidance takes %json only as a rule
@@ -353,8 +388,8 @@ class LiteralGrammar:
                 raise UnsupportedSchemaError(f"unresolvable $ref {schema['$ref']!r}", path=path) from exc
             rest = {k: v for k, v in schema.items() if k not in ("$ref",) and k not in ANNOTATIONS}
             schema = {**target, **rest} if isinstance(target, dict) else target
-        if isinstance(schema, dict):
-            schema = {k: v for k, v in schema.items() if k not in ("$defs", "definitions", "$id", "$anchor")}
+        if isinstance(schema, dict) and not _IDENTIFIERS.isdisjoint(schema):
+            schema = {k: v for k, v in schema.items() if k not in _IDENTIFIERS}
         return schema
 
 
@@ -453,6 +488,8 @@ class PythonicGrammar(LiteralGrammar):
             exact = self.terminals.expression(sub) if self.terminals is not None else None
             if exact is not None:  # what %json below accepts, as one exact terminal expression
                 return f"({exact})"
+            if self.closing is not None:
+                raise NotPlain  # %json needs the schema as prepare closes it
             for defs in ("$defs", "definitions"):  # what its $refs point into
                 if isinstance(self.root, dict) and defs in self.root:
                     sub[defs] = self.root[defs]
@@ -880,6 +917,24 @@ def prepared(writer: Any, tool: Any) -> dict[str, Any]:
     return out.schema
 
 
+def written(grammar: LiteralGrammar, writer: Any, tool: Any, write: Any) -> str:
+    """``write(schema)`` for the tool's parameters: as loaded where they are plain (objects
+    closed on the way, as :func:`prepared` would close them, without its walk of every tool:
+    a sixth of this encoding's compile time), else from :func:`prepared`'s output.  Anything
+    the plain walk can't write, an error included, is written again from that output (which
+    then words the error as before), the rules of the first attempt forgotten."""
+    if isinstance(tool.parameters, dict):
+        mark = grammar.mark()
+        grammar.closing = writer.close
+        try:
+            return write(tool.parameters)
+        except (NotPlain, GrammarGenError):
+            grammar.rollback(mark)
+        finally:
+            grammar.closing = None
+    return write(prepared(writer, tool))
+
+
 class Pythonic:
     """``k=v, ...`` between a layout's ``name(`` and ``)``: Python literals by schema."""
 
@@ -900,7 +955,8 @@ class Pythonic:
             setattr(writer, key, grammar)
         where = f"{tool.path or 'tool ' + repr(tool.name)}"
         check_name(tool.name, f"{where}.name")
-        expr = getattr(writer, key).kwargs(prepared(writer, tool), f"{where}.parameters")
+        grammar = getattr(writer, key)
+        expr = written(grammar, writer, tool, lambda schema: grammar.kwargs(schema, f"{where}.parameters"))
         return [] if expr == '""' else [Ref(expr)]
 
     def render(self, arguments: dict[str, Any], schema: dict[str, Any] | None) -> str:
