@@ -10,9 +10,9 @@ The emitted grammar has one shape for every format::
     CALL_REST_1: "weather..." ARGS_0  // the rest of one name, then that tool's arguments
                                       // (terminals: one lexeme; rules where a leaf holds
                                       // a special token or a rule: call_rest, call_rest_1)
-    ARGS_0: "{\"q\": " STRING_0_16 ...  // one exact terminal where the schema allows (fastjson),
+    ARGS_0: "{\"q\": \"" JSON_CHAR{0,16} ...  // one exact terminal where the schema allows (fastjson),
     args_1: %json {...}               // else %json; identical schemas share one rule
-    STRING_0_16: ...                  // value terminals, defined once, shared by every tool
+    JSON_CHAR: ...                    // generic value terminals, defined once, shared by every tool
 
 JSON is compact and exact (``", "`` and ``": "``, no other whitespace), so a model can
 never loop on whitespace; free text (TEXT, the reasoning block) is the only open text.

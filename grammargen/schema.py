@@ -116,9 +116,16 @@ def _metaschema_error(schema: dict[str, Any]) -> tuple[str | None, list[Any]]:
 
 @functools.cache
 def _fast_metaschema(cls: type) -> Any:
-    """jsonschema-rs's validator for the metaschema of ``cls``'s draft, formats checked."""
+    """jsonschema-rs's validator for the metaschema of ``cls``'s draft, formats checked.
+
+    For 2020-12, the merged metaschema of :func:`metaschema_2020`: the official one's
+    ``$dynamicRef`` across eight vocabularies made jsonschema-rs take 46 µs a tool schema,
+    the merged one 22 µs (half of ``load_tools``' time), with the same verdicts (tested on
+    the corpora)."""
     url = cls.META_SCHEMA.get("$id") or cls.META_SCHEMA.get("id")
     try:
+        if cls is jsonschema.Draft202012Validator:
+            return jsonschema_rs.validator_for(metaschema_2020().schema, validate_formats=True)
         return jsonschema_rs.validator_for({"$schema": url, "$ref": url}, validate_formats=True)
     except (ValueError, jsonschema_rs.ReferencingError):  # a draft it does not ship
         return None
