@@ -146,6 +146,8 @@ class _Writer:
         self.rules: list[str] = []
         self.warnings: list[str] = []
         self.args_rules: dict[str, str] = {}  # argument text (terminal or %json schema) -> its name
+        self.args_terminals: dict[str, tuple[str, list[Item]]] = {}  # ARGS_n -> its text and items
+        self.args_uses: dict[str, int] = {}  # ARGS_n -> the tools whose arguments it is
         self.tool_args: list[tuple[Tool, str]] = []  # (tool, its %json schema text)
         self.shape = shape  # "auto": a terminal where exact (fastjson), else %json
         self.terminals = ArgsTerminals(close)  # value terminals the argument terminals share
@@ -206,12 +208,15 @@ class _Writer:
         return Ref("(" + " | ".join(forms) + ")")
 
     def args_rule(self, tool: Tool) -> str:
-        expr = self.terminals.expression(tool.parameters) if self.shape == "auto" else None
-        if expr is not None:
-            if expr not in self.args_rules:  # identical argument languages share a terminal
-                self.args_rules[expr] = f"ARGS_{len(self.args_rules)}"
-                self.rules.append(f"{self.args_rules[expr]}: {expr}")
-            return self.args_rules[expr]
+        written = self.terminals.pieces(tool.parameters) if self.shape == "auto" else None
+        if written is not None:
+            seq, expr = written
+            name = self.args_rules.get(expr)
+            if name is None:  # identical argument languages share a terminal
+                name = self.args_rules[expr] = f"ARGS_{len(self.args_rules)}"
+                self.args_terminals[name] = (expr, [p if type(p) is str else Ref(p.text) for p in seq])
+            self.args_uses[name] = self.args_uses.get(name, 0) + 1
+            return name  # its rule is written by grammar(), unless the name tree takes it in
         where = f"{tool.path or 'tool ' + repr(tool.name)}.parameters"
         prepared = prepare(tool.parameters, where, lenient=self.lenient, close_objects=self.close)
         self.warnings += prepared.warnings
@@ -261,6 +266,8 @@ class _Writer:
             prefix, rests = _split_common_prefix(seqs, forced)
             rests, suffix = _split_lexical(rests)
             rest = "CALL_REST" if suffix is not None else "call_rest"
+            if suffix is not None:
+                rests = [self._args_in_place(r) for r in rests]
             self.rules += _name_tree(rest, rests)
             prefix += [Ref(rest), *(suffix or [])]
             repeat = ""
@@ -335,7 +342,22 @@ class _Writer:
         else:
             rules = ["start: body", *rules]
         rules += wrap + text_rules
-        return "\n".join(rules + head + self.rules + self.terminals.definitions()) + "\n"
+        args = [f"{name}: {expr}" for name, (expr, _) in self.args_terminals.items()
+                if self.args_uses[name]]  # those the name tree did not take in
+        return "\n".join(rules + head + args + self.rules + self.terminals.definitions()) + "\n"
+
+    def _args_in_place(self, rest: list[Item]) -> list[Item]:
+        """A tool's rest with its argument terminal written in place when no other tool
+        shares it: a named terminal costs llguidance a definition (4% of the build at 100
+        tools), and the arguments' leading text joins the name's."""
+        out: list[Item] = []
+        for item in rest:
+            if type(item) is Ref and self.args_uses.get(item.expr) == 1:
+                self.args_uses[item.expr] = 0
+                out += self.args_terminals[item.expr][1]
+            else:
+                out.append(item)
+        return _merge(out)
 
     def _lead(self) -> tuple[str | None, list[str]]:
         """How the call section starts: its first plain text (None when it starts with a

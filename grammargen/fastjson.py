@@ -72,10 +72,13 @@ class _NotRegular(Exception):
 
 
 @dataclass(frozen=True)
-class _Expr:
+class Piece:
     """A Lark terminal expression inside a sequence (literal text is a plain ``str``)."""
 
     text: str
+
+
+_Expr = Piece
 
 
 _Seq = list  # of str (literal text) and _Expr, concatenated
@@ -93,15 +96,22 @@ class ArgsTerminals:
 
     def expression(self, schema: Any) -> str | None:
         """The Lark terminal expression for the compact JSON ``schema`` accepts, or None."""
+        written = self.pieces(schema)
+        return None if written is None else written[1]
+
+    def pieces(self, schema: Any) -> tuple[list[str | Piece], str] | None:
+        """The expression as a sequence (literal text as ``str``, other pieces as
+        :class:`Piece`, which a caller may splice into a longer terminal) and as text; or None."""
         self._new = {}
         try:
-            text = _lark(self._value(schema))
+            seq = self._value(schema)
         except _NotRegular:
             return None
+        text = _lark(seq)
         if len(text) > MAX_EXPRESSION or (text.count("(") > MAX_NESTING and _nesting(text) > MAX_NESTING):
             return None
         self.shared.update(self._new)  # only a schema written in full adds its definitions
-        return text
+        return seq, text
 
     def definitions(self) -> list[str]:
         return [f"{name}: {body}" for name, body in self.shared.items()]
