@@ -210,11 +210,11 @@ class _Writer:
     def args_rule(self, tool: Tool) -> str:
         written = self.terminals.pieces(tool.parameters) if self.shape == "auto" else None
         if written is not None:
-            seq, expr = written
+            lead, middle, tail, expr = written
             name = self.args_rules.get(expr)
             if name is None:  # identical argument languages share a terminal
                 name = self.args_rules[expr] = f"ARGS_{len(self.args_rules)}"
-                self.args_terminals[name] = (expr, [p if type(p) is str else Ref(p.text) for p in seq])
+                self.args_terminals[name] = (expr, [lead, Ref(middle), tail] if middle else [lead + tail])
             self.args_uses[name] = self.args_uses.get(name, 0) + 1
             return name  # its rule is written by grammar(), unless the name tree takes it in
         where = f"{tool.path or 'tool ' + repr(tool.name)}.parameters"
@@ -511,13 +511,17 @@ def _choice(texts: Sequence[str]) -> Item:
 def _merge(items: list[Item]) -> list[Item]:
     """Join adjacent literal texts: fewer lexemes, and the lead reads as one string."""
     out: list[Item] = []
-    for item in items:
-        if isinstance(item, str) and out and isinstance(out[-1], str):
-            out[-1] += item
-        elif isinstance(item, str) and item and out and isinstance(out[-1], Absorbing):
-            out[-1] = out[-1].absorb(item)  # the closing text joins the arguments' last terminal
-        elif item != "":
+    for item in items:  # (runs once or twice a tool: type checks first, no Ref == str)
+        if type(item) is not str:
             out.append(item)
+        elif item:
+            last = out[-1] if out else None
+            if type(last) is str:
+                out[-1] = last + item
+            elif isinstance(last, Absorbing):
+                out[-1] = last.absorb(item)  # the closing text joins the arguments' last terminal
+            else:
+                out.append(item)
     return out
 
 

@@ -72,13 +72,10 @@ class _NotRegular(Exception):
 
 
 @dataclass(frozen=True)
-class Piece:
+class _Expr:
     """A Lark terminal expression inside a sequence (literal text is a plain ``str``)."""
 
     text: str
-
-
-_Expr = Piece
 
 
 _Seq = list  # of str (literal text) and _Expr, concatenated
@@ -97,21 +94,29 @@ class ArgsTerminals:
     def expression(self, schema: Any) -> str | None:
         """The Lark terminal expression for the compact JSON ``schema`` accepts, or None."""
         written = self.pieces(schema)
-        return None if written is None else written[1]
+        return None if written is None else written[3]
 
-    def pieces(self, schema: Any) -> tuple[list[str | Piece], str] | None:
-        """The expression as a sequence (literal text as ``str``, other pieces as
-        :class:`Piece`, which a caller may splice into a longer terminal) and as text; or None."""
+    def pieces(self, schema: Any) -> tuple[str, str, str, str] | None:
+        """The expression as ``(lead, middle, tail, text)``: the literal text it starts with,
+        the Lark expression after that, the literal text it ends with, and the whole; or None.
+        A caller splicing the arguments into a longer terminal joins ``lead`` and ``tail`` to
+        the text around them (one literal each side, not two)."""
         self._new = {}
         try:
             seq = self._value(schema)
         except _NotRegular:
             return None
-        text = _lark(seq)
+        i, j = 0, len(seq)
+        while i < j and type(seq[i]) is str:
+            i += 1
+        while j > i and type(seq[j - 1]) is str:
+            j -= 1
+        lead, middle, tail = "".join(seq[:i]), _lark(seq[i:j]), "".join(seq[j:])
+        text = " ".join([x for x in (literal(lead) if lead else "", middle, literal(tail) if tail else "") if x])
         if len(text) > MAX_EXPRESSION or (text.count("(") > MAX_NESTING and _nesting(text) > MAX_NESTING):
             return None
         self.shared.update(self._new)  # only a schema written in full adds its definitions
-        return seq, text
+        return lead, middle, tail, text
 
     def definitions(self) -> list[str]:
         return [f"{name}: {body}" for name, body in self.shared.items()]
