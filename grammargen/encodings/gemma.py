@@ -92,8 +92,10 @@ class GemmaGrammar(LiteralGrammar):
         if self.quote_is_text:
             # The delimiter is text: the whole string is one lexeme whose inside can't hold it
             # (so it ends at the first delimiter, and a lexeme is cheap for llguidance).
+            # (the "no delimiter" half is one terminal all lengths share: llguidance builds it once)
             suffix = f"{lo}_{hi if hi is not None else 'N'}"
-            body = self.terminal(f"BODY_{suffix}", f"/(?s:.{count})/ & ~/(?s:.*){regex_escape(self.delimiter)}(?s:.*)/")
+            free = self.terminal("NO_QUOTE", f"/(?s:.*)/ & ~/(?s:.*){regex_escape(self.delimiter)}(?s:.*)/")
+            body = self.terminal(f"BODY_{suffix}", f"/(?s:.{count})/ & {free}")
             return self.terminal(f"STR_{suffix}", f"{self.quote} {body} {self.quote}")
         body = self.terminal(f"STR_{lo}_{hi if hi is not None else 'N'}", f"/(?s:.{count})/")
         return f"{self.quote} {body} {self.quote}"

@@ -355,14 +355,14 @@ class LiteralGrammar:
                 for i in range(n)]
         return [Raw("(" + " | ".join(alts) + ")?")]
 
-    def mark(self) -> tuple[int, int, int]:
+    def mark(self) -> tuple[int, ...]:
         """Where the rules written so far end (for :meth:`rollback`)."""
         return len(self.rules), len(self.names), len(self._strings)
 
-    def rollback(self, mark: tuple[int, int, int]) -> None:
+    def rollback(self, mark: tuple[int, ...]) -> None:
         """Forget every rule written since ``mark``."""
         del self.rules[mark[0]:]
-        for table, size in ((self.names, mark[1]), (self._strings, mark[2])):
+        for table, size in zip((self.names, self._strings), mark[1:]):
             for key in list(table)[size:]:
                 del table[key]
 
@@ -429,7 +429,10 @@ def lexical(expr: str) -> bool:
     """Does ``expr`` use only literals, regexes and terminals (UPPER names), so it can be a
     terminal itself?  Rules (lower names), %json and special tokens can't be inside one."""
     rest = _unquoted(expr)
-    return "%" not in rest and "<" not in rest and not re.search(r"\b[a-z_][a-z0-9_]*\b", rest)
+    return "%" not in rest and "<" not in rest and not _LOWER_NAME.search(rest)
+
+
+_LOWER_NAME = re.compile(r"\b[a-z_][a-z0-9_]*\b")  # a rule's name
 
 
 def _int_bounds(schema: dict[str, Any]) -> tuple[int | None, int | None] | None:
