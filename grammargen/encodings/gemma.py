@@ -128,6 +128,9 @@ class GemmaGrammar(LiteralGrammar):
     def key(self, name: str) -> str:
         return name + ":"
 
+    def spelling(self) -> tuple[Any, ...]:
+        return (*super().spelling(), self.quote, self.delimiter)
+
     def object_keys(self, props: dict[str, Any]) -> list[str]:
         return key_order(props)
 

@@ -86,7 +86,7 @@ class LiteralGrammar:
         self.root: Any = {}
         self.where = ""  # the schema path being written (for errors)
         self.specials: tuple[str, ...] = ()  # special-token texts no literal may hold
-        self._strings: dict[tuple[Any, Any], str] = {}  # (minLength, maxLength) -> the string's expression
+        self._defined: list[tuple[str, str]] | None = None  # terminals the leaf being written defines
         # None: schemas come from schema.prepare; else a loaded schema is being written as it
         # is (see written()), and this says whether objects listing properties are closed
         self.closing: bool | None = None
@@ -179,13 +179,38 @@ class LiteralGrammar:
             raise UnsupportedSchemaError("a schema of false admits no value", path=path)
         if isinstance(schema, dict) and "$ref" in schema:
             return self.referenced(schema, path, depth)
-        return self.named(self.body(self.resolve(schema, path), path, depth))
+        leaf = _leaf_key(schema)
+        if leaf is None:
+            return self.named(self.body(self.resolve(schema, path), path, depth))
+        key = (self.spelling(), leaf)
+        known = _LEAVES.get(key)
+        if known is None:  # write it, noting the terminals it defines
+            outer, self._defined = self._defined, []
+            try:
+                body = self.body(schema, path, depth)
+                known = (body, tuple(self._defined)) if self._defined is not None else None
+            finally:
+                self._defined = outer
+            if known is None:
+                return self.named(body)
+            if len(_LEAVES) >= LEAVES_KEPT:
+                _LEAVES.clear()  # bounded; a leaf seen again is written again
+            _LEAVES[key] = known
+        else:
+            for name, definition in known[1]:
+                self.terminal(name, definition)
+        return self.named(known[0])
+
+    def spelling(self) -> tuple[Any, ...]:
+        """What a leaf's rule text depends on besides its schema."""
+        return (type(self), self.prefix, self.specials)
 
     def named(self, body: str) -> str:
         """``body`` as a rule (a terminal where it is lexical), one per distinct body; a body
         that is a single name already is that name."""
         if _NAME.fullmatch(body):
             return body
+        self._defined = None  # a name counted here: the leaf being written (if any) is not kept
         key = f"body:{body}"
         name = self.names.get(key)
         if name is None:
@@ -248,11 +273,8 @@ class LiteralGrammar:
         if kind == "string":
             if "pattern" in schema or "format" in schema:
                 return self.shaped_string(schema, path)
-            lo, hi = schema.get("minLength", 0), schema.get("maxLength")
-            known = self._strings.get((lo, hi))
-            if known is None:
-                known = self._strings[(lo, hi)] = self.string(int(lo), None if hi is None else int(hi))
-            return known
+            hi = schema.get("maxLength")
+            return self.string(int(schema.get("minLength", 0)), None if hi is None else int(hi))
         numeric = not _NUMERIC_SET.isdisjoint(schema)
         if kind == "integer" and numeric and "multipleOf" not in schema:
             bounds = _int_bounds(schema)
@@ -357,19 +379,21 @@ class LiteralGrammar:
 
     def mark(self) -> tuple[int, ...]:
         """Where the rules written so far end (for :meth:`rollback`)."""
-        return len(self.rules), len(self.names), len(self._strings)
+        return len(self.rules), len(self.names)
 
     def rollback(self, mark: tuple[int, ...]) -> None:
         """Forget every rule written since ``mark``."""
         del self.rules[mark[0]:]
-        for table, size in zip((self.names, self._strings), mark[1:]):
-            for key in list(table)[size:]:
-                del table[key]
+        for key in list(self.names)[mark[1]:]:
+            del self.names[key]
 
     def terminal(self, name: str, body: str) -> str:
         full = f"{self.prefix.upper()}_{name}"
         if body.startswith("%json"):  # llguidance takes %json only as a rule
             full = full.lower()
+            self._defined = None  # its name counts rules: a leaf using it is not kept in _LEAVES
+        elif self._defined is not None:  # a leaf being written for _LEAVES
+            self._defined.append((name, body))
         key = f"terminal:{full}"
         if key not in self.names:
             self.names[key] = full
@@ -391,6 +415,41 @@ class LiteralGrammar:
         if isinstance(schema, dict) and not _IDENTIFIERS.isdisjoint(schema):
             schema = {k: v for k, v in schema.items() if k not in _IDENTIFIERS}
         return schema
+
+
+# Leaf schemas (one scalar value: strings, integers, enums...) written before, in any grammar of
+# this process: (spelling, leaf key) -> (the body, the terminals it defines).  Tool lists repeat
+# their leaves, and a server compiles the same tools again (fastjson keeps its leaves so too).
+_LEAVES: dict[tuple[Any, ...], tuple[str, tuple[tuple[str, str], ...]]] = {}
+LEAVES_KEPT = 65536
+_LEAF_WORDS = frozenset({"type", "enum", "const", "minLength", "maxLength", "minimum", "maximum",
+                         "exclusiveMinimum", "exclusiveMaximum", "multipleOf"})
+_SCALAR_TYPES = frozenset({"string", "integer", "number", "boolean", "null"})
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _leaf_key(schema: Any) -> tuple[Any, ...] | None:
+    """A leaf schema's keywords with the type of every value (so 1, 1.0 and True differ), or
+    None where it is no leaf: a keyword beyond a scalar's, a container or untyped value."""
+    if type(schema) is not dict:
+        return None
+    key: list[Any] = []
+    for k, v in schema.items():
+        if k in _LEAF_WORDS:
+            if type(v) in _SCALARS:
+                key.append((k, type(v), v))
+            elif type(v) is list and all(type(x) in _SCALARS for x in v):
+                key.append((k, list, tuple((type(x), x) for x in v)))
+            else:
+                return None
+        elif k not in ANNOTATIONS:
+            return None
+    kind = schema.get("type")
+    if kind is None:
+        return tuple(key) if "enum" in schema or "const" in schema else None
+    if type(kind) is str:
+        return tuple(key) if kind in _SCALAR_TYPES else None
+    return tuple(key) if type(kind) is list and _SCALAR_TYPES.issuperset(kind) else None
 
 
 _RULE_NAMES = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]*\b")  # rule references (one pattern, compiled once)
