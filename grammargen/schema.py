@@ -197,19 +197,18 @@ def _map_types(node: Any, depth: int) -> Any:
         return node
     if depth > MAX_SCHEMA_DEPTH:
         raise _TooDeep
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = dict(node)  # most keywords hold scalars: nothing to map, copy or count
     for key, value in node.items():
         if type(value) in _SCALARS:
-            pass  # most keywords: nothing to map, copy or count
-        elif key in SCHEMA_MAPS and isinstance(value, dict):
+            continue
+        if key in SCHEMA_MAPS and isinstance(value, dict):
             if depth + 1 > MAX_SCHEMA_DEPTH:
                 raise _TooDeep
-            value = {k: _map_types(v, depth + 2) for k, v in value.items()}
+            out[key] = {k: _map_types(v, depth + 2) for k, v in value.items()}
         elif key in SCHEMA_LISTS_OR_ONE:
-            value = _map_types(value, depth + 1)
+            out[key] = _map_types(value, depth + 1)
         elif isinstance(value, (dict, list)):
-            value = _copy_json(value, depth + 1)  # enum, const, default...: kept as they are
-        out[key] = value
+            out[key] = _copy_json(value, depth + 1)  # enum, const, default...: kept as they are
     enum = out.get("enum")
     if isinstance(enum, list) and len(enum) > MAX_ENUM_VALUES:
         raise _EnumTooLong(node)
