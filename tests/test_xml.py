@@ -252,6 +252,21 @@ def test_a_tools_parameters_are_one_terminal_before_a_token(fmt: str) -> None:
     assert len([line for line in grammar.lark.splitlines() if line.startswith("XP_")]) == 1
 
 
+def test_the_tags_between_values_are_one_literal() -> None:
+    """The closing tag, the newline and the next opening tag are written as one literal (each
+    element costs llguidance a build step), and a typed value's JSON text joins its tags."""
+    tools = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {
+        "a": {"type": "string"}, "b": {"type": "object", "properties": {"x": {"type": "integer"}},
+                                        "required": ["x"]},
+        "c": {"type": "boolean"}}, "required": ["a", "b", "c"]}}}]
+    lark = compile(tools, "qwen3-coder").lark
+    assert '"\\n</parameter>\\n<parameter=b>\\n{\\"x\\": "' in lark
+    assert '"}\\n</parameter>\\n<parameter=c>\\n" ("True" | "False") "\\n</parameter>\\n' in lark
+    message = parse(render([{"name": "f", "arguments": {"a": "x", "b": {"x": 1}, "c": True}}], "qwen3-coder"),
+                    "qwen3-coder", tools=tools)
+    assert calls_of(message) == [("f", {"a": "x", "b": {"x": 1}, "c": True})]
+
+
 def test_the_speed_benchmark_times_every_encoding() -> None:
     """benchmarks/encodings_speed.py measures compile, matcher and first mask per format (no ratio asserted)."""
     from conftest import load_benchmark

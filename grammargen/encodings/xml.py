@@ -141,7 +141,7 @@ class XmlParameters:
             return []
         if not whole:
             return [Ref(alone())]
-        return [Absorbing(alone, lambda text: Ref(self._terminal(writer, f"{whole} {literal(text)}")))]
+        return [Absorbing(alone, lambda text: Ref(self._terminal(writer, _cat([whole, literal(text)]))))]
 
     def _check_name(self, writer: Any, tool: Any) -> None:
         """Refuse a tool name the parser could not read back: the layout writes it raw and reads
@@ -161,7 +161,7 @@ class XmlParameters:
         the expression would cost llguidance's lexer more than it saves)."""
         if not all(regular for (_, regular), _ in elements):
             return ""
-        whole = " ".join(body if needed else f"({body})?" for (body, _), needed in elements)
+        whole = _cat([body if needed else f"({body})?" for (body, _), needed in elements])
         whole += f" {extra}*" if extra else ""
         return whole.strip() if len(whole) <= MAX_EXPRESSION else ""
 
@@ -188,7 +188,7 @@ class XmlParameters:
 
         def flush() -> None:
             last = max((i for i, (_, needed) in enumerate(run) if needed), default=-1)
-            folded = " ".join(b if needed else f"({b})?" for b, needed in run[:last + 1])
+            folded = _cat([b if needed else f"({b})?" for b, needed in run[:last + 1]])
             if folded and len(folded) <= MAX_EXPRESSION:
                 parts.append(self._terminal(writer, folded))
             else:  # past this size a terminal costs llguidance's lexer more than it saves
@@ -245,14 +245,14 @@ class XmlParameters:
         writer.terminals.shared.setdefault(key, f"/[^{stop}<>\\n]+/")
         head, tail = v.open.split("{key}")
         tail = tail.replace("{string}", "true")
-        return self._terminal(writer, f"{literal(head)} {key} {literal(tail)} {self._raw(writer)} "
-                              f"{literal(v.close)}" + (f" {literal(v.after)}" if v.after else ""))
+        return self._terminal(writer, _cat([literal(head), key, literal(tail), self._raw(writer),
+                                            literal(v.close + v.after)]))
 
     def _parameter(self, writer: Any, key: str, schema: Any, root: Any, where: str,
                    tool: Any) -> tuple[str, bool]:
         """One element: (a terminal expression, True) where it is regular, else (a rule, False)."""
         memo = _memo(writer)
-        text = json.dumps(schema, sort_keys=True, default=str)
+        text = repr(schema)  # exact for JSON values (1, 1.0 and True differ); far cheaper than json.dumps
         ident = (key, text) if "$ref" not in text else None  # a $ref's meaning depends on the tool
         if ident is not None and ident in memo:  # the same parameter in another tool: the same text
             return memo[ident]
@@ -265,15 +265,15 @@ class XmlParameters:
                  tool: Any) -> tuple[str, bool]:
         v = self.variant
         string_alt, typed = self._value(writer, schema, root, where, tool)
-        after = f" {literal(v.after)}" if v.after else ""
         alts = []
         if string_alt is not None:
-            alts.append(f"{literal(v.open_text(key, True))} {string_alt}")
+            alts.append(_cat([literal(v.open_text(key, True)), string_alt]))
         if typed is not None:
-            alts.append(f"{literal(v.open_text(key, False))} ({typed}) {literal(v.close)}")
+            alts.append(_cat([literal(v.open_text(key, False)), _group(typed), literal(v.close)]))
         if len(alts) == 2 and "{string}" not in v.open:  # one open tag: one alternative of values
-            alts = [f"{literal(v.open_text(key))} ({string_alt} | ({typed}) {literal(v.close)})"]
-        body = (alts[0] if len(alts) == 1 else "(" + " | ".join(alts) + ")") + after
+            alts = [f"{literal(v.open_text(key))} ({string_alt} | {_cat([_group(typed), literal(v.close)])})"]
+        body = alts[0] if len(alts) == 1 else "(" + " | ".join(alts) + ")"
+        body = _cat([body, literal(v.after)]) if v.after else body
         if typed is None or lexical(typed):  # raw strings and enums always are
             return body, True
         return self._rule(writer, "xparam", body), False
@@ -295,7 +295,7 @@ class XmlParameters:
                                                  "ends a raw value in this format", path=where)
             others = [self.spell(x) for x in values if not isinstance(x, str)]
             close = literal(self.variant.close)
-            string_alt = (f"({' | '.join(literal(x) for x in strings)}) {close}") if strings else None
+            string_alt = f"{_group(' | '.join(literal(x) for x in strings))} {close}" if strings else None
             return string_alt, " | ".join(literal(x) for x in others) or None
         branches = schema.get("anyOf")
         if isinstance(branches, list):
@@ -480,6 +480,39 @@ def _without(tag: str) -> str:
                       for k in range(1, len(tag)))
     abandoned = f"(?:{first}{starts})*"
     return f"(?:[^{first}]|{abandoned}(?:{broken}))*{abandoned}"
+
+
+_STRING = r'"(?:[^"\\]|\\.)*"'
+_TOKEN = re.compile(rf'/(?:[^/\\]|\\.)*/|{_STRING}')  # a regex or a literal: either may hold | ( )
+_ONE_STRING = re.compile(_STRING)
+
+
+def _cat(parts: list[str]) -> str:
+    """The sequence of ``parts``, a literal that ends one joined to a literal that starts the
+    next (the same language: llguidance pays for every element of a terminal, and XML's values
+    sit between literal tags, ``"\\n</parameter>" "\\n" "<parameter=count>\\n"``)."""
+    out = ""
+    for part in parts:
+        if out.endswith('"') and part.startswith('"'):
+            end = _ONE_STRING.match(part).end()  # type: ignore[union-attr]
+            if end == len(part) or part[end] in " )|":  # no postfix, flag or range on it
+                out = out[:-1] + part[1:]
+                continue
+        out = f"{out} {part}" if out else part
+    return out
+
+
+def _group(expr: str) -> str:
+    """``expr`` in parentheses where it has alternatives (or ``&``) at its top level (a sequence
+    around it needs them then), else as it is: its literals can then join the tags around it."""
+    if "|" not in expr and "&" not in expr:
+        return expr
+    depth = 0
+    for ch in _TOKEN.sub("x", expr):
+        if ch in "|&" and not depth:
+            return f"({expr})"
+        depth += (ch == "(") - (ch == ")")
+    return expr
 
 
 def _python_grammar(writer: Any) -> Any:
