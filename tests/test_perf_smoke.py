@@ -66,3 +66,6 @@ def test_instruction_count_stages_run_without_valgrind() -> None:
     grammar = instructions.run_stage("compile", tools=3, repeat=1)
     assert [t.name for t in tools] == list(grammar.tool_names) and len(tools) == 3
     assert "%json" not in grammar.lark and grammar.lark.count("JSON_CHAR{") == 3  # every tool took the fast shape
+    for stage in ("build", "anyof_build"):  # llguidance's matcher for our grammar and for anyOf's
+        matcher = instructions.run_stage(stage, tools=3, repeat=1)
+        assert not matcher.is_error(), matcher.get_error()
