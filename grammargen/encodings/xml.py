@@ -223,11 +223,12 @@ class XmlParameters:
         its length in characters; ``fmt``: a format of :data:`FORMATS`).  Followed by the
         closing text in one terminal, the first closing tag ends the value, exactly."""
         v = self.variant
-        name = f"XRAW_{v.name[4:].upper().replace('-', '_')}"
+        name = unbounded = f"XRAW_{v.name[4:].upper().replace('-', '_')}"
         body = f"/{_without(v.tag)}/"
-        if (low, high) != (0, None):
+        if (low, high) != (0, None):  # the length, and text without the tag: the shared terminal
+            writer.terminals.shared.setdefault(unbounded, body)  # (cheaper for llguidance than a ~ each)
             name += f"_{low}_{'' if high is None else high}"
-            body = f"/(?s:.{{{low},{'' if high is None else high}}})/ & ~/(?s:.*){regex_escape(v.tag)}(?s:.*)/"
+            body = f"/(?s:.{{{low},{'' if high is None else high}}})/ & {unbounded}"
         if fmt:  # a date holds no '<': no closing tag to keep out
             name += "_" + fmt.upper().replace("-", "_")
             body = f"/(?:{FORMATS[fmt]})/"
