@@ -75,6 +75,22 @@ def test_grammar_refuses_what_the_schema_forbids(fmt: str) -> None:
 
 
 @pytest.mark.parametrize("fmt", XML_FORMATS)
+def test_a_length_bounded_raw_string_cannot_hold_its_closing_tag(fmt: str) -> None:
+    """A maxLength roomy enough for the closing tag still keeps it out (and counts every character)."""
+    tools = [{"type": "function", "function": {"name": "note", "parameters": {"type": "object", "properties": {
+        "text": {"type": "string", "maxLength": 40}}, "required": ["text"]}}}]
+    tag = TAGS[fmt]
+
+    def call(text: str) -> str:
+        return render([{"name": "note", "arguments": {"text": "A"}}], fmt).replace("A", text, 1)
+
+    cases = [Sample(call(f"x{tag[:-1]}y")), Sample(call("<" * 40)), Sample(call(f"x{tag}y"), "reject", "tag"),
+             Sample(call("<" * 41), "reject", "41 characters")]
+    report = validate(compile(tools, fmt, tool_choice="required"), cases)
+    assert not [(r.sample.note, r.got) for r in report.failures]
+
+
+@pytest.mark.parametrize("fmt", XML_FORMATS)
 def test_render_refuses_a_value_holding_its_closing_tag(fmt: str) -> None:
     """A raw value cannot be written when it contains its own closing tag: render says which key."""
     with pytest.raises(InputError, match="'city'"):
