@@ -506,8 +506,8 @@ def _cat(parts: list[str]) -> str:
 def _group(expr: str) -> str:
     """``expr`` in parentheses where it has alternatives (or ``&``) at its top level (a sequence
     around it needs them then), else as it is: its literals can then join the tags around it."""
-    if "|" not in expr and "&" not in expr:
-        return expr
+    if "|" not in expr and "&" not in expr or expr[0] == "/" == expr[-1] and expr.count("/") == 2:
+        return expr  # no alternatives, or one regex (its | are its own)
     depth = 0
     for ch in _TOKEN.sub("x", expr):
         if ch in "|&" and not depth:
