@@ -498,10 +498,18 @@ def _split_lexical(rests: list[list[Item]]) -> tuple[list[list[Item]], list[Item
 
 
 def _lexical(item: Item) -> bool:
-    """Literal text or a named terminal: what a terminal definition may hold."""
+    """Literal text, a named terminal, or a choice of literals (phi4-mini's "arguments" or
+    "parameters" key): what a terminal definition may hold and end with as the rules did."""
     if isinstance(item, str):
         return True
-    return type(item) is Ref and _TERMINAL_NAME.fullmatch(item.expr) is not None
+    if type(item) is not Ref:
+        return False
+    return (_TERMINAL_NAME.fullmatch(item.expr) is not None
+            or _CHOICE_OF_LITERALS.fullmatch(_LITERAL.sub("", item.expr)) is not None)
+
+
+_LITERAL = re.compile(r'"(?:[^"\\]|\\.)*"')
+_CHOICE_OF_LITERALS = re.compile(r"\((?: *\| *)* *\)")  # what is left of ("a" | "b")
 
 
 def _choice(texts: Sequence[str]) -> Item:
