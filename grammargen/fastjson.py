@@ -246,13 +246,21 @@ def _leaf_key(schema: dict[str, Any]) -> tuple[Any, ...] | None:
             if k in _NOT_HERE:
                 return None
             continue  # an annotation: constrains nothing
-        if type(v) in _SCALARS:
-            key.append((k, type(v), v))
-        elif type(v) is list and all(type(x) in _SCALARS for x in v):
-            key.append((k, list, tuple((type(x), x) for x in v)))
-        else:
+        entry = typed_entry(k, v)
+        if entry is None:
             return None
+        key.append(entry)
     return tuple(key)
+
+
+def typed_entry(keyword: str, value: Any) -> tuple[Any, ...] | None:
+    """One keyword of a leaf's memo key, with the type of every value (1, 1.0 and True are
+    equal in Python, not in JSON); None when the value is not a scalar or a list of scalars."""
+    if type(value) in _SCALARS:
+        return (keyword, type(value), value)
+    if type(value) is list and all(type(x) in _SCALARS for x in value):
+        return (keyword, list, tuple((type(x), x) for x in value))
+    return None
 
 
 @functools.lru_cache(maxsize=65536)

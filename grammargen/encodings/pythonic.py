@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Iterator, Sequence
 
 from ..errors import GrammarGenError, InputError, OutputParseError, ToolError, UnsupportedSchemaError, join_path
-from ..fastjson import ArgsTerminals, int_range
+from ..fastjson import ArgsTerminals, int_range, typed_entry
 from ..lark import json_text, literal
 from ..schema import resolve_ref
 
@@ -425,7 +425,6 @@ LEAVES_KEPT = 65536
 _LEAF_WORDS = frozenset({"type", "enum", "const", "minLength", "maxLength", "minimum", "maximum",
                          "exclusiveMinimum", "exclusiveMaximum", "multipleOf"})
 _SCALAR_TYPES = frozenset({"string", "integer", "number", "boolean", "null"})
-_SCALARS = (str, int, float, bool, type(None))
 
 
 def _leaf_key(schema: Any) -> tuple[Any, ...] | None:
@@ -436,12 +435,10 @@ def _leaf_key(schema: Any) -> tuple[Any, ...] | None:
     key: list[Any] = []
     for k, v in schema.items():
         if k in _LEAF_WORDS:
-            if type(v) in _SCALARS:
-                key.append((k, type(v), v))
-            elif type(v) is list and all(type(x) in _SCALARS for x in v):
-                key.append((k, list, tuple((type(x), x) for x in v)))
-            else:
+            entry = typed_entry(k, v)
+            if entry is None:
                 return None
+            key.append(entry)
         elif k not in ANNOTATIONS:
             return None
     kind = schema.get("type")
