@@ -44,7 +44,7 @@ from ..lark import regex_escape as _regex_escape
 from ..schema import prepare, resolve_ref
 from . import Absorbing, Item, Ref, Wait
 from ..fastjson import MAX_EXPRESSION
-from .pythonic import PythonicGrammar, lexical, python_literal
+from .pythonic import _PLAIN, PythonicGrammar, lexical, python_literal
 
 regex_escape = functools.lru_cache(maxsize=65536)(_regex_escape)  # tool lists repeat their keys
 _STRING_KEYWORDS = ("pattern", "format")  # minLength and maxLength are enforced
@@ -71,6 +71,11 @@ class Variant:
     # The parser drops one newline each side of a value: "each" side where it is (the template
     # writes them), "both" only where both are (a value the model wrapped in newlines).
     strip: str = ""
+
+    @functools.cached_property
+    def raw_name(self) -> str:
+        """The shared terminal of this variant's unbounded raw string."""
+        return f"XRAW_{self.name[4:].upper().replace('-', '_')}"
 
     def open_text(self, key: str, is_string: bool = True) -> str:
         return self.open.replace("{key}", key).replace("{string}", "true" if is_string else "false")
@@ -114,20 +119,30 @@ class XmlParameters:
         self._closes = v.open.rstrip("\n").count(">")  # the open tag is whole after this many '>'
 
     # -- grammar ------------------------------------------------------------------------
+    # An element is written as a sequence (literal text as ``str``, Lark expressions as
+    # :class:`_X`) and turned into Lark once, its adjacent texts one literal: llguidance pays
+    # for every element of a terminal, and the tags between values are all literal text.
     def grammar(self, writer: Any, tool: Any) -> list[Item]:
         self._check_name(writer, tool)
         where = f"{tool.path or 'tool ' + repr(tool.name)}.parameters"
-        prepared = prepare(tool.parameters, where, lenient=writer.lenient, close_objects=writer.close)
-        writer.warnings += prepared.warnings
-        root = prepared.schema
+        root = tool.parameters
+        plain = isinstance(root, dict) and _plain(root)
+        if plain:  # written as loaded, objects closed on the way (as prepare would close them)
+            extra_ok = root.get("additionalProperties", not (writer.close and "properties" in root))
+        else:
+            prepared = prepare(root, where, lenient=writer.lenient, close_objects=writer.close)
+            writer.warnings += prepared.warnings
+            root = prepared.schema
+            extra_ok = root.get("additionalProperties", True)
+        writer.xml_plain = plain
         properties = root.get("properties") or {}
         required = set(root.get("required") or [])
         elements = [(self._parameter(writer, key, sub, root, join_path(where, f"properties.{key}"), tool),
                      key in required) for key, sub in properties.items()]
-        extra = self._any_parameter(writer) if root.get("additionalProperties", True) is not False else ""
-        whole = self._whole(elements, extra)  # every element in one terminal expression, if regular
-        if whole and any(needed for _, needed in elements) and self._token_follows(writer):
-            return [Ref(self._terminal(writer, whole))]  # ends where a token starts: nothing to extend
+        extra = self._any_parameter(writer) if extra_ok is not False else ""
+        whole = self._whole(elements, extra)  # every element in one terminal, if regular
+        if whole is not None and any(needed for _, needed in elements) and self._token_follows(writer):
+            return [Ref(self._arguments(writer, whole))]  # ends where a token starts: nothing to extend
 
         def alone() -> str:
             parts = self._fold(writer, elements)
@@ -139,9 +154,9 @@ class XmlParameters:
 
         if not elements and not extra:
             return []
-        if not whole:
+        if whole is None:
             return [Ref(alone())]
-        return [Absorbing(alone, lambda text: Ref(self._terminal(writer, _cat([whole, literal(text)]))))]
+        return [Absorbing(alone, lambda text: Ref(self._arguments(writer, [*whole, text])))]
 
     def _check_name(self, writer: Any, tool: Any) -> None:
         """Refuse a tool name the parser could not read back: the layout writes it raw and reads
@@ -156,14 +171,42 @@ class XmlParameters:
             raise ToolError(f"tool name {name!r} can't be written in format {writer.profile.name}: it "
                             f"{reason}; rename the tool", path=f"{tool.path or 'tool ' + repr(name)}.name")
 
-    def _whole(self, elements: list[tuple[tuple[str, bool], bool]], extra: str) -> str:
-        """All of a tool's elements as one terminal expression ("" where one needs a rule, or
+    def _whole(self, elements: list[tuple[tuple[list[Any], bool], bool]], extra: str) -> list[Any] | None:
+        """All of a tool's elements as one terminal's sequence (None where one needs a rule, or
         the expression would cost llguidance's lexer more than it saves)."""
-        if not all(regular for (_, regular), _ in elements):
-            return ""
-        whole = _cat([body if needed else f"({body})?" for (body, _), needed in elements])
-        whole += f" {extra}*" if extra else ""
-        return whole.strip() if len(whole) <= MAX_EXPRESSION else ""
+        seq: list[Any] = []
+        for (body, regular), needed in elements:
+            if not regular:
+                return None
+            if needed:
+                seq += body
+            else:
+                seq.append(_X(f"({_lark(body)})?"))
+        if extra:
+            seq.append(_X(f"{extra}*"))
+        return seq if len(_lark(seq)) <= MAX_EXPRESSION else None
+
+    def _arguments(self, writer: Any, seq: list[Any]) -> str:
+        """A tool's whole argument list as an argument terminal of the compile, as fastjson's are:
+        identical ones shared, and one no other tool shares written in place in the call's
+        name tree (its opening tag joins the name's text: a named terminal costs llguidance a
+        definition)."""
+        expr = _lark(seq)
+        key = "xml:" + expr
+        name = writer.args_rules.get(key)
+        if name is None:
+            name = writer.args_rules[key] = f"ARGS_{len(writer.args_rules)}"
+            items: list[Item] = []
+            for item in seq:
+                if type(item) is not str:
+                    items.append(Ref(item.expr))
+                elif items and type(items[-1]) is str:
+                    items[-1] += item
+                elif item:
+                    items.append(item)
+            writer.args_terminals[name] = (expr, items)
+        writer.args_uses[name] = writer.args_uses.get(name, 0) + 1
+        return name
 
     def _token_follows(self, writer: Any) -> bool:
         """Is the layout's next piece after these arguments a token (GLM's ``</tool_call>``)?
@@ -175,7 +218,7 @@ class XmlParameters:
                 return after.kind == "marker" and writer.forms[after.value].kind != "text"
         return False
 
-    def _fold(self, writer: Any, elements: list[tuple[tuple[str, bool], bool]]) -> list[str]:
+    def _fold(self, writer: Any, elements: list[tuple[tuple[list[Any], bool], bool]]) -> list[str]:
         """The tool's elements as few terminals as the lexer allows (a lexeme is far cheaper for
         llguidance than a rule, as JSON's one terminal per tool shows).
 
@@ -184,16 +227,20 @@ class XmlParameters:
         (``(A)? B C``); optional ones after that stay one terminal each, since the text after
         the arguments starts with ``<`` too.  An element that needs a rule (``%json``) ends a run."""
         parts: list[str] = []
-        run: list[tuple[str, bool]] = []
+        run: list[tuple[list[Any], bool]] = []
 
         def flush() -> None:
             last = max((i for i, (_, needed) in enumerate(run) if needed), default=-1)
-            folded = _cat([b if needed else f"({b})?" for b, needed in run[:last + 1]])
-            if folded and len(folded) <= MAX_EXPRESSION:
-                parts.append(self._terminal(writer, folded))
+            folded: list[Any] = []
+            for b, needed in run[:last + 1]:
+                folded += b if needed else [_X(f"({_lark(b)})?")]
+            text = _lark(folded)
+            if text and len(text) <= MAX_EXPRESSION:
+                parts.append(self._terminal(writer, text))
             else:  # past this size a terminal costs llguidance's lexer more than it saves
-                parts.extend(self._terminal(writer, b) + ("" if needed else "?") for b, needed in run[:last + 1])
-            parts.extend(f"{self._terminal(writer, b)}?" for b, _ in run[last + 1:])
+                parts.extend(self._terminal(writer, _lark(b)) + ("" if needed else "?")
+                             for b, needed in run[:last + 1])
+            parts.extend(f"{self._terminal(writer, _lark(b))}?" for b, _ in run[last + 1:])
             run.clear()
 
         for (body, regular), needed in elements:
@@ -201,7 +248,8 @@ class XmlParameters:
                 run.append((body, needed))
             else:
                 flush()
-                parts.append(body if needed else f"{body}?")
+                name = body[0].expr
+                parts.append(name if needed else f"{name}?")
         flush()
         return parts
 
@@ -219,25 +267,30 @@ class XmlParameters:
         return self._rule(writer, "XP", body)  # an upper-case name: Lark reads a terminal
 
     def _raw(self, writer: Any, low: int = 0, high: int | None = None, fmt: str = "") -> str:
-        """A shared terminal for a raw string: any text without the closing tag (``low``/``high``:
-        its length in characters; ``fmt``: a format of :data:`FORMATS`).  Followed by the
-        closing text in one terminal, the first closing tag ends the value, exactly."""
+        """A raw string: any text without the closing tag (``low``/``high``: its length in
+        characters; ``fmt``: a format of :data:`FORMATS`), as a terminal expression.  Followed
+        by the closing text in one terminal, the first closing tag ends the value, exactly."""
         v = self.variant
-        name = unbounded = f"XRAW_{v.name[4:].upper().replace('-', '_')}"
-        body = f"/{_without(v.tag)}/"
-        if (low, high) != (0, None):  # the length, and text without the tag: the shared terminal
-            writer.terminals.shared.setdefault(unbounded, body)  # (cheaper for llguidance than a ~ each)
-            name += f"_{low}_{'' if high is None else high}"
-            body = f"/(?s:.{{{low},{'' if high is None else high}}})/ & {unbounded}"
+        shared = writer.terminals.shared
+        unbounded = v.raw_name
+        if unbounded not in shared:
+            shared[unbounded] = f"/{_without(v.tag)}/"
         if fmt:  # a date holds no '<': no closing tag to keep out
-            name += "_" + fmt.upper().replace("-", "_")
-            body = f"/(?:{FORMATS[fmt]})/"
-        writer.terminals.shared.setdefault(name, body)
-        return name
+            name = f"{unbounded}_{fmt.upper().replace('-', '_')}"
+            shared.setdefault(name, f"/(?:{FORMATS[fmt]})/")
+            return name
+        if (low, high) == (0, None):
+            return unbounded
+        # The length as a repeat of one shared any-character terminal, and text without the
+        # tag: no regex of its own per length (llguidance parses every regex it meets), no
+        # definition per length (written in place, as fastjson writes JSON_CHAR{0,16}).
+        if "XRAW_CHAR" not in shared:
+            shared["XRAW_CHAR"] = "/(?s:.)/"
+        return f"(XRAW_CHAR{{{low},{'' if high is None else high}}} & {unbounded})"
 
-    def _raw_close(self, writer: Any, *args: Any) -> str:
+    def _raw_close(self, writer: Any, *args: Any) -> list[Any]:
         """A raw string (as :meth:`_raw`) and the closing text after it."""
-        return f"{self._raw(writer, *args)} {literal(self.variant.close)}"
+        return [_X(self._raw(writer, *args)), self.variant.close]
 
     def _any_parameter(self, writer: Any) -> str:
         v = self.variant
@@ -246,15 +299,14 @@ class XmlParameters:
         writer.terminals.shared.setdefault(key, f"/[^{stop}<>\\n]+/")
         head, tail = v.open.split("{key}")
         tail = tail.replace("{string}", "true")
-        return self._terminal(writer, _cat([literal(head), key, literal(tail), self._raw(writer),
-                                            literal(v.close + v.after)]))
+        return self._terminal(writer, _lark([head, _X(key), tail, _X(self._raw(writer)), v.close + v.after]))
 
     def _parameter(self, writer: Any, key: str, schema: Any, root: Any, where: str,
-                   tool: Any) -> tuple[str, bool]:
-        """One element: (a terminal expression, True) where it is regular, else (a rule, False)."""
+                   tool: Any) -> tuple[list[Any], bool]:
+        """One element: (its sequence, True) where it is regular, else ([a rule], False)."""
         memo = _memo(writer)
         text = repr(schema)  # exact for JSON values (1, 1.0 and True differ); far cheaper than json.dumps
-        ident = (key, text) if "$ref" not in text else None  # a $ref's meaning depends on the tool
+        ident = (key, text, writer.xml_plain) if "$ref" not in text else None  # a $ref's meaning depends on the tool
         if ident is not None and ident in memo:  # the same parameter in another tool: the same text
             return memo[ident]
         element = self._element(writer, key, schema, root, where, tool)
@@ -263,30 +315,36 @@ class XmlParameters:
         return element
 
     def _element(self, writer: Any, key: str, schema: Any, root: Any, where: str,
-                 tool: Any) -> tuple[str, bool]:
+                 tool: Any) -> tuple[list[Any], bool]:
         v = self.variant
-        string_alt, typed = self._value(writer, schema, root, where, tool)
-        alts = []
-        if string_alt is not None:
-            alts.append(_cat([literal(v.open_text(key, True)), string_alt]))
-        if typed is not None:
-            alts.append(_cat([literal(v.open_text(key, False)), _group(typed), literal(v.close)]))
-        if len(alts) == 2 and "{string}" not in v.open:  # one open tag: one alternative of values
-            alts = [f"{literal(v.open_text(key))} ({string_alt} | {_cat([_group(typed), literal(v.close)])})"]
-        body = alts[0] if len(alts) == 1 else "(" + " | ".join(alts) + ")"
-        body = _cat([body, literal(v.after)]) if v.after else body
-        if typed is None or lexical(typed):  # raw strings and enums always are
-            return body, True
-        return self._rule(writer, "xparam", body), False
+        string_alt, typed, regular = self._value(writer, schema, root, where, tool)
+        if typed:
+            value = typed[0] if len(typed) == 1 else [_X("(" + " | ".join(map(_lark, typed)) + ")")]
+        if string_alt is not None and typed:
+            if "{string}" not in v.open:  # one open tag: one alternative of values
+                seq = [v.open_text(key), _X(f"({_lark(string_alt)} | {_lark([*value, v.close])})")]
+            else:
+                seq = [_X(f"({_lark([v.open_text(key, True), *string_alt])} | "
+                          f"{_lark([v.open_text(key, False), *value, v.close])})")]
+        elif string_alt is not None:
+            seq = [v.open_text(key, True), *string_alt]
+        else:
+            seq = [v.open_text(key, False), *value, v.close]
+        if v.after:
+            seq.append(v.after)
+        if regular:  # raw strings and enums always are
+            return seq, True
+        return [_X(self._rule(writer, "xparam", _lark(seq)))], False
 
     def _value(self, writer: Any, schema: Any, root: Any, where: str,
-               tool: Any) -> tuple[str | None, str | None]:
-        """(the raw-string alternative with its closing text, the typed alternative), either None."""
+               tool: Any) -> tuple[list[Any] | None, list[list[Any]], bool]:
+        """(the raw-string alternative with its closing text or None, the typed alternatives,
+        whether those are all lexical)."""
         schema = _resolved(schema, root)
         if schema is False:
             raise UnsupportedSchemaError("a parameter whose schema is false can never be written", path=where)
         if not isinstance(schema, dict) or not schema:
-            return self._raw_close(writer), None  # any value: raw text holds them all
+            return self._raw_close(writer), [], True  # any value: raw text holds them all
         if "enum" in schema or "const" in schema:
             values = schema["enum"] if "enum" in schema else [schema["const"]]
             strings = [x for x in values if isinstance(x, str)]
@@ -294,23 +352,25 @@ class XmlParameters:
                 if self.variant.tag in x:
                     raise UnsupportedSchemaError(f"enum value {x!r} holds {self.variant.tag!r}, which "
                                                  "ends a raw value in this format", path=where)
-            others = [self.spell(x) for x in values if not isinstance(x, str)]
-            close = literal(self.variant.close)
-            string_alt = f"{_group(' | '.join(literal(x) for x in strings))} {close}" if strings else None
-            return string_alt, " | ".join(literal(x) for x in others) or None
+            string_alt = None
+            if len(strings) == 1:
+                string_alt = [strings[0], self.variant.close]
+            elif strings:
+                string_alt = [_X("(" + " | ".join(literal(x) for x in strings) + ")"), self.variant.close]
+            return string_alt, [[self.spell(x)] for x in values if not isinstance(x, str)], True
         branches = schema.get("anyOf")
         if isinstance(branches, list):
-            string_alt, typed = None, []
+            string_alt, typed, regular = None, [], True
             for i, branch in enumerate(branches):
-                s, t = self._value(writer, branch, root, f"{where}.anyOf[{i}]", tool)
+                s, t, r = self._value(writer, branch, root, f"{where}.anyOf[{i}]", tool)
                 string_alt = string_alt or s
-                if t:
-                    typed.append(t)
-            return string_alt, " | ".join(typed) or None
+                typed += t
+                regular = regular and r
+            return string_alt, typed, regular
         types = schema.get("type")
         types = [types] if isinstance(types, str) else list(types or [])
         if not types:
-            return self._raw_close(writer), None
+            return self._raw_close(writer), [], True
         string_alt = None
         if "string" in types:
             low, high = schema.get("minLength", 0), schema.get("maxLength")
@@ -328,31 +388,47 @@ class XmlParameters:
                                              f"{self.variant.name}: not enforced together", path=where)
             string_alt = self._raw_close(writer, low if isinstance(low, int) else 0,
                                          high if isinstance(high, int) else None, fmt)
-        typed = [self._typed(writer, t, schema, root, where, tool) for t in types if t != "string"]
-        return string_alt, " | ".join(typed) or None
+        typed: list[list[Any]] = []
+        regular = True
+        for t in types:
+            if t != "string":
+                alts, lexical_ = self._typed(writer, t, schema, root, where, tool)
+                typed += alts
+                regular = regular and lexical_
+        return string_alt, typed, regular
 
     def _typed(self, writer: Any, kind: str, schema: dict[str, Any], root: Any, where: str,
-               tool: Any) -> str:
+               tool: Any) -> tuple[list[list[Any]], bool]:
+        """The alternatives a non-string value is written as, and whether they are lexical."""
         if self.variant.python and kind == "boolean":
-            return '"True" | "False"'
+            return [["True"], ["False"]], True
         if self.variant.python and kind == "null":
-            return '"None"'
+            return [["None"]], True
         one = {k: val for k, val in schema.items() if k != "type"} | {"type": kind}
         if self.variant.python_containers and kind in ("array", "object"):
             literals = _python_grammar(writer)
             literals.root = root
-            return literals.value(one, where)
-        expr = writer.terminals.expression(one)
-        if expr is not None:
-            return expr
-        full = dict(one)
-        for defs in ("$defs", "definitions"):
-            if isinstance(root, dict) and defs in root:
-                full[defs] = root[defs]
+            literals.closing = writer.close if writer.xml_plain else None
+            try:
+                name = literals.value(one, where)
+            finally:
+                literals.closing = None
+            return [[_X(name)]], lexical(name)
+        got = writer.terminals.pieces(one)
+        if got is not None:  # its literal ends join the tags around it
+            lead, middle, tail, _ = got
+            return [[lead, _X(middle), tail] if middle else [lead + tail]], True
+        if writer.xml_plain:  # %json reads the schema as prepare leaves it (closed, annotations out)
+            full = prepare(one, where, lenient=writer.lenient, close_objects=writer.close).schema
+        else:
+            full = dict(one)
+            for defs in ("$defs", "definitions"):
+                if isinstance(root, dict) and defs in root:
+                    full[defs] = root[defs]
         full["x-guidance"] = {"whitespace_flexible": False, "item_separator": ", ", "key_separator": ": "}
         text = json.dumps(full, ensure_ascii=True)
         writer.tool_args.append((tool, text))
-        return self._rule(writer, "xjson", f"%json {text}")
+        return [[_X(self._rule(writer, "xjson", f"%json {text}"))]], False
 
     # -- render -------------------------------------------------------------------------
     def spell(self, value: Any) -> str:
@@ -470,6 +546,7 @@ class XmlParameters:
 _MISSING = object()
 
 
+@functools.cache
 def _without(tag: str) -> str:
     """A regex for any text that does not contain ``tag`` (whose first character occurs only
     first in it).  A start of the tag is either broken by a character that is neither its next
@@ -483,37 +560,54 @@ def _without(tag: str) -> str:
     return f"(?:[^{first}]|{abandoned}(?:{broken}))*{abandoned}"
 
 
-_STRING = r'"(?:[^"\\]|\\.)*"'
-_TOKEN = re.compile(rf'/(?:[^/\\]|\\.)*/|{_STRING}')  # a regex or a literal: either may hold | ( )
-_ONE_STRING = re.compile(_STRING)
+class _X:
+    """A Lark expression inside an element's sequence (literal text there is a plain ``str``)."""
+
+    __slots__ = ("expr",)
+
+    def __init__(self, expr: str) -> None:
+        self.expr = expr
 
 
-def _cat(parts: list[str]) -> str:
-    """The sequence of ``parts``, a literal that ends one joined to a literal that starts the
-    next (the same language: llguidance pays for every element of a terminal, and XML's values
-    sit between literal tags, ``"\\n</parameter>" "\\n" "<parameter=count>\\n"``)."""
-    out = ""
-    for part in parts:
-        if out.endswith('"') and part.startswith('"'):
-            end = _ONE_STRING.match(part).end()  # type: ignore[union-attr]
-            if end == len(part) or part[end] in " )|":  # no postfix, flag or range on it
-                out = out[:-1] + part[1:]
-                continue
-        out = f"{out} {part}" if out else part
-    return out
+def _lark(seq: list[Any]) -> str:
+    """A sequence as Lark: adjacent literal texts joined into one string literal."""
+    out: list[str] = []
+    text = ""
+    for item in seq:
+        if type(item) is str:
+            text += item
+        else:
+            if text:
+                out.append(literal(text))
+                text = ""
+            out.append(item.expr)
+    if text:
+        out.append(literal(text))
+    return " ".join(out)
 
 
-def _group(expr: str) -> str:
-    """``expr`` in parentheses where it has alternatives (or ``&``) at its top level (a sequence
-    around it needs them then), else as it is: its literals can then join the tags around it."""
-    if "|" not in expr and "&" not in expr or expr[0] == "/" == expr[-1] and expr.count("/") == 2:
-        return expr  # no alternatives, or one regex (its | are its own)
-    depth = 0
-    for ch in _TOKEN.sub("x", expr):
-        if ch in "|&" and not depth:
-            return f"({expr})"
-        depth += (ch == "(") - (ch == ")")
-    return expr
+def _plain(schema: Any) -> bool:
+    """Can these parameters be written as loaded, without :func:`..schema.prepare`'s copy?
+    Every keyword one this encoding reads or an annotation (no ``$ref``, ``allOf``, ``oneOf``,
+    ``pattern``, ``format``, unknown words: prepare words or drops those), all the way down.
+    The walk is a fraction of prepare's, which copied every tool (a sixth of the compile)."""
+    if type(schema) is not dict:
+        return type(schema) is bool
+    if not _PLAIN.issuperset(schema):
+        return False
+    for word in ("properties", "items", "additionalProperties", "anyOf"):
+        sub = schema.get(word)
+        if sub is None or type(sub) is bool and word != "properties":
+            continue
+        if word == "properties":
+            if type(sub) is not dict or not all(_plain(x) for x in sub.values()):
+                return False
+        elif word == "anyOf":
+            if type(sub) is not list or not all(_plain(x) for x in sub):
+                return False
+        elif not _plain(sub):
+            return False
+    return True
 
 
 def _python_grammar(writer: Any) -> Any:
