@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Generator, Protocol
 
 from ..errors import ProfileError
+from ..lark import literal
 
 Wait = Generator[None, None, Any]  # a reading step: yields when it needs more text
 
@@ -70,6 +71,22 @@ class Absorbing(Ref):
 
 
 Item = str | Ref
+
+
+def argument_terminal(writer: Any, items: list[Item]) -> str:
+    """A tool's whole argument list (literal text and terminal expressions only) as an argument
+    terminal of the compile, as the JSON formats' are (the writer's ``args_terminals``):
+    identical ones shared, and one no other tool shares written in place in the calls' name
+    tree, its leading text joined to the name's (a named terminal costs llguidance a
+    definition: 4% of the build at 100 tools).  Returns its name."""
+    expr = " ".join(literal(i) if isinstance(i, str) else i.expr for i in items)
+    key = "encoded:" + expr
+    name = writer.args_rules.get(key)
+    if name is None:
+        name = writer.args_rules[key] = f"ARGS_{len(writer.args_rules)}"
+        writer.args_terminals[name] = (expr, items)
+    writer.args_uses[name] = writer.args_uses.get(name, 0) + 1
+    return name
 
 
 class Encoding(Protocol):

@@ -92,11 +92,14 @@ class GemmaGrammar(LiteralGrammar):
         if self.quote_is_text:
             # The delimiter is text: the whole string is one lexeme whose inside can't hold it
             # (so it ends at the first delimiter, and a lexeme is cheap for llguidance).
-            # (the "no delimiter" half is one terminal all lengths share: llguidance builds it once)
-            suffix = f"{lo}_{hi if hi is not None else 'N'}"
+            # The "no delimiter" half is one terminal all lengths share (llguidance builds it
+            # once), the length a repeat of one shared any-character terminal, in place: no
+            # regex and no definition per length (llguidance parses every regex it meets).
             free = self.terminal("NO_QUOTE", f"/(?s:.*)/ & ~/(?s:.*){regex_escape(self.delimiter)}(?s:.*)/")
-            body = self.terminal(f"BODY_{suffix}", f"/(?s:.{count})/ & {free}")
-            return self.terminal(f"STR_{suffix}", f"{self.quote} {body} {self.quote}")
+            if (lo, hi) == (0, None):
+                return self.terminal("STR_0_N", f"{self.quote} {free} {self.quote}")
+            char = self.terminal("CHAR", "/(?s:.)/")
+            return f"{self.quote} ({char}{count} & {free}) {self.quote}"
         body = self.terminal(f"STR_{lo}_{hi if hi is not None else 'N'}", f"/(?s:.{count})/")
         return f"{self.quote} {body} {self.quote}"
 
@@ -135,7 +138,7 @@ class GemmaGrammar(LiteralGrammar):
         return key_order(props)
 
     def null_rule(self) -> str:
-        return '"None" | "null"'
+        return '("None" | "null")'
 
     def map_key(self) -> str:
         return self.terminal("KEY", r'/[^\s:,{}\[\]<>"\x27|\\\x00-\x1f\x7f]+/')
@@ -351,13 +354,14 @@ class Gemma:
         self.name, self.quote = name, quote
 
     def grammar(self, writer: Any, tool: Any) -> list[Any]:
-        from . import Ref
+        from . import Ref, argument_terminal
         from .pythonic import specials, written
 
         cache = f"_grammargen_{self.name}"
         if getattr(writer, cache, None) is None:
             grammar = GemmaGrammar(writer.rules, quote=_quote(writer, self.quote), delimiter=self.quote)
             grammar.specials = tuple(s for s in specials(writer) if s != self.quote)
+            grammar.args_terminal = lambda items: argument_terminal(writer, items)
             setattr(writer, cache, grammar)
         where = f"{tool.path or 'tool ' + repr(tool.name)}"
         check_name(tool.name, f"{where}.name")

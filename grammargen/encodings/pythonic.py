@@ -25,7 +25,7 @@ import json
 import math
 import re
 from dataclasses import dataclass
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from ..errors import GrammarGenError, InputError, OutputParseError, ToolError, UnsupportedSchemaError, join_path
 from ..fastjson import ArgsTerminals, int_range, typed_entry
@@ -87,6 +87,9 @@ class LiteralGrammar:
         self.where = ""  # the schema path being written (for errors)
         self.specials: tuple[str, ...] = ()  # special-token texts no literal may hold
         self._defined: list[tuple[str, str]] | None = None  # terminals the leaf being written defines
+        # writes a tool's whole (lexical) argument list as the compile's argument terminal
+        # (encodings.argument_terminal), or None: a terminal of this grammar's own
+        self.args_terminal: Callable[[list[Any]], str] | None = None
         # None: schemas come from schema.prepare; else a loaded schema is being written as it
         # is (see written()), and this says whether objects listing properties are closed
         self.closing: bool | None = None
@@ -101,8 +104,10 @@ class LiteralGrammar:
         count = f"{{{lo},{hi}}}" if hi is not None else (f"{{{lo},}}" if lo else "*")
         single = self.terminal("SQ_CHAR", f"/[^'\\\\\\x00-\\x1f\\x7f]|{STRING_ESCAPE}/")
         double = self.terminal("DQ_CHAR", f'/[^"\\\\\\x00-\\x1f\\x7f]|{STRING_ESCAPE}/')
-        return self.terminal(f"STR_{lo}_{hi if hi is not None else 'N'}",
-                             f'"\'" {single}{count} "\'" | "\\"" {double}{count} "\\""')
+        body = f'"\'" {single}{count} "\'" | "\\"" {double}{count} "\\""'
+        if (lo, hi) == (0, None):  # any string: one terminal every tool shares
+            return self.terminal("STR_0_N", body)
+        return f"({body})"  # a bound: in place (see placed())
 
     def shaped_string(self, schema: dict[str, Any], path: str) -> str:
         """A string with ``pattern`` or ``format``: llguidance's JSON string enforces them, and a
@@ -131,7 +136,7 @@ class LiteralGrammar:
 
     def enum(self, values: Sequence[Any], path: str) -> str:
         """One of ``values``, each an exact literal."""
-        return " | ".join(self.constant(v, f"{path}[{i}]") for i, v in enumerate(values))
+        return _alternatives([self.constant(v, f"{path}[{i}]") for i, v in enumerate(values)])
 
     def object_keys(self, props: dict[str, Any]) -> list[str]:
         return list(props)
@@ -148,13 +153,16 @@ class LiteralGrammar:
         if not props:
             if extra is False or schema.get("type", "object") != "object":
                 return '""'
-            value = self.value(extra, join_path(path, "additionalProperties"))
+            value = self.fit([self.value(extra, join_path(path, "additionalProperties"))])[0]
             pair = f"{self.terminal('KEY', '/[A-Za-z_][A-Za-z0-9_]*/')} {literal(kw)} {value}"
             return f"({pair} ({literal(sep)} {pair})*)?"
         keys = self.object_keys(props)
         required = set(schema.get("required") or ())
-        items = [(k + kw, self.value(props[k], join_path(path, f"properties.{k}"), 0)) for k in keys]
-        expr = sequence(self.ordered(items, [k in required for k in keys], sep))
+        values = self.fit([self.value(props[k], join_path(path, f"properties.{k}"), 0) for k in keys])
+        seq = self.ordered([(k + kw, v) for k, v in zip(keys, values)], [k in required for k in keys], sep)
+        if self.args_terminal is not None and not any(v[0].islower() for v in values):  # no rule (fit)
+            return self.args_terminal(_items(seq))
+        expr = sequence(seq)
         cache = f"args:{expr}"
         if cache in self.names:  # tools whose parameters read the same share one rule
             return self.names[cache]
@@ -181,7 +189,7 @@ class LiteralGrammar:
             return self.referenced(schema, path, depth)
         leaf = _leaf_key(schema)
         if leaf is None:
-            return self.named(self.body(self.resolve(schema, path), path, depth))
+            return self.placed(self.body(self.resolve(schema, path), path, depth))
         key = (self.spelling(), leaf)
         known = _LEAVES.get(key)
         if known is None:  # write it, noting the terminals it defines
@@ -192,18 +200,35 @@ class LiteralGrammar:
             finally:
                 self._defined = outer
             if known is None:
-                return self.named(body)
+                return self.placed(body)
             if len(_LEAVES) >= LEAVES_KEPT:
                 _LEAVES.clear()  # bounded; a leaf seen again is written again
             _LEAVES[key] = known
         else:
             for name, definition in known[1]:
                 self.terminal(name, definition)
-        return self.named(known[0])
+        return self.placed(known[0])
 
     def spelling(self) -> tuple[Any, ...]:
         """What a leaf's rule text depends on besides its schema."""
         return (type(self), self.prefix, self.specials)
+
+    def placed(self, body: str) -> str:
+        """``body`` as a value's expression: in place where it is lexical (llguidance pays for
+        every named terminal's definition, and a tool's bounds are its own: fastjson writes
+        them in place too), else a named rule.  Bodies come as atoms or sequences (each
+        writer groups its alternatives), so one can be spliced into a longer terminal."""
+        if _NAME.fullmatch(body) or lexical(body):
+            return body
+        return self.named(body)
+
+    def fit(self, values: list[str]) -> list[str]:
+        """Values for one parent: where one is a rule, the parent is a rule too, and each value
+        written in place there is named (a terminal of its own: inside a rule, a bounded string
+        in place would be a lexeme per character)."""
+        if not any(v[0].islower() for v in values):  # rules are the lower-case names
+            return values
+        return [v if _NAME.fullmatch(v) else self.named(v) for v in values]
 
     def named(self, body: str) -> str:
         """``body`` as a rule (a terminal where it is lexical), one per distinct body; a body
@@ -259,15 +284,15 @@ class LiteralGrammar:
             if rest:
                 raise UnsupportedSchemaError("anyOf beside other keywords: move them into its branches",
                                              path=join_path(path, "anyOf"))
-            return " | ".join(self.value(b, join_path(path, f"anyOf[{i}]"), depth)
-                              for i, b in enumerate(schema["anyOf"]))
+            return _alternatives(self.fit([self.value(b, join_path(path, f"anyOf[{i}]"), depth)
+                                           for i, b in enumerate(schema["anyOf"])]))
         types = schema.get("type")
         if types is None:
             types = [t for t, words in _TYPE_WORDS.items() if words & schema.keys()] or None
             if types is None:
                 return self.any_value()
         types = [types] if isinstance(types, str) else list(types)
-        return " | ".join(self.typed(t, schema, path, depth) for t in types)
+        return _alternatives(self.fit([self.typed(t, schema, path, depth) for t in types]))
 
     def typed(self, kind: str, schema: dict[str, Any], path: str, depth: int) -> str:
         if kind == "string":
@@ -278,25 +303,23 @@ class LiteralGrammar:
         numeric = not _NUMERIC_SET.isdisjoint(schema)
         if kind == "integer" and numeric and "multipleOf" not in schema:
             bounds = _int_bounds(schema)
-            if bounds is not None:  # an exact terminal, as JSON's integer ranges are
-                lo, hi = bounds
-                name = f"INT_{'ANY' if lo is None else lo}_{'ANY' if hi is None else hi}"  # upper case:
-                return self.terminal(name.replace("-", "NEG"), f"/{int_range(lo, hi)}/")  # a terminal
+            if bounds is not None:  # exact, in place, as JSON's integer ranges are
+                return f"/{int_range(*bounds)}/"
         if kind in ("integer", "number"):
             if numeric:  # ranges: llguidance's JSON numbers enforce them
                 sub = {"type": kind, **{k: schema[k] for k in _NUMERIC if k in schema}}
                 return self.terminal(f"NUM_{len(self.rules)}", "%json " + json.dumps(sub))
             return self.terminal("INT" if kind == "integer" else "NUM",
                                  INTEGER if kind == "integer" else NUMBER)
-        if kind == "boolean":
-            return f"{literal(self.true)} | {literal(self.false)}"
+        if kind == "boolean":  # one terminal every tool shares
+            return self.terminal("BOOL", f"{literal(self.true)} | {literal(self.false)}")
         if kind == "null":
             return self.null_rule()
         if kind == "array":
             items = schema.get("items", True)
             if not isinstance(items, (dict, bool)):
                 raise UnsupportedSchemaError("items must be one schema here", path=join_path(path, "items"))
-            item = self.value(items, join_path(path, "items"), depth + 1)
+            item = self.fit([self.value(items, join_path(path, "items"), depth + 1)])[0]
             return self.array(item, int(schema.get("minItems", 0)), schema.get("maxItems"))
         if kind == "object":
             return self.object(schema, path, depth)
@@ -328,8 +351,8 @@ class LiteralGrammar:
                                          "spelled exactly here: close it (additionalProperties: false)",
                                          path=join_path(path, "additionalProperties"))
         keys = self.object_keys(props)
-        items = [(self.key(k), self.value(props[k], join_path(path, f"properties.{k}"), depth + 1))
-                 for k in keys]
+        values = self.fit([self.value(props[k], join_path(path, f"properties.{k}"), depth + 1) for k in keys])
+        items = list(zip(map(self.key, keys), values))
         required = set(schema.get("required") or ())
         return sequence(["{", *self.ordered(items, [k in required for k in keys], self.item_sep), "}"])
 
@@ -338,6 +361,7 @@ class LiteralGrammar:
         return self.string(0, None)
 
     def free_map(self, value: str) -> str:
+        value = self.fit([value])[0]
         pair = f"{self.map_key()} {literal(self.key_sep)} {value}"
         return f'"{{" ({pair} ({literal(self.item_sep)} {pair})*)? "}}"'
 
@@ -455,6 +479,26 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 class Raw(str):
     """A Lark expression inside a :func:`sequence` (a plain ``str`` there is literal text)."""
+
+
+def _items(seq: Sequence[str]) -> list[Any]:
+    """A :func:`sequence` as compiler items: literal texts joined, expressions as ``Ref``."""
+    from . import Ref
+
+    out: list[Any] = []
+    for item in seq:
+        if type(item) is Raw:
+            out.append(Ref(str(item)))
+        elif out and type(out[-1]) is str:
+            out[-1] += item
+        else:
+            out.append(item)
+    return out
+
+
+def _alternatives(options: list[str]) -> str:
+    """Alternatives as one atom (grouped where there are several), so it can stand in place."""
+    return options[0] if len(options) == 1 else "(" + " | ".join(options) + ")"
 
 
 def sequence(items: Sequence[str]) -> str:
@@ -1004,13 +1048,14 @@ class Pythonic:
         self.json_objects = json_objects
 
     def grammar(self, writer: Any, tool: Any) -> list[Any]:
-        from . import Ref
+        from . import Ref, argument_terminal
 
         key = f"_grammargen_{self.name}"
         if getattr(writer, key, None) is None:  # one rule set per compile, shared by its tools
             grammar = PythonicGrammar(writer.rules, json_objects=self.json_objects,
                                       terminals=writer.terminals if writer.shape == "auto" else None)
             grammar.specials = specials(writer)
+            grammar.args_terminal = lambda items: argument_terminal(writer, items)
             setattr(writer, key, grammar)
         where = f"{tool.path or 'tool ' + repr(tool.name)}"
         check_name(tool.name, f"{where}.name")

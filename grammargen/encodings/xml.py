@@ -42,7 +42,7 @@ from ..errors import InputError, ToolError, UnsupportedSchemaError, join_path
 from ..lark import json_text, literal
 from ..lark import regex_escape as _regex_escape
 from ..schema import prepare, resolve_ref
-from . import Absorbing, Item, Ref, Wait
+from . import Absorbing, Item, Ref, Wait, argument_terminal
 from ..fastjson import MAX_EXPRESSION
 from .pythonic import _PLAIN, PythonicGrammar, lexical, python_literal
 
@@ -191,22 +191,15 @@ class XmlParameters:
         identical ones shared, and one no other tool shares written in place in the call's
         name tree (its opening tag joins the name's text: a named terminal costs llguidance a
         definition)."""
-        expr = _lark(seq)
-        key = "xml:" + expr
-        name = writer.args_rules.get(key)
-        if name is None:
-            name = writer.args_rules[key] = f"ARGS_{len(writer.args_rules)}"
-            items: list[Item] = []
-            for item in seq:
-                if type(item) is not str:
-                    items.append(Ref(item.expr))
-                elif items and type(items[-1]) is str:
-                    items[-1] += item
-                elif item:
-                    items.append(item)
-            writer.args_terminals[name] = (expr, items)
-        writer.args_uses[name] = writer.args_uses.get(name, 0) + 1
-        return name
+        items: list[Item] = []
+        for item in seq:
+            if type(item) is not str:
+                items.append(Ref(item.expr))
+            elif items and type(items[-1]) is str:
+                items[-1] += item
+            elif item:
+                items.append(item)
+        return argument_terminal(writer, items)
 
     def _token_follows(self, writer: Any) -> bool:
         """Is the layout's next piece after these arguments a token (GLM's ``</tool_call>``)?
