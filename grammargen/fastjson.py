@@ -164,19 +164,22 @@ class ArgsTerminals:
         return list(hit[0])
 
     def _written(self, schema: dict[str, Any]) -> _Seq:
-        if not schema.keys() <= KNOWN:
-            if not _NOT_HERE.isdisjoint(schema):
+        keys = schema.keys()
+        if not keys <= KNOWN:
+            if not _NOT_HERE.isdisjoint(keys):
                 raise _NotRegular
-            schema = {k: v for k, v in schema.items() if k in KNOWN}  # annotations dropped
-        if not schema:
+            keys = keys & KNOWN  # annotations constrain nothing
+        if not keys:
             raise _NotRegular  # any JSON value, which nests without bound
-        if "anyOf" in schema:
-            if set(schema) != {"anyOf"} or not schema["anyOf"]:
+        if "anyOf" in keys:
+            if len(keys) != 1 or not schema["anyOf"]:
                 raise _NotRegular
             return _alt([self._value(branch) for branch in schema["anyOf"]])
         types = _types(schema)
-        if "enum" in schema or "const" in schema:
-            return _literals(schema, types)
+        if "enum" in keys or "const" in keys:
+            return _literals(schema, keys, types)
+        if len(types) == 1:
+            return self._writers[types[0]](schema)
         return _alt([self._writers[t](schema) for t in types])
 
     def _string(self, schema: dict[str, Any]) -> _Seq:
@@ -245,6 +248,7 @@ class ArgsTerminals:
 _LEAVES: dict[tuple[Any, ...], tuple[tuple[Any, ...], tuple[tuple[str, str], ...]]] = {}
 LEAVES_KEPT = 65536
 _SCALARS = (str, int, float, bool, type(None))
+_SCALAR_TYPES = frozenset(_SCALARS)
 
 
 def _leaf_key(schema: dict[str, Any]) -> tuple[Any, ...] | None:
@@ -256,6 +260,10 @@ def _leaf_key(schema: dict[str, Any]) -> tuple[Any, ...] | None:
             if k in _NOT_HERE:
                 return None
             continue  # an annotation: constrains nothing
+        t = type(v)
+        if t in _SCALAR_TYPES:  # (typed_entry's first case, inline: ~5 of these a tool)
+            key.append((k, t, v))
+            continue
         entry = typed_entry(k, v)
         if entry is None:
             return None
@@ -266,9 +274,9 @@ def _leaf_key(schema: dict[str, Any]) -> tuple[Any, ...] | None:
 def typed_entry(keyword: str, value: Any) -> tuple[Any, ...] | None:
     """One keyword of a leaf's memo key, with the type of every value (1, 1.0 and True are
     equal in Python, not in JSON); None when the value is not a scalar or a list of scalars."""
-    if type(value) in _SCALARS:
+    if type(value) in _SCALAR_TYPES:
         return (keyword, type(value), value)
-    if type(value) is list and all(type(x) in _SCALARS for x in value):
+    if type(value) is list and all(type(x) in _SCALAR_TYPES for x in value):
         return (keyword, list, tuple((type(x), x) for x in value))
     return None
 
@@ -311,9 +319,9 @@ def _types(schema: dict[str, Any]) -> list[str]:
     return types
 
 
-def _literals(schema: dict[str, Any], types: list[str]) -> _Seq:
+def _literals(schema: dict[str, Any], keys: Any, types: list[str]) -> _Seq:
     """enum/const: each allowed value's compact JSON text (values checked against ``type``)."""
-    if set(schema) - {"type", "enum", "const"} or ("enum" in schema and "const" in schema):
+    if not keys <= _LITERAL_KEYS or ("enum" in keys and "const" in keys):
         raise _NotRegular
     values = [schema["const"]] if "const" in schema else schema["enum"]
     if not isinstance(values, list):
@@ -329,6 +337,9 @@ def _literals(schema: dict[str, Any], types: list[str]) -> _Seq:
     return [texts[0]] if len(texts) == 1 else [_Choice(texts)]
 
 
+_LITERAL_KEYS = frozenset({"type", "enum", "const"})
+
+
 def _kind(v: Any) -> str:
     if v is None:
         return "null"
@@ -342,15 +353,21 @@ def _kind(v: Any) -> str:
 
 
 _BOUNDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
+_LIMIT = 2**53  # llguidance's bounds are 64-bit; stay well inside them
 
 
 def _integer_bounds(schema: dict[str, Any]) -> tuple[int | None, int | None]:
+    low, high = schema.get("minimum"), schema.get("maximum")
+    if ((low is None or (type(low) is int and -_LIMIT < low < _LIMIT))
+            and (high is None or (type(high) is int and -_LIMIT < high < _LIMIT))
+            and "exclusiveMinimum" not in schema and "exclusiveMaximum" not in schema):
+        return low, high  # the common case: whole-number bounds, inclusive
     low = high = None
     for key in _BOUNDS:
         value = schema.get(key)
         if value is None:
             continue
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not abs(value) < 2**53:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not abs(value) < _LIMIT:
             raise _NotRegular  # llguidance's bounds are 64-bit; stay well inside them
         if key == "minimum":
             bound = math.ceil(value)
