@@ -295,3 +295,26 @@ def test_the_speed_benchmark_times_every_encoding() -> None:
     rows = speed.best_of(["qwen25", "qwen3-coder", "deepseekv32"], tools,
                          builtin_for(grammargen.get_profile("qwen25")), rounds=1)
     assert all(r.ready_s > 0 and r.lark_kb > 0 for r in rows.values())
+
+
+@pytest.mark.parametrize("fmt", ["qwen3-coder", "glm45", "deepseekv32"])
+def test_leaf_parameters_kept_between_compiles_write_the_same_grammar(fmt: str) -> None:
+    """A leaf parameter (a raw string, an integer range, an enum...) written before is taken from
+    the process's store with the shared terminals it uses: a tool list compiled again, or another
+    list sharing only some of its parameters, gets the grammar written afresh (and it builds)."""
+    from grammargen.encodings import xml
+
+    def tool(name: str, props: dict[str, Any], required: list[str]) -> list[dict[str, Any]]:
+        return [{"type": "function", "function": {"name": name, "parameters": {
+            "type": "object", "properties": props, "required": required}}}]
+
+    leaves = {"s": {"type": "string", "maxLength": 30}, "n": {"type": "integer", "minimum": 1, "maximum": 9},
+              "e": {"enum": ["a", "b", 3]}, "b": {"type": ["boolean", "null"]}, "t": {"type": "string"}}
+    first = tool("f", leaves, ["s"])
+    second = tool("g", {"e": leaves["e"], "s": leaves["s"], "x": {"type": "string", "maxLength": 5}}, ["x"])
+    xml._ELEMENTS.clear()
+    fresh = [compile(t, fmt).lark for t in (first, second)]
+    xml._ELEMENTS.clear()
+    assert compile(second, fmt).lark == fresh[1]
+    again = [compile(t, fmt).lark for t in (first, second)]
+    assert again == fresh and xml._ELEMENTS

@@ -44,7 +44,7 @@ from ..lark import regex_escape as _regex_escape
 from ..schema import prepare, resolve_ref
 from . import Absorbing, Item, Ref, Wait, argument_terminal
 from ..fastjson import MAX_EXPRESSION
-from .pythonic import _PLAIN, PythonicGrammar, lexical, python_literal
+from .pythonic import _PLAIN, PythonicGrammar, _leaf_key, _unquoted, lexical, python_literal
 
 regex_escape = functools.lru_cache(maxsize=65536)(_regex_escape)  # tool lists repeat their keys
 _STRING_KEYWORDS = ("pattern", "format")  # minLength and maxLength are enforced
@@ -137,7 +137,7 @@ class XmlParameters:
         writer.xml_plain = plain
         properties = root.get("properties") or {}
         required = set(root.get("required") or [])
-        elements = [(self._parameter(writer, key, sub, root, join_path(where, f"properties.{key}"), tool),
+        elements = [(self._parameter(writer, key, sub, root, where, tool),
                      key in required) for key, sub in properties.items()]
         extra = self._any_parameter(writer) if extra_ok is not False else ""
         whole = self._whole(elements, extra)  # every element in one terminal, if regular
@@ -296,13 +296,38 @@ class XmlParameters:
 
     def _parameter(self, writer: Any, key: str, schema: Any, root: Any, where: str,
                    tool: Any) -> tuple[list[Any], bool]:
-        """One element: (its sequence, True) where it is regular, else ([a rule], False)."""
+        """One element: (its sequence, True) where it is regular, else ([a rule], False).
+
+        A leaf (one scalar value: a string, an integer range, an enum...) written before, in
+        any grammar of this process, is taken from :data:`_ELEMENTS` with the shared terminals
+        it uses (tool lists repeat their leaves, and a server compiles the same tools again:
+        fastjson and the pythonic encoding keep their leaves so too); any other parameter is
+        shared within the compile, by its schema's text."""
+        leaf = _leaf_key(schema)
+        if leaf is not None:
+            ident: Any = (self.name, key, leaf, writer.close)
+            hit = _ELEMENTS.get(ident)
+            if hit is not None:
+                shared = writer.terminals.shared
+                for name, body in hit[1]:
+                    if name not in shared:
+                        shared[name] = body
+                return hit[0], True
+            warned = len(writer.warnings)
+            element = self._element(writer, key, schema, root, join_path(where, f"properties.{key}"), tool)
+            if element[1] and len(writer.warnings) == warned:  # rules and warnings are per compile
+                uses = _uses(_lark(element[0]), writer.terminals.shared)
+                if uses is not None:
+                    if len(_ELEMENTS) >= ELEMENTS_KEPT:
+                        _ELEMENTS.clear()  # bounded; a leaf seen again is written again
+                    _ELEMENTS[ident] = (element[0], uses)
+            return element
         memo = _memo(writer)
         text = repr(schema)  # exact for JSON values (1, 1.0 and True differ); far cheaper than json.dumps
         ident = (key, text, writer.xml_plain) if "$ref" not in text else None  # a $ref's meaning depends on the tool
         if ident is not None and ident in memo:  # the same parameter in another tool: the same text
             return memo[ident]
-        element = self._element(writer, key, schema, root, where, tool)
+        element = self._element(writer, key, schema, root, join_path(where, f"properties.{key}"), tool)
         if ident is not None:
             memo[ident] = element
         return element
@@ -601,6 +626,30 @@ def _plain(schema: Any) -> bool:
         elif not _plain(sub):
             return False
     return True
+
+
+# Leaf elements written before, in any grammar of this process: (variant, key, leaf key,
+# close_objects) -> (the element's sequence, the shared terminals it uses, with their bodies).
+_ELEMENTS: dict[tuple[Any, ...], tuple[list[Any], tuple[tuple[str, str], ...]]] = {}
+ELEMENTS_KEPT = 65536
+_TERMINAL_NAMES = re.compile(r"\b[A-Z][A-Z0-9_]*\b")
+
+
+def _uses(expr: str, shared: dict[str, str]) -> tuple[tuple[str, str], ...] | None:
+    """The shared terminals ``expr`` refers to, and those they refer to, with their bodies;
+    None where it refers to a name that is not a shared terminal (defined elsewhere)."""
+    found: dict[str, str] = {}
+    todo = _TERMINAL_NAMES.findall(_unquoted(expr))
+    while todo:
+        name = todo.pop()
+        if name in found:
+            continue
+        body = shared.get(name)
+        if body is None:
+            return None
+        found[name] = body
+        todo += _TERMINAL_NAMES.findall(_unquoted(body))
+    return tuple(found.items())
 
 
 def _python_grammar(writer: Any) -> Any:
