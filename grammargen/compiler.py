@@ -276,7 +276,7 @@ class _Writer:
                 repeat = f" ({_expr(sep)} call){bound}" if sep else f" call{bound}"
             # After the last call: what models write before their end-of-turn token (a
             # newline), allowed and never demanded, so the model can always stop there.
-            tail = _sp(_expr(end)) + (f" {literal(p.after_calls)}?" if p.after_calls else "")
+            tail = _sp(_expr(end)) + (f" ({' | '.join(map(literal, p.after_calls))})?" if p.after_calls else "")
             self.rules.append(f"call: {_expr(prefix)}")
             before = f"{literal(p.before_calls)}? " if p.before_calls else ""
             self.rules.append(f"calls: {before}{_expr(begin + [Ref('call')])}{repeat}{tail}")

@@ -116,7 +116,7 @@ class Profile:
     prompt: str
     chat_templates: tuple[str, ...] = ()  # ../shared/corpus/chat-templates/ files it is proven against
     source_of_truth: str = ""  # where the layout comes from when no template renders calls
-    after_calls: str = ""  # what the model may write after its last call (allowed, not rendered)
+    after_calls: tuple[str, ...] = ()  # what the model may write after its last call (allowed, not rendered)
     end_of_turn: tuple[str, ...] = ()  # what it then stops with (not in the grammar; parse drops it)
     call_id: str = ""  # shape of ids the model writes ("[A-Za-z0-9]{9}"), for id pieces
     may_omit: tuple[str, ...] = ()  # markers the parser reads where present and forgives missing
@@ -262,7 +262,7 @@ def load_profile(file: Path) -> Profile:
             prompt=data.get("prompt", ""),
             chat_templates=_strings(data, "chat_templates"),
             source_of_truth=data.get("source_of_truth", ""),
-            after_calls=data.get("after_calls", ""),
+            after_calls=_one_or_more(data, "after_calls"),
             end_of_turn=_strings(data, "end_of_turn"),
             call_id=data.get("call_id", ""),
             may_omit=_strings(data, "may_omit"),
@@ -325,11 +325,22 @@ def load_profile(file: Path) -> Profile:
                            source=source, path="calls_after_text")
     if profile.content_end and not profile.content_begin:
         raise ProfileError("content_end needs content_begin", source=source, path="content_end")
-    for key in ("after_calls", "source_of_truth", "before_calls", "content_begin", "content_end",
+    if not all(isinstance(t, str) and t for t in profile.after_calls):
+        raise ProfileError("after_calls must be a non-empty string or a list of them", source=source,
+                           path="after_calls")
+    for key in ("source_of_truth", "before_calls", "content_begin", "content_end",
                 "calls_after_text"):
         if not isinstance(getattr(profile, key), str):
             raise ProfileError(f"{key} must be a string", source=source, path=key)
     return profile
+
+
+def _one_or_more(data: dict[str, Any], key: str) -> tuple[Any, ...]:
+    """A key that holds one text or a list of alternatives, as a tuple (checked by the caller)."""
+    value = data.get(key, "")
+    if isinstance(value, str):
+        return (value,) if value else ()
+    return tuple(value) if isinstance(value, list) else (value,)
 
 
 def _str(data: dict[str, Any], key: str) -> str:

@@ -159,11 +159,9 @@ class _Generator:
         end = _end_marker(self.profile)
         if end and one.endswith(end):
             out.append(self._sample(one[:-len(end)], "reject", "missing end marker"))
-        if self.profile.after_calls:
-            out.append(self._sample(one + self.profile.after_calls, "accept",
-                                    "what models write after their last call"))
-            out.append(self._sample(one + self.profile.after_calls + TEXT_REPLY, "reject",
-                                    "text after the calls"))
+        for after in self.profile.after_calls:
+            out.append(self._sample(one + after, "accept", "what models write after their last call"))
+            out.append(self._sample(one + after + TEXT_REPLY, "reject", "text after the calls"))
         if self.reasoning == "required":
             out.append(Sample(one, "reject", "no reasoning block when it is required"))
         elif self.reasoning == "opened":

@@ -237,9 +237,9 @@ def test_no_extra_whitespace_anywhere_in_the_calls(name: str, math_tools: list[d
     grammar = grammargen.compile(math_tools, name, tool_choice="required")
     text = grammargen.render(CALLS, name)
     positions = range(1, len(text) + 1)  # at 0 it is content before the calls, where a format allows it
-    after = grammargen.get_profile(name).after_calls  # the one thing allowed after the calls
+    after = grammargen.get_profile(name).after_calls  # the things allowed after the calls
     samples = [Sample(text)] + [Sample(text[:i] + extra + text[i:],
-                                       "accept" if i == len(text) and extra == after else "reject",
+                                       "accept" if i == len(text) and extra in after else "reject",
                                        f"{extra!r} at {i}")
                                 for i in positions for extra in (" ", "\n")]
     report = grammargen.validate(grammar, samples)

@@ -215,3 +215,18 @@ def test_granite_reads_both_call_markers() -> None:
     spelled = text.replace("<|tool_call|>", "<tool_call>")
     assert calls_of(parse(spelled, "granite")) == calls_of(parse(text, "granite"))
     assert validate(compile(TOOLS, "granite", tool_choice="required"), [text, spelled]).ok
+
+
+def test_hunyuan_may_close_its_answer_frame_after_the_calls() -> None:
+    """Hunyuan A13B writes its calls inside <answer>...</answer>: after the last call the
+    grammar lets it close the frame or stop at the newline, and the parser keeps the closing
+    tag out of content, whole and streamed."""
+    one = render([WEATHER], "hunyuan")
+    grammar = compile(TOOLS, "hunyuan", tool_choice="required")
+    samples = [Sample(one + "\n"), Sample(one + "\n</answer>"), Sample(one + "</answer>", "reject"),
+               Sample(one + "\n</answer>\n</answer>", "reject")]
+    report = validate(grammar, samples)
+    assert report.ok, [(r.sample.text, r.got, r.context) for r in report.failures]
+    text = "<answer>\n" + one + "\n</answer>"
+    for message in (parse(text, "hunyuan", tools=TOOLS), streamed(text, "hunyuan")):
+        assert message.content is None and [c["function"]["name"] for c in message.tool_calls] == ["get_weather"]
