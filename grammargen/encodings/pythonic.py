@@ -196,7 +196,7 @@ class LiteralGrammar:
             outer, self._defined = self._defined, []
             try:
                 body = self.body(schema, path, depth)
-                known = (body, tuple(self._defined)) if self._defined is not None else None
+                known = (body, tuple(self._defined), _in_place(body)) if self._defined is not None else None
             finally:
                 self._defined = outer
             if known is None:
@@ -207,7 +207,7 @@ class LiteralGrammar:
         else:
             for name, definition in known[1]:
                 self.terminal(name, definition)
-        return self.placed(known[0])
+        return known[0] if known[2] else self.named(known[0])
 
     def spelling(self) -> tuple[Any, ...]:
         """What a leaf's rule text depends on besides its schema."""
@@ -218,9 +218,7 @@ class LiteralGrammar:
         every named terminal's definition, and a tool's bounds are its own: fastjson writes
         them in place too), else a named rule.  Bodies come as atoms or sequences (each
         writer groups its alternatives), so one can be spliced into a longer terminal."""
-        if _NAME.fullmatch(body) or lexical(body):
-            return body
-        return self.named(body)
+        return body if type(body) is _Lexical or _in_place(body) else self.named(body)
 
     def fit(self, values: list[str]) -> list[str]:
         """Values for one parent: where one is a rule, the parent is a rule too, and each value
@@ -354,7 +352,8 @@ class LiteralGrammar:
         values = self.fit([self.value(props[k], join_path(path, f"properties.{k}"), depth + 1) for k in keys])
         items = list(zip(map(self.key, keys), values))
         required = set(schema.get("required") or ())
-        return sequence(["{", *self.ordered(items, [k in required for k in keys], self.item_sep), "}"])
+        body = sequence(["{", *self.ordered(items, [k in required for k in keys], self.item_sep), "}"])
+        return body if any(v[0].islower() for v in values) else _Lexical(body)  # no rule in it (fit)
 
     def map_key(self) -> str:
         """A key of a map the schema leaves open (a quoted string here)."""
@@ -449,6 +448,7 @@ LEAVES_KEPT = 65536
 _LEAF_WORDS = frozenset({"type", "enum", "const", "minLength", "maxLength", "minimum", "maximum",
                          "exclusiveMinimum", "exclusiveMaximum", "multipleOf"})
 _SCALAR_TYPES = frozenset({"string", "integer", "number", "boolean", "null"})
+_SCALAR_CLASSES = frozenset({str, int, float, bool, type(None)})
 
 
 def _leaf_key(schema: Any) -> tuple[Any, ...] | None:
@@ -459,6 +459,10 @@ def _leaf_key(schema: Any) -> tuple[Any, ...] | None:
     key: list[Any] = []
     for k, v in schema.items():
         if k in _LEAF_WORDS:
+            t = type(v)
+            if t in _SCALAR_CLASSES:  # (typed_entry's first case, inline: most keywords)
+                key.append((k, t, v))
+                continue
             entry = typed_entry(k, v)
             if entry is None:
                 return None
@@ -475,6 +479,15 @@ def _leaf_key(schema: Any) -> tuple[Any, ...] | None:
 
 _RULE_NAMES = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]*\b")  # rule references (one pattern, compiled once)
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+class _Lexical(str):
+    """A body known to be lexical as it is written (no regex scan needed to tell)."""
+
+
+def _in_place(body: str) -> bool:
+    """Can ``body`` stand where it is used as it is: a single name, or lexical?"""
+    return _NAME.fullmatch(body) is not None or lexical(body)
 
 
 class Raw(str):
