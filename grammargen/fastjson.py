@@ -148,12 +148,14 @@ class ArgsTerminals:
             return self._written(schema)
         hit = _LEAVES.get(key)
         if hit is None:  # write it, noting every definition it asks for
-            outer, self._asked = self._asked, {}
+            outer, asked = self._asked, {}
+            self._asked = asked
             try:
                 seq = self._written(schema)
-                hit = (tuple(seq), tuple(self._asked.items()))
+                hit = (tuple(seq), tuple(asked.items()))
             finally:
-                self._asked = {**outer, **self._asked}
+                outer.update(asked)
+                self._asked = outer
             if len(_LEAVES) >= LEAVES_KEPT:
                 _LEAVES.clear()  # bounded; a leaf seen again is written again
             _LEAVES[key] = hit
@@ -279,6 +281,15 @@ def typed_entry(keyword: str, value: Any) -> tuple[Any, ...] | None:
     if type(value) is list and all(type(x) in _SCALAR_TYPES for x in value):
         return (keyword, list, tuple((type(x), x) for x in value))
     return None
+
+
+def forget() -> None:
+    """Forget the leaves and ranges written before, as a process that never saw these
+    tools would not have them (benchmarks time a new tool list with it)."""
+    _LEAVES.clear()
+    _key.cache_clear()
+    int_range.cache_clear()
+    _same_length.cache_clear()
 
 
 @functools.lru_cache(maxsize=65536)
