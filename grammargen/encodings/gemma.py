@@ -93,13 +93,16 @@ class GemmaGrammar(LiteralGrammar):
             # The delimiter is text: the whole string is one lexeme whose inside can't hold it
             # (so it ends at the first delimiter, and a lexeme is cheap for llguidance).
             # The "no delimiter" half is one terminal all lengths share (llguidance builds it
-            # once), the length a repeat of one shared any-character terminal, in place: no
-            # regex and no definition per length (llguidance parses every regex it meets).
+            # once), the length a repeat of one shared any-character terminal: no regex per
+            # length (llguidance parses every regex it meets).  The intersection is a terminal
+            # of its own (in place, the GBNF printer would build one automaton for every
+            # tool's arguments); the delimiters around it join the text in place.
             free = self.terminal("NO_QUOTE", f"/(?s:.*)/ & ~/(?s:.*){regex_escape(self.delimiter)}(?s:.*)/")
             if (lo, hi) == (0, None):
                 return self.terminal("STR_0_N", f"{self.quote} {free} {self.quote}")
             char = self.terminal("CHAR", "/(?s:.)/")
-            return f"{self.quote} ({char}{count} & {free}) {self.quote}"
+            body = self.terminal(f"BODY_{lo}_{hi if hi is not None else 'N'}", f"{char}{count} & {free}")
+            return f"{self.quote} {body} {self.quote}"
         body = self.terminal(f"STR_{lo}_{hi if hi is not None else 'N'}", f"/(?s:.{count})/")
         return f"{self.quote} {body} {self.quote}"
 

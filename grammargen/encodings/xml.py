@@ -44,7 +44,7 @@ from ..lark import regex_escape as _regex_escape
 from ..schema import prepare, resolve_ref
 from . import Absorbing, Item, Ref, Wait, argument_terminal
 from ..fastjson import MAX_EXPRESSION
-from .pythonic import _PLAIN, PythonicGrammar, _leaf_key, _unquoted, lexical, python_literal
+from .pythonic import _PLAIN, PythonicGrammar, _leaf_key, _unquoted, python_literal
 
 regex_escape = functools.lru_cache(maxsize=65536)(_regex_escape)  # tool lists repeat their keys
 _STRING_KEYWORDS = ("pattern", "format")  # minLength and maxLength are enforced
@@ -275,11 +275,14 @@ class XmlParameters:
         if (low, high) == (0, None):
             return unbounded
         # The length as a repeat of one shared any-character terminal, and text without the
-        # tag: no regex of its own per length (llguidance parses every regex it meets), no
-        # definition per length (written in place, as fastjson writes JSON_CHAR{0,16}).
-        if "XRAW_CHAR" not in shared:
-            shared["XRAW_CHAR"] = "/(?s:.)/"
-        return f"(XRAW_CHAR{{{low},{'' if high is None else high}}} & {unbounded})"
+        # tag: no regex of its own per length (llguidance parses every regex it meets).  A
+        # terminal of its own, shared by every parameter of that length: an intersection in
+        # place would make the GBNF printer build one automaton for every tool's arguments.
+        name = f"{unbounded}_{low}_{'' if high is None else high}"
+        if name not in shared:
+            shared.setdefault("XRAW_CHAR", "/(?s:.)/")
+            shared[name] = f"XRAW_CHAR{{{low},{'' if high is None else high}}} & {unbounded}"
+        return name
 
     def _raw_close(self, writer: Any, *args: Any) -> list[Any]:
         """A raw string (as :meth:`_raw`) and the closing text after it."""
@@ -431,7 +434,7 @@ class XmlParameters:
                 name = literals.value(one, where)
             finally:
                 literals.closing = None
-            return [[_X(name)]], lexical(name)
+            return [[_X(name)]], not name[0].islower()  # a rule's name is lower case
         got = writer.terminals.pieces(one)
         if got is not None:  # its literal ends join the tags around it
             lead, middle, tail, _ = got
@@ -636,8 +639,9 @@ _TERMINAL_NAMES = re.compile(r"\b[A-Z][A-Z0-9_]*\b")
 
 
 def _uses(expr: str, shared: dict[str, str]) -> tuple[tuple[str, str], ...] | None:
-    """The shared terminals ``expr`` refers to, and those they refer to, with their bodies;
-    None where it refers to a name that is not a shared terminal (defined elsewhere)."""
+    """The shared terminals ``expr`` refers to, and those they refer to, with their bodies, in
+    the order they were defined (so a replay writes them as a fresh compile does); None where
+    it refers to a name that is not a shared terminal (defined elsewhere)."""
     found: dict[str, str] = {}
     todo = _TERMINAL_NAMES.findall(_unquoted(expr))
     while todo:
@@ -649,6 +653,9 @@ def _uses(expr: str, shared: dict[str, str]) -> tuple[tuple[str, str], ...] | No
             return None
         found[name] = body
         todo += _TERMINAL_NAMES.findall(_unquoted(body))
+    if len(found) > 1:
+        order = {name: i for i, name in enumerate(shared)}
+        return tuple(sorted(found.items(), key=lambda item: order[item[0]]))
     return tuple(found.items())
 
 
