@@ -271,14 +271,17 @@ def test_a_tools_parameters_are_one_terminal_before_a_token(fmt: str) -> None:
 
 def test_the_tags_between_values_are_one_literal() -> None:
     """The closing tag, the newline and the next opening tag are written as one literal (each
-    element costs llguidance a build step), and a typed value's JSON text joins its tags."""
+    element costs llguidance a build step), a typed value's JSON text joins its tags, and an
+    element whose values are all literal text is one literal per value."""
     tools = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {
         "a": {"type": "string"}, "b": {"type": "object", "properties": {"x": {"type": "integer"}},
                                         "required": ["x"]},
         "c": {"type": "boolean"}}, "required": ["a", "b", "c"]}}}]
     lark = compile(tools, "qwen3-coder").lark
     assert '"\\n</parameter>\\n<parameter=b>\\n{\\"x\\": "' in lark
-    assert '"}\\n</parameter>\\n<parameter=c>\\n" ("True" | "False") "\\n</parameter>\\n' in lark
+    # values that are all literal text (True/False, an enum) each one literal, open tag to newline
+    assert ('"}\\n</parameter>\\n" ("<parameter=c>\\nTrue\\n</parameter>\\n" | '
+            '"<parameter=c>\\nFalse\\n</parameter>\\n")' in lark)
     message = parse(render([{"name": "f", "arguments": {"a": "x", "b": {"x": 1}, "c": True}}], "qwen3-coder"),
                     "qwen3-coder", tools=tools)
     assert calls_of(message) == [("f", {"a": "x", "b": {"x": 1}, "c": True})]

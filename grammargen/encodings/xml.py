@@ -181,7 +181,7 @@ class XmlParameters:
             if needed:
                 seq += body
             else:
-                seq.append(_X(f"({_lark(body)})?"))
+                seq.append(_optional(body))
         if extra:
             seq.append(_X(f"{extra}*"))
         return seq if len(_lark(seq)) <= MAX_EXPRESSION else None
@@ -226,7 +226,7 @@ class XmlParameters:
             last = max((i for i, (_, needed) in enumerate(run) if needed), default=-1)
             folded: list[Any] = []
             for b, needed in run[:last + 1]:
-                folded += b if needed else [_X(f"({_lark(b)})?")]
+                folded += b if needed else [_optional(b)]
             text = _lark(folded)
             if text and len(text) <= MAX_EXPRESSION:
                 parts.append(self._terminal(writer, text))
@@ -339,6 +339,20 @@ class XmlParameters:
                  tool: Any) -> tuple[list[Any], bool]:
         v = self.variant
         string_alt, typed, regular = self._value(writer, schema, root, where, tool)
+        if (string_alt is None or type(string_alt) is _Texts) and all(
+                len(t) == 1 and type(t[0]) is str for t in typed):
+            # Every value is literal text (an enum, Python's True/False/None): each alternative
+            # one literal from the open tag on (llguidance pays per element, hardly per byte)
+            texts = [v.open_text(key, True) + s + v.after for s in string_alt or ()]
+            texts += [v.open_text(key, False) + t[0] + v.close + v.after for t in typed]
+            texts = list(dict.fromkeys(texts))
+            if len(texts) == 1:
+                return [texts[0]], True
+            if 1 < len(texts) <= _SPREAD:
+                return [_X("(" + " | ".join(map(literal, texts)) + ")", group=True)], True
+        if type(string_alt) is _Texts:
+            string_alt = [string_alt[0]] if len(string_alt) == 1 else [
+                _X("(" + " | ".join(map(literal, string_alt)) + ")")]
         if typed:
             value = typed[0] if len(typed) == 1 else [_X("(" + " | ".join(map(_lark, typed)) + ")")]
         if string_alt is not None and typed:
@@ -373,11 +387,7 @@ class XmlParameters:
                 if self.variant.tag in x:
                     raise UnsupportedSchemaError(f"enum value {x!r} holds {self.variant.tag!r}, which "
                                                  "ends a raw value in this format", path=where)
-            string_alt = None
-            if len(strings) == 1:
-                string_alt = [strings[0], self.variant.close]
-            elif strings:
-                string_alt = [_X("(" + " | ".join(literal(x) for x in strings) + ")"), self.variant.close]
+            string_alt = _Texts(x + self.variant.close for x in dict.fromkeys(strings)) if strings else None
             return string_alt, [[self.spell(x)] for x in values if not isinstance(x, str)], True
         branches = schema.get("anyOf")
         if isinstance(branches, list):
@@ -582,12 +592,28 @@ def _without(tag: str) -> str:
 
 
 class _X:
-    """A Lark expression inside an element's sequence (literal text there is a plain ``str``)."""
+    """A Lark expression inside an element's sequence (literal text there is a plain ``str``);
+    ``group``: it is one parenthesized group of alternatives."""
 
-    __slots__ = ("expr",)
+    __slots__ = ("expr", "group")
 
-    def __init__(self, expr: str) -> None:
+    def __init__(self, expr: str, group: bool = False) -> None:
         self.expr = expr
+        self.group = group
+
+
+class _Texts(tuple):  # type: ignore[type-arg]
+    """A value's alternatives that are all literal text, each with its closing text."""
+
+
+_SPREAD = 16  # literal alternatives an element writes whole (open tag to closing text) at most
+
+
+def _optional(seq: list[Any]) -> "_X":
+    """``seq`` made optional: one group of alternatives takes the ``?`` itself."""
+    if len(seq) == 1 and type(seq[0]) is _X and seq[0].group:
+        return _X(seq[0].expr + "?")
+    return _X(f"({_lark(seq)})?")
 
 
 def _lark(seq: list[Any]) -> str:
