@@ -141,11 +141,9 @@ class ArgsTerminals:
     def _value(self, schema: Any) -> _Seq:
         if not isinstance(schema, dict):
             raise _NotRegular
-        if "properties" in schema or "items" in schema or "anyOf" in schema:
+        key = _plain_type(schema)
+        if key is None:
             return self._written(schema)
-        key = _leaf_key(schema)
-        if key is None or len(key) > 1:  # kept: plain types, which tool lists repeat (BFCL:
-            return self._written(schema)  # -22%); bounded ones rarely repeat (ranges are cached)
         hit = _LEAVES.get(key)
         if hit is None:  # write it, noting every definition it asks for
             outer, asked = self._asked, {}
@@ -156,9 +154,7 @@ class ArgsTerminals:
             finally:
                 outer.update(asked)
                 self._asked = outer
-            if len(_LEAVES) >= LEAVES_KEPT:
-                _LEAVES.clear()  # bounded; a leaf seen again is written again
-            _LEAVES[key] = hit
+            _LEAVES[key] = hit  # one entry a JSON type at most
         else:
             for name, body in hit[1]:
                 if name not in self.shared:
@@ -245,34 +241,27 @@ class ArgsTerminals:
         return ["{", *_members(members), "}"]
 
 
-# Leaf schemas of one keyword (a plain type, annotations aside) written before, in any grammar
-# of this process: leaf key -> (its sequence, the definitions it needs).  Tool lists repeat
-# them; a bounded leaf rarely repeats, and looking it up cost more than it saved (-6% compile
-# of 100 distinct synthetic tools, +1% on BFCL's 300 first tools: cachegrind, caches cold).
-_LEAVES: dict[tuple[Any, ...], tuple[tuple[Any, ...], tuple[tuple[str, str], ...]]] = {}
-LEAVES_KEPT = 65536
+# Plain-type leaves (``{"type": "string"}``, annotations aside) written before, in any grammar
+# of this process: type name -> (its sequence, the definitions it needs).  Tool lists repeat
+# them (BFCL: -22% compile); a bounded leaf rarely repeats, and a memo keyed on its keywords
+# cost more than it saved (-6% compile of 100 distinct synthetic tools without it; cachegrind,
+# caches cold).  Its ranges are cached (int_range).
+_LEAVES: dict[str, tuple[tuple[Any, ...], tuple[tuple[str, str], ...]]] = {}
 _SCALARS = (str, int, float, bool, type(None))
 _SCALAR_TYPES = frozenset(_SCALARS)
 
 
-def _leaf_key(schema: dict[str, Any]) -> tuple[Any, ...] | None:
-    """A leaf schema's keywords with the type of every value (so 1, 1.0 and True differ),
-    or None when a value is not a scalar or a list of scalars."""
-    key: list[Any] = []
-    for k, v in schema.items():
-        if k not in KNOWN:
-            if k in _NOT_HERE:
-                return None
-            continue  # an annotation: constrains nothing
-        t = type(v)
-        if t in _SCALAR_TYPES:  # (typed_entry's first case, inline: ~5 of these a tool)
-            key.append((k, t, v))
-            continue
-        entry = typed_entry(k, v)
-        if entry is None:
+def _plain_type(schema: dict[str, Any]) -> str | None:
+    """The type of a plain-type leaf (``{"type": "string"}`` and annotations), else None."""
+    plain = None
+    for k in schema:
+        if k in KNOWN:
+            if plain is not None or k != "type":
+                return None  # a second keyword: bounds, values, members...
+            plain = schema[k]
+        elif k in _NOT_HERE:
             return None
-        key.append(entry)
-    return tuple(key)
+    return plain if type(plain) is str else None
 
 
 def typed_entry(keyword: str, value: Any) -> tuple[Any, ...] | None:
