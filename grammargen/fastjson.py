@@ -489,13 +489,14 @@ def int_range(low: int | None, high: int | None) -> str:
 def _naturals(low: int, high: int | None) -> list[str]:
     """Naturals in [low, high] written without leading zeros, as alternatives; ``high=None``: no upper end."""
     out = []
-    digits = len(str(low))
-    top = digits if high is None else len(str(high))
-    for n in range(digits, top + 1):
-        lo = max(low, 10 ** (n - 1) if n > 1 else 0)
-        hi = 10 ** n - 1 if high is None else min(high, 10 ** n - 1)
+    low_text, high_text = str(low), "" if high is None else str(high)
+    digits = len(low_text)
+    top = digits if high is None else len(high_text)
+    for n in range(digits, top + 1):  # same-length digit strings compare as their numbers
+        lo = low_text if n == digits else "1" + "0" * (n - 1)
+        hi = high_text if n == top and high is not None else "9" * n
         if lo <= hi:
-            out += _same_length(str(lo), str(hi))
+            out += _same_length(lo, hi)
     if high is None:
         out.append(f"[1-9][0-9]{{{digits},}}")
     return out
