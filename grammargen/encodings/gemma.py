@@ -20,8 +20,8 @@ from typing import Any, Sequence
 
 from ..errors import InputError, OutputParseError, ToolError, UnsupportedSchemaError, join_path
 from ..lark import literal, regex_escape
-from .pythonic import (_JSON_NUMBER, MAX_DEPTH, LiteralGrammar, NeedMore, RawNumber, known_key, read_key,
-                       spaced_key)
+from .pythonic import (_JSON_NUMBER, MAX_DEPTH, LiteralGrammar, NeedMore, Raw, RawNumber, _framed, known_key,
+                       read_key, spaced_key)
 
 QUOTE = '<|"|>'
 # String formats Gemma's raw strings enforce, as regexes of the text (JSON Schema's meanings).
@@ -102,7 +102,7 @@ class GemmaGrammar(LiteralGrammar):
                 return self.terminal("STR_0_N", f"{self.quote} {free} {self.quote}")
             char = self.terminal("CHAR", "/(?s:.)/")
             body = self.terminal(f"BODY_{lo}_{hi if hi is not None else 'N'}", f"{char}{count} & {free}")
-            return f"{self.quote} {body} {self.quote}"
+            return _framed([self.delimiter, Raw(body), self.delimiter])  # its delimiters join the key
         body = self.terminal(f"STR_{lo}_{hi if hi is not None else 'N'}", f"/(?s:.{count})/")
         return f"{self.quote} {body} {self.quote}"
 

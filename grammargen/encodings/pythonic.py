@@ -136,7 +136,7 @@ class LiteralGrammar:
 
     def enum(self, values: Sequence[Any], path: str) -> str:
         """One of ``values``, each an exact literal."""
-        return _alternatives([self.constant(v, f"{path}[{i}]") for i, v in enumerate(values)])
+        return _choice([self.constant(v, f"{path}[{i}]") for i, v in enumerate(values)])
 
     def object_keys(self, props: dict[str, Any]) -> list[str]:
         return list(props)
@@ -218,7 +218,7 @@ class LiteralGrammar:
         every named terminal's definition, and a tool's bounds are its own: fastjson writes
         them in place too), else a named rule.  Bodies come as atoms or sequences (each
         writer groups its alternatives), so one can be spliced into a longer terminal."""
-        return body if type(body) is _Lexical or _in_place(body) else self.named(body)
+        return body if isinstance(body, _Lexical) or _in_place(body) else self.named(body)
 
     def fit(self, values: list[str]) -> list[str]:
         """Values for one parent: where one is a rule, the parent is a rule too, and each value
@@ -352,8 +352,10 @@ class LiteralGrammar:
         values = self.fit([self.value(props[k], join_path(path, f"properties.{k}"), depth + 1) for k in keys])
         items = list(zip(map(self.key, keys), values))
         required = set(schema.get("required") or ())
-        body = sequence(["{", *self.ordered(items, [k in required for k in keys], self.item_sep), "}"])
-        return body if any(v[0].islower() for v in values) else _Lexical(body)  # no rule in it (fit)
+        parts = ["{", *self.ordered(items, [k in required for k in keys], self.item_sep), "}"]
+        if any(v[0].islower() for v in values):
+            return sequence(parts)
+        return _framed(parts)  # no rule in it (fit): lexical, its literal ends can join a key's text
 
     def map_key(self) -> str:
         """A key of a map the schema leaves open (a quoted string here)."""
@@ -388,15 +390,22 @@ class LiteralGrammar:
             return []
         if any(required):
             first = required.index(True)
-            out: list[str] = [Raw(f"({sequence([lead, Raw(value), sep])})?") for lead, value in items[:first]]
-            out += [items[first][0], Raw(items[first][1])]
+            out: list[str] = [_spread(lead, value, sep, "?") or Raw(f"({sequence(_piece(lead, value, sep))})?")
+                              for lead, value in items[:first]]
+            lead, value = items[first]
+            spread = _spread(lead, value, "", "")
+            out += [spread] if spread is not None else _piece(lead, value)
             for (lead, value), needed in zip(items[first + 1:], required[first + 1:]):
-                piece = [sep + lead, Raw(value)]
+                spread = _spread(sep + lead, value, "", "" if needed else "?")
+                if spread is not None:
+                    out.append(spread)
+                    continue
+                piece = _piece(sep + lead, value)
                 out += piece if needed else [Raw(f"({sequence(piece)})?")]
             return out
         # nothing required: whichever item comes first has no separator before it
-        alts = [sequence([items[i][0], Raw(items[i][1])]
-                         + [Raw(f"({sequence([sep + lead, Raw(value)])})?") for lead, value in items[i + 1:]])
+        alts = [sequence(_piece(items[i][0], items[i][1])
+                         + [Raw(f"({sequence(_piece(sep + lead, value))})?") for lead, value in items[i + 1:]])
                 for i in range(n)]
         return [Raw("(" + " | ".join(alts) + ")?")]
 
@@ -509,6 +518,68 @@ def _items(seq: Sequence[str]) -> list[Any]:
     return out
 
 
+class _Framed(_Lexical):
+    """A lexical sequence with its literal ends apart (``lead``, the ``middle`` expression,
+    ``tail``), so a member writing it joins them to its own text."""
+
+    lead: str
+    middle: str
+    tail: str
+
+
+def _framed(parts: list[str]) -> str:
+    """:func:`sequence` of ``parts`` as a :class:`_Framed` (a plain literal where all is text)."""
+    i, j = 0, len(parts)
+    while i < j and type(parts[i]) is not Raw:
+        i += 1
+    while j > i and type(parts[j - 1]) is not Raw:
+        j -= 1
+    out = _Framed(sequence(parts))
+    if i == j:
+        return out
+    out.lead, out.middle, out.tail = "".join(parts[:i]), sequence(parts[i:j]), "".join(parts[j:])
+    return out
+
+
+def _piece(lead: str, value: str, tail: str = "") -> list[str]:
+    """A member's leading text, its value and trailing text as :func:`sequence` items, a
+    :class:`_Framed` value's literal ends joined to the texts around it."""
+    if type(value) is _Framed and hasattr(value, "middle"):
+        return [lead + value.lead, Raw(value.middle), value.tail + tail]
+    return [lead, Raw(value), tail]
+
+
+class _Literals(_Lexical):
+    """Alternatives that are all literal text (an enum's values); ``texts`` holds them."""
+
+    texts: tuple[str, ...]
+
+
+_ONE_LITERAL = re.compile(r'"(?:[^"\\]|\\.)*"')
+_SPREAD = 16  # literal alternatives a member writes whole (key and separator in each) at most
+
+
+def _choice(options: list[str]) -> str:
+    """Alternatives as :func:`_alternatives`; where each is one literal, a :class:`_Literals`
+    (a member can then write each value whole, its key's text in it)."""
+    out = _alternatives(options)
+    if len(options) <= _SPREAD and all(_ONE_LITERAL.fullmatch(o) for o in options):
+        out = _Literals(out)
+        out.texts = tuple(dict.fromkeys(json.loads(o) for o in options))
+    return out
+
+
+def _spread(lead: str, value: str, tail: str, suffix: str) -> Raw | str | None:
+    """A member whose value is literal alternatives as one literal per value, its leading
+    (and trailing) text in each: llguidance pays per element, hardly per byte.  None where the
+    value is anything else."""
+    if not isinstance(value, _Literals):
+        return None
+    if len(value.texts) == 1 and not suffix:
+        return lead + value.texts[0] + tail
+    return Raw("(" + " | ".join(literal(lead + t + tail) for t in value.texts) + ")" + suffix)
+
+
 def _alternatives(options: list[str]) -> str:
     """Alternatives as one atom (grouped where there are several), so it can stand in place."""
     return options[0] if len(options) == 1 else "(" + " | ".join(options) + ")"
@@ -601,9 +672,10 @@ class PythonicGrammar(LiteralGrammar):
             # LFM2.5's template writes a top-level dict with tojson: exact JSON, schema enforced
             sub = {k: v for k, v in schema.items() if k not in ANNOTATIONS}
             sub["type"] = "object"
-            exact = self.terminals.expression(sub) if self.terminals is not None else None
+            exact = self.terminals.pieces(sub) if self.terminals is not None else None
             if exact is not None:  # what %json below accepts, as one exact terminal expression
-                return f"({exact})"
+                lead, middle, tail, _ = exact  # its literal ends join the key's text
+                return _framed([lead, Raw(middle), tail] if middle else [lead + tail])
             if self.closing is not None:
                 raise NotPlain  # %json needs the schema as prepare closes it
             for defs in ("$defs", "definitions"):  # what its $refs point into

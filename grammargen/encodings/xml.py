@@ -44,7 +44,7 @@ from ..lark import regex_escape as _regex_escape
 from ..schema import prepare, resolve_ref
 from . import Absorbing, Item, Ref, Wait, argument_terminal
 from ..fastjson import MAX_EXPRESSION
-from .pythonic import _PLAIN, PythonicGrammar, _leaf_key, _unquoted, python_literal
+from .pythonic import _PLAIN, PythonicGrammar, _Framed, _leaf_key, _unquoted, python_literal
 
 regex_escape = functools.lru_cache(maxsize=65536)(_regex_escape)  # tool lists repeat their keys
 _STRING_KEYWORDS = ("pattern", "format")  # minLength and maxLength are enforced
@@ -444,6 +444,8 @@ class XmlParameters:
                 name = literals.value(one, where)
             finally:
                 literals.closing = None
+            if type(name) is _Framed and hasattr(name, "middle"):  # its literal ends join the tags
+                return [[name.lead, _X(name.middle), name.tail]], True
             return [[_X(name)]], not name[0].islower()  # a rule's name is lower case
         got = writer.terminals.pieces(one)
         if got is not None:  # its literal ends join the tags around it
