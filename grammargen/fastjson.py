@@ -401,27 +401,30 @@ def _lark(seq: Sequence[str | _Expr | _Choice]) -> str:
     each text of a choice they touch."""
     out: list[str] = []
     text = ""
-    i, n = 0, len(seq)
-    while i < n:
-        item = seq[i]
-        i += 1
+    pending: tuple[str, tuple[str, ...]] | None = None  # a choice and the text before it
+    for item in seq:
         if type(item) is str:  # (this loop runs ~10 times a tool: kept lean)
             text += item
-        elif type(item) is _Choice:
-            after = ""
-            while i < n and type(seq[i]) is str:
-                after += seq[i]
-                i += 1
-            out.append("(" + " | ".join([literal(text + t + after) for t in item.texts]) + ")")
-            text = ""
+            continue
+        if pending is not None:  # the text after the choice is complete
+            out.append(_choice_group(pending[0], pending[1], text))
+            pending, text = None, ""
+        if type(item) is _Choice:
+            pending, text = (text, item.texts), ""
         else:
             if text:
                 out.append(literal(text))
                 text = ""
             out.append(item.text)
-    if text:
+    if pending is not None:
+        out.append(_choice_group(pending[0], pending[1], text))
+    elif text:
         out.append(literal(text))
     return " ".join(out)
+
+
+def _choice_group(before: str, texts: tuple[str, ...], after: str) -> str:
+    return "(" + " | ".join([literal(before + t + after) for t in texts]) + ")"
 
 
 def _group(options: Sequence[_Seq], suffix: str = "") -> _Seq:
