@@ -173,6 +173,9 @@ class ArgsTerminals:
             if len(keys) != 1 or not schema["anyOf"]:
                 raise _NotRegular
             return _alt([self._value(branch) for branch in schema["anyOf"]])
+        t = schema.get("type")
+        if type(t) is str and t in _TYPE_NAMES and "enum" not in keys and "const" not in keys:
+            return self._writers[t](schema)  # one type (the common case), no list made
         types = _types(schema)
         if "enum" in keys or "const" in keys:
             return _literals(schema, keys, types)
