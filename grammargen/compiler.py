@@ -21,7 +21,6 @@ never loop on whitespace; free text (TEXT, the reasoning block) is the only open
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
@@ -577,4 +576,12 @@ def _split_common_prefix(seqs: list[list[Item]], lead: str | None
 
 
 def _common_text(texts: Sequence[str]) -> str:
-    return os.path.commonprefix(list(texts))  # a string function, despite its module
+    """The longest text every one of ``texts`` starts with: that of the first and the last in
+    sorted order (os.path.commonprefix's way, without its os.fspath on every text)."""
+    if not texts:
+        return ""
+    first, last = min(texts), max(texts)
+    n, end = 0, min(len(first), len(last))
+    while n < end and first[n] == last[n]:
+        n += 1
+    return first[:n]
