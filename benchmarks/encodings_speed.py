@@ -1,7 +1,8 @@
 """Time to a ready matcher per argument encoding, side by side with JSON (qwen25) in one run.
 
 What a user waits for with a new tool list: ``compile()`` with its defaults (the check
-included, cold: nothing kept from an earlier run), ``grammar.matcher()`` (a copy of the
+included, cold: nothing kept from an earlier run, neither matchers nor the leaves and
+elements the writers keep), ``grammar.matcher()`` (a copy of the
 matcher the check built; for JSON arguments, exact by construction and so not built by the
 check, a fresh build), and the first mask, on the same tool list and the same real tokenizer.
 Formats are measured in turn, several rounds, each keeping its fastest run, so the ratios to
@@ -30,7 +31,7 @@ from grammargen.profiles import get_profile
 from grammargen.tokenizer import Tokenizer, builtin_for, load_tokenizer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from perf import synthetic_tools  # noqa: E402  (the tool lists every benchmark shares)
+from perf import cold, synthetic_tools  # noqa: E402  (the tool lists every benchmark shares)
 
 BASELINE = "qwen25"  # JSON arguments in Qwen's <tool_call> blocks: what the others are held to
 # CPU time of this process: on a shared machine, wall time measures the neighbours too (the
@@ -59,11 +60,11 @@ def ready_time(fmt: str, tools: Sequence[Any], tok: Tokenizer, *, check: bool = 
                warm: bool = False) -> Ready:
     """One run of tools -> ``compile`` (defaults, ``check`` as given) -> matcher -> first mask.
 
-    ``warm``: the matchers earlier runs built are kept (a repeat of the same grammar skips
-    the check's build) and the matcher is built from the text, as before this script was cold.
+    ``warm``: what earlier runs built and wrote is kept (a repeat of the same grammar skips
+    the check's build, leaves are found again) and the matcher is built from the text.
     """
     if not warm:
-        verify.forget()  # a new tool list: nothing built before
+        cold()  # a new tool list: nothing built or written before (matchers, leaves, elements)
     start = CLOCK()
     grammar = grammargen.compile(tools, fmt, tokenizer=tok, check=check)
     compiled = CLOCK()

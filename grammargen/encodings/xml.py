@@ -301,13 +301,13 @@ class XmlParameters:
                    tool: Any) -> tuple[list[Any], bool]:
         """One element: (its sequence, True) where it is regular, else ([a rule], False).
 
-        A leaf (one scalar value: a string, an integer range, an enum...) written before, in
-        any grammar of this process, is taken from :data:`_ELEMENTS` with the shared terminals
-        it uses (tool lists repeat their leaves, and a server compiles the same tools again:
-        fastjson and the pythonic encoding keep their leaves so too); any other parameter is
-        shared within the compile, by its schema's text."""
+        A plain-type leaf (``{"type": "string"}``...) written before, in any grammar of this
+        process, is taken from :data:`_ELEMENTS` with the shared terminals it uses (tool lists
+        repeat those, as fastjson keeps its plain-type leaves; bounded ones and enums rarely
+        repeat across tools, and storing them cost a new tool list a tenth more); any other
+        parameter is shared within the compile, by its schema's text."""
         leaf = _leaf_key(schema)
-        if leaf is not None:
+        if leaf and all(entry[0] == "type" for entry in leaf):  # a plain-type leaf: they repeat
             ident: Any = (self.name, key, leaf, writer.close)
             hit = _ELEMENTS.get(ident)
             if hit is not None:
