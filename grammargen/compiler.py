@@ -134,7 +134,11 @@ def _check_options(profile: Profile, reasoning: Any, max_calls: Any) -> None:
 
 
 class _Writer:
-    """Builds the Lark text for one compile: rules, shared argument rules, warnings."""
+    """Builds the Lark text for one compile: rules, shared argument rules, warnings.
+
+    The argument encodings use ``rules``, ``args_rules``, ``args_terminals``, ``args_uses``,
+    ``terminals`` and ``args_rule`` (see :mod:`.encodings`): keep them when changing this class.
+    """
 
     def __init__(self, profile: Profile, forms: dict[str, MarkerForm], *, lenient: bool,
                  close: bool, shape: str) -> None:

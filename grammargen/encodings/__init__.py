@@ -5,7 +5,9 @@ readings of that piece, so a new one never edits the compiler, renderer or parse
 
 * ``grammar(writer, tool)``: the Lark items for the tool's arguments (``str`` is literal
   text, :class:`Ref` a Lark expression); ``writer`` is the compiler's ``_Writer``, whose
-  ``rules``, ``args_rules``, ``terminals`` and ``args_rule(tool)`` (the JSON object) it may use;
+  ``rules``, ``args_rules``, ``terminals`` and ``args_rule(tool)`` (the JSON object) it may use,
+  and through :func:`argument_terminal` its ``args_terminals`` and ``args_uses`` (a tool's
+  whole arguments as the compile's argument terminal, which the name tree writes in place);
 * ``render(arguments, schema)``: the text of an arguments dict (``schema`` is the tool's
   parameters when known, else ``None``);
 * ``read(reader, call)``: a parse step, a generator in the style of the parser's reader:
