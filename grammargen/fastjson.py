@@ -179,8 +179,6 @@ class ArgsTerminals:
         types = _types(schema)
         if "enum" in keys or "const" in keys:
             return _literals(schema, keys, types)
-        if len(types) == 1:
-            return self._writers[types[0]](schema)
         return _alt([self._writers[t](schema) for t in types])
 
     def _string(self, schema: dict[str, Any]) -> _Seq:
@@ -250,8 +248,7 @@ class ArgsTerminals:
 # cost more than it saved (-6% compile of 100 distinct synthetic tools without it; cachegrind,
 # caches cold).  Its ranges are cached (int_range).
 _LEAVES: dict[str, tuple[tuple[Any, ...], tuple[tuple[str, str], ...]]] = {}
-_SCALARS = (str, int, float, bool, type(None))
-_SCALAR_TYPES = frozenset(_SCALARS)
+_SCALAR_TYPES = frozenset({str, int, float, bool, type(None)})
 
 
 def _plain_type(schema: dict[str, Any]) -> str | None:
