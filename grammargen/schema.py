@@ -202,7 +202,7 @@ def _map_types(node: Any, depth: int) -> Any:
         if type(value) in _SCALARS:
             continue
         if (type(value) is list and key not in SCHEMA_LISTS_OR_ONE and depth < MAX_SCHEMA_DEPTH
-                and all(type(x) in _SCALARS for x in value)):
+                and _SCALARS.issuperset(map(type, value))):
             out[key] = value[:]  # enum, required...: a list of scalars (the common case) copied at C speed
             continue
         if key in SCHEMA_MAPS and isinstance(value, dict):
