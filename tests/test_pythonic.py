@@ -244,16 +244,19 @@ def test_a_plain_walk_error_is_prepares_error():
 
 @pytest.mark.parametrize("fmt", ["pythonic", "gemma4", "functiongemma", "seed-oss"])
 def test_leaves_kept_between_compiles_write_the_same_grammar(fmt):
-    """A leaf value (a string, integer, enum...) written before is taken from the process's
+    """A plain-type leaf (``{"type": "string"}``...) written before is taken from the process's
     store with the terminals it defines: a tool list compiled again, or another list sharing
     only some leaves, gets the grammar written afresh (and it builds: nothing undefined)."""
     from grammargen.encodings import pythonic
 
     leaves = {"s": {"type": "string", "maxLength": 5}, "n": {"type": "integer", "minimum": 1, "maximum": 9},
               "e": {"enum": ["a", "b"]}, "f": {"type": "number", "maximum": 2.5}, "b": {"type": ["boolean", "null"]},
-              "l": {"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 3}}}
+              "l": {"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 3}},
+              "t": {"type": "string", "description": "plain"}, "i": {"type": "integer"},
+              "a": {"type": "array", "items": {"type": "string"}}}
     first = [_tool("f", leaves, ["s"])]
-    second = [_tool("g", {"e": leaves["e"], "s": leaves["s"], "x": {"type": "string", "maxLength": 5}})]
+    second = [_tool("g", {"e": leaves["e"], "s": leaves["s"], "x": {"type": "string", "maxLength": 5},
+                          "t": {"type": "string"}, "b": {"type": "boolean"}})]
     pythonic._LEAVES.clear()
     fresh = [grammargen.compile(t, fmt).lark for t in (first, second)]
     pythonic._LEAVES.clear()

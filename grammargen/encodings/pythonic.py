@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence
 
 from ..errors import GrammarGenError, InputError, OutputParseError, ToolError, UnsupportedSchemaError, join_path
-from ..fastjson import ArgsTerminals, int_range, typed_entry
+from ..fastjson import ArgsTerminals, int_range
 from ..lark import json_text, literal
 from ..schema import resolve_ref
 
@@ -187,10 +187,10 @@ class LiteralGrammar:
             raise UnsupportedSchemaError("a schema of false admits no value", path=path)
         if isinstance(schema, dict) and "$ref" in schema:
             return self.referenced(schema, path, depth)
-        leaf = _leaf_key(schema)
-        if leaf is None:
+        kind = plain_type(schema)
+        if kind is None:
             return self.placed(self.body(self.resolve(schema, path), path, depth))
-        key = (self.spelling(), leaf)
+        key = (self.spelling(), kind)
         known = _LEAVES.get(key)
         if known is None:  # write it, noting the terminals it defines
             outer, self._defined = self._defined, []
@@ -449,41 +449,27 @@ class LiteralGrammar:
         return schema
 
 
-# Leaf schemas (one scalar value: strings, integers, enums...) written before, in any grammar of
-# this process: (spelling, leaf key) -> (the body, the terminals it defines).  Tool lists repeat
-# their leaves, and a server compiles the same tools again (fastjson keeps its leaves so too).
-_LEAVES: dict[tuple[Any, ...], tuple[str, tuple[tuple[str, str], ...]]] = {}
+# Plain-type leaves (``{"type": "string"}``, annotations aside) written before, in any grammar
+# of this process: (spelling, type) -> (the body, the terminals it defines, whether it stands
+# in place).  Tool lists repeat them, and a server compiles the same tools again (fastjson
+# keeps its plain-type leaves so too).  Bounded leaves and enums rarely repeat across tools,
+# and the memo key of one (every keyword, typed) cost a new tool list more than a hit saved.
+_LEAVES: dict[tuple[Any, ...], tuple[str, tuple[tuple[str, str], ...], bool]] = {}
 LEAVES_KEPT = 65536
-_LEAF_WORDS = frozenset({"type", "enum", "const", "minLength", "maxLength", "minimum", "maximum",
-                         "exclusiveMinimum", "exclusiveMaximum", "multipleOf"})
 _SCALAR_TYPES = frozenset({"string", "integer", "number", "boolean", "null"})
-_SCALAR_CLASSES = frozenset({str, int, float, bool, type(None)})
 
 
-def _leaf_key(schema: Any) -> tuple[Any, ...] | None:
-    """A leaf schema's keywords with the type of every value (so 1, 1.0 and True differ), or
-    None where it is no leaf: a keyword beyond a scalar's, a container or untyped value."""
+def plain_type(schema: Any) -> str | None:
+    """The type of a plain-type leaf (``{"type": "string"}`` and annotations only), else None."""
     if type(schema) is not dict:
         return None
-    key: list[Any] = []
-    for k, v in schema.items():
-        if k in _LEAF_WORDS:
-            t = type(v)
-            if t in _SCALAR_CLASSES:  # (typed_entry's first case, inline: most keywords)
-                key.append((k, t, v))
-                continue
-            entry = typed_entry(k, v)
-            if entry is None:
-                return None
-            key.append(entry)
-        elif k not in ANNOTATIONS:
-            return None
     kind = schema.get("type")
-    if kind is None:
-        return tuple(key) if "enum" in schema or "const" in schema else None
-    if type(kind) is str:
-        return tuple(key) if kind in _SCALAR_TYPES else None
-    return tuple(key) if type(kind) is list and _SCALAR_TYPES.issuperset(kind) else None
+    if type(kind) is not str or kind not in _SCALAR_TYPES:
+        return None
+    for k in schema:
+        if k != "type" and k not in ANNOTATIONS:
+            return None
+    return kind
 
 
 _RULE_NAMES = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]*\b")  # rule references (one pattern, compiled once)

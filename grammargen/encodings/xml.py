@@ -44,7 +44,7 @@ from ..lark import regex_escape as _regex_escape
 from ..schema import prepare, resolve_ref
 from . import Absorbing, Item, Ref, Wait, argument_terminal
 from ..fastjson import MAX_EXPRESSION
-from .pythonic import _PLAIN, PythonicGrammar, _Framed, _leaf_key, _unquoted, python_literal
+from .pythonic import _PLAIN, PythonicGrammar, _Framed, _unquoted, plain_type, python_literal
 
 regex_escape = functools.lru_cache(maxsize=65536)(_regex_escape)  # tool lists repeat their keys
 _STRING_KEYWORDS = ("pattern", "format")  # minLength and maxLength are enforced
@@ -306,9 +306,9 @@ class XmlParameters:
         repeat those, as fastjson keeps its plain-type leaves; bounded ones and enums rarely
         repeat across tools, and storing them cost a new tool list a tenth more); any other
         parameter is shared within the compile, by its schema's text."""
-        leaf = _leaf_key(schema)
-        if leaf and all(entry[0] == "type" for entry in leaf):  # a plain-type leaf: they repeat
-            ident: Any = (self.name, key, leaf, writer.close)
+        kind = plain_type(schema)
+        if kind is not None:  # a plain-type leaf: they repeat
+            ident: Any = (self.name, key, kind, writer.close)
             hit = _ELEMENTS.get(ident)
             if hit is not None:
                 shared = writer.terminals.shared
@@ -659,7 +659,7 @@ def _plain(schema: Any) -> bool:
     return True
 
 
-# Leaf elements written before, in any grammar of this process: (variant, key, leaf key,
+# Plain-type leaf elements written before, in any grammar of this process: (variant, key, type,
 # close_objects) -> (the element's sequence, the shared terminals it uses, with their bodies).
 _ELEMENTS: dict[tuple[Any, ...], tuple[list[Any], tuple[tuple[str, str], ...]]] = {}
 ELEMENTS_KEPT = 65536
