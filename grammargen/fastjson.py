@@ -130,15 +130,20 @@ class ArgsTerminals:
     def _value(self, schema: Any) -> _Seq:
         if not isinstance(schema, dict):
             raise _NotRegular
-        key = _plain_type(schema)
-        if key is None:
-            return self._written(schema)
-        hit = _LEAVES.get(key)
+        keys = schema.keys()
+        if not keys <= KNOWN:
+            if not _NOT_HERE.isdisjoint(keys):
+                raise _NotRegular
+            keys = keys & KNOWN  # annotations constrain nothing
+        key = schema["type"] if len(keys) == 1 and "type" in keys else None
+        if type(key) is not str:
+            return self._written(schema, keys)
+        hit = _LEAVES.get(key)  # a plain-type leaf: {"type": "string"}, annotations aside
         if hit is None:  # write it, noting every definition it asks for
             outer, asked = self._asked, {}
             self._asked = asked
             try:
-                seq = self._written(schema)
+                seq = self._written(schema, keys)
                 hit = (seq, tuple(asked.items()))
             finally:
                 outer.update(asked)
@@ -150,12 +155,8 @@ class ArgsTerminals:
                     self._new[name] = body
         return hit[0]
 
-    def _written(self, schema: dict[str, Any]) -> _Seq:
-        keys = schema.keys()
-        if not keys <= KNOWN:
-            if not _NOT_HERE.isdisjoint(keys):
-                raise _NotRegular
-            keys = keys & KNOWN  # annotations constrain nothing
+    def _written(self, schema: dict[str, Any], keys: Any) -> _Seq:
+        """``schema`` written, ``keys`` its keywords that constrain (those in KNOWN)."""
         if not keys:
             raise _NotRegular  # any JSON value, which nests without bound
         if "anyOf" in keys:
@@ -240,19 +241,6 @@ class ArgsTerminals:
 # caches cold).  Its ranges are cached (int_range).
 _LEAVES: dict[str, tuple[tuple[Any, ...], tuple[tuple[str, str], ...]]] = {}
 _SCALAR_TYPES = frozenset({str, int, float, bool, type(None)})
-
-
-def _plain_type(schema: dict[str, Any]) -> str | None:
-    """The type of a plain-type leaf (``{"type": "string"}`` and annotations), else None."""
-    plain = None
-    for k in schema:
-        if k in KNOWN:
-            if plain is not None or k != "type":
-                return None  # a second keyword: bounds, values, members...
-            plain = schema[k]
-        elif k in _NOT_HERE:
-            return None
-    return plain if type(plain) is str else None
 
 
 def typed_entry(keyword: str, value: Any) -> tuple[Any, ...] | None:
