@@ -157,6 +157,7 @@ class _Writer:
         # the calls start with the tool name as plain text (Functionary): no lead marks them
         self.bare = profile.call[0].kind in ("name", "id", "index") and not profile.begin
         self.mode = "auto"  # the tool_choice mode being written (set by grammar())
+        self._markers: dict[Any, Item] = {}  # a marker's item, a call object's keys: made once
 
     # -- sequences ---------------------------------------------------------------------
     def items(self, pieces: Iterable[Piece], tool: Tool | None = None) -> list[Item]:
@@ -165,8 +166,12 @@ class _Writer:
             if piece.kind == "text":
                 out.append(piece.value)
             elif piece.kind == "marker":
-                form = self.forms[piece.value]
-                out.append(piece.value if form.kind == "text" else Ref(form.lark(piece.value)))
+                marker = self._markers.get(piece.value)
+                if marker is None:  # (every call writes its markers: made once a compile)
+                    form = self.forms[piece.value]
+                    marker = piece.value if form.kind == "text" else Ref(form.lark(piece.value))
+                    self._markers[piece.value] = marker
+                out.append(marker)
             elif piece.kind == "choice":
                 out.append(self.choice(piece.value))
             elif piece.kind == "optional":
@@ -188,9 +193,10 @@ class _Writer:
             elif piece.kind == "arguments":
                 out += get_encoding(piece.value).grammar(self, tool)
             elif piece.kind == "call_object":
-                keys = [json_text(k) for k in piece.value]
-                out += ['{"name": ', json_text(tool.name), ", ", _choice(keys), ": ",
-                        Ref(self.args_rule(tool))]
+                keys = self._markers.get(piece.value)
+                if keys is None:
+                    keys = self._markers[piece.value] = _choice([json_text(k) for k in piece.value])
+                out += ['{"name": ', json_text(tool.name), ", ", keys, ": ", Ref(self.args_rule(tool))]
                 if piece.id_key:
                     out += [", ", json_text(piece.id_key), ': "', Ref(self.id_terminal()), '"']
                 out.append("}")
@@ -490,7 +496,7 @@ def _split_lexical(rests: list[list[Item]]) -> tuple[list[list[Item]], list[Item
     """
     width = min(map(len, rests), default=0)
     common = 0
-    while common < width and all(r[-1 - common] == rests[0][-1 - common] for r in rests):
+    while common < width and _all_same([r[-1 - common] for r in rests]):
         common += 1
     tail = rests[0][len(rests[0]) - common:] if common else []
     cut = next((i for i, item in enumerate(tail) if not _lexical(item)), len(tail))
@@ -565,7 +571,7 @@ def _split_common_prefix(seqs: list[list[Item]], lead: str | None
         return ([lead], [s[1:] for s in seqs]) if lead else ([], seqs)
     prefix: list[Item] = []
     for column in zip(*seqs):
-        if all(c == column[0] for c in column):
+        if _all_same(column):
             prefix.append(column[0])
             continue
         if all(isinstance(c, str) for c in column):
@@ -577,6 +583,12 @@ def _split_common_prefix(seqs: list[list[Item]], lead: str | None
         break
     n = len(prefix)
     return prefix, [s[n:] for s in seqs]
+
+
+def _all_same(items: Sequence[Item]) -> bool:
+    """Whether every item equals the first (count() compares in C, the same object first:
+    the compile hands every tool the same marker items)."""
+    return items.count(items[0]) == len(items)
 
 
 def _common_text(texts: Sequence[str]) -> str:
