@@ -20,8 +20,8 @@ from typing import Any, Sequence
 
 from ..errors import InputError, OutputParseError, ToolError, UnsupportedSchemaError, join_path
 from ..lark import literal, regex_escape
-from .pythonic import (_JSON_NUMBER, MAX_DEPTH, LiteralGrammar, NeedMore, Raw, RawNumber, _framed, known_key,
-                       read_key, spaced_key)
+from .pythonic import (_JSON_NUMBER, MAX_DEPTH, LiteralGrammar, NeedMore, Raw, RawNumber, _choice, _framed,
+                       known_key, read_key, spaced_key)
 
 QUOTE = '<|"|>'
 # String formats Gemma's raw strings enforce, as regexes of the text (JSON Schema's meanings).
@@ -124,10 +124,12 @@ class GemmaGrammar(LiteralGrammar):
     def enum(self, values: Sequence[Any], path: str) -> str:
         """Strings only, between delimiter tokens: the tokens once around one terminal of
         the texts (one lexeme for llguidance, not a rule branch per value)."""
-        if self.quote_is_text or not values or not all(isinstance(v, str) for v in values):
+        if self.quote_is_text:
             return super().enum(values, path)
+        if not values or not all(isinstance(v, str) for v in values):  # strings between tokens
+            return _choice([self.constant(v, f"{path}[{i}]") for i, v in enumerate(values)])
         for i, v in enumerate(values):
-            super().constant(v, f"{path}[{i}]")  # the checks: no delimiter, no special token inside
+            self.constant_text(v, f"{path}[{i}]")  # the checks: no delimiter, no special token inside
         texts = self.named(" | ".join(literal(v) for v in dict.fromkeys(values)))
         return f"{self.quote} {texts} {self.quote}"
 

@@ -107,7 +107,7 @@ class LiteralGrammar:
         body = f'"\'" {single}{count} "\'" | "\\"" {double}{count} "\\""'
         if (lo, hi) == (0, None):  # any string: one terminal every tool shares
             return self.terminal("STR_0_N", body)
-        return f"({body})"  # a bound: in place (see placed())
+        return _Lexical(f"({body})")  # a bound: in place (see placed())
 
     def shaped_string(self, schema: dict[str, Any], path: str) -> str:
         """A string with ``pattern`` or ``format``: llguidance's JSON string enforces them, and a
@@ -124,19 +124,24 @@ class LiteralGrammar:
         return python_literal(name) + self.key_sep
 
     def constant(self, value: Any, path: str) -> str:
-        """An enum or const value as one exact literal; never one that spells a special token
-        (the model writes that token, so the text could never be matched)."""
+        """An enum or const value as one exact literal."""
+        return literal(self.constant_text(value, path))
+
+    def constant_text(self, value: Any, path: str) -> str:
+        """The text of an enum or const value; never one that spells a special token (the
+        model writes that token, so the text could never be matched)."""
         self.where = path
         text = self.value_text(value)
         for special in self.specials:
             if special in text:
                 raise UnsupportedSchemaError(f"the value {value!r} holds {special!r}, the text of a "
                                              "special token: it can't be written", path=path)
-        return literal(text)
+        return text
 
     def enum(self, values: Sequence[Any], path: str) -> str:
         """One of ``values``, each an exact literal."""
-        return _choice([self.constant(v, f"{path}[{i}]") for i, v in enumerate(values)])
+        texts = [self.constant_text(v, f"{path}[{i}]") for i, v in enumerate(values)]
+        return _choice([literal(t) for t in texts], texts)
 
     def object_keys(self, props: dict[str, Any]) -> list[str]:
         return list(props)
@@ -189,7 +194,9 @@ class LiteralGrammar:
             return self.referenced(schema, path, depth)
         kind = plain_type(schema)
         if kind is None:
-            return self.placed(self.body(self.resolve(schema, path), path, depth))
+            if isinstance(schema, dict) and not _IDENTIFIERS.isdisjoint(schema):
+                schema = self.resolve(schema, path)
+            return self.placed(self.body(schema, path, depth))
         key = (self.spelling(), kind)
         known = _LEAVES.get(key)
         if known is None:  # write it, noting the terminals it defines
@@ -302,7 +309,7 @@ class LiteralGrammar:
         if kind == "integer" and numeric and "multipleOf" not in schema:
             bounds = _int_bounds(schema)
             if bounds is not None:  # exact, in place, as JSON's integer ranges are
-                return f"/{int_range(*bounds)}/"
+                return _Lexical(f"/{int_range(*bounds)}/")
         if kind in ("integer", "number"):
             if numeric:  # ranges: llguidance's JSON numbers enforce them
                 sub = {"type": kind, **{k: schema[k] for k in _NUMERIC if k in schema}}
@@ -545,13 +552,14 @@ _ONE_LITERAL = re.compile(r'"(?:[^"\\]|\\.)*"')
 _SPREAD = 16  # literal alternatives a member writes whole (key and separator in each) at most
 
 
-def _choice(options: list[str]) -> str:
+def _choice(options: list[str], texts: Sequence[str] | None = None) -> str:
     """Alternatives as :func:`_alternatives`; where each is one literal, a :class:`_Literals`
-    (a member can then write each value whole, its key's text in it)."""
+    (a member can then write each value whole, its key's text in it).  ``texts``: what each
+    option is the literal of, where the caller knows (else read back from the options)."""
     out = _alternatives(options)
-    if len(options) <= _SPREAD and all(_ONE_LITERAL.fullmatch(o) for o in options):
+    if len(options) <= _SPREAD and (texts is not None or all(_ONE_LITERAL.fullmatch(o) for o in options)):
         out = _Literals(out)
-        out.texts = tuple(dict.fromkeys(json.loads(o) for o in options))
+        out.texts = tuple(dict.fromkeys(texts if texts is not None else [json.loads(o) for o in options]))
     return out
 
 
@@ -608,21 +616,28 @@ _LOWER_NAME = re.compile(r"\b[a-z_][a-z0-9_]*\b")  # a rule's name
 def _int_bounds(schema: dict[str, Any]) -> tuple[int | None, int | None] | None:
     """Integer bounds from min/max keywords, or None where one isn't a plain number."""
     lo = hi = None
-    for key in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
+    for key in _BOUND_WORDS:
         value = schema.get(key)
         if value is None:
             continue
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not abs(value) < 2**53:
+        if type(value) not in _REALS or not -_LIMIT < value < _LIMIT:  # (bool is not a number here)
             return None
-        bound = {"minimum": math.ceil(value), "exclusiveMinimum": math.floor(value) + 1,
-                 "maximum": math.floor(value), "exclusiveMaximum": math.ceil(value) - 1}[key]
-        if key.endswith("inimum"):
-            lo = bound if lo is None else max(lo, bound)
+        if key == "minimum":
+            lo = math.ceil(value) if lo is None else max(lo, math.ceil(value))
+        elif key == "maximum":
+            hi = math.floor(value) if hi is None else min(hi, math.floor(value))
+        elif key == "exclusiveMinimum":
+            lo = math.floor(value) + 1 if lo is None else max(lo, math.floor(value) + 1)
         else:
-            hi = bound if hi is None else min(hi, bound)
+            hi = math.ceil(value) - 1 if hi is None else min(hi, math.ceil(value) - 1)
     if lo is not None and hi is not None and lo > hi:
         return None
     return lo, hi
+
+
+_BOUND_WORDS = ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum")
+_REALS = (int, float)
+_LIMIT = 2**53
 
 
 _TYPE_WORDS = {

@@ -43,8 +43,9 @@ from ..lark import json_text, literal
 from ..lark import regex_escape as _regex_escape
 from ..schema import prepare, resolve_ref
 from . import Absorbing, Item, Ref, Wait, argument_terminal
-from ..fastjson import MAX_EXPRESSION
-from .pythonic import _PLAIN, PythonicGrammar, _Framed, _unquoted, plain_type, python_literal
+from ..fastjson import MAX_EXPRESSION, int_range
+from .pythonic import (_PLAIN, ANNOTATIONS, PythonicGrammar, _Framed, _int_bounds, _unquoted, plain_type,
+                       python_literal)
 
 regex_escape = functools.lru_cache(maxsize=65536)(_regex_escape)  # tool lists repeat their keys
 _STRING_KEYWORDS = ("pattern", "format")  # minLength and maxLength are enforced
@@ -435,6 +436,10 @@ class XmlParameters:
             return [["True"], ["False"]], True
         if self.variant.python and kind == "null":
             return [["None"]], True
+        if kind == "integer" and _INTEGER_WORDS.issuperset(schema):
+            bounds = _int_bounds(schema)  # a bounded integer: its range in place, as fastjson writes it
+            if bounds is not None and bounds != (None, None):
+                return [[_X(f"/{int_range(*bounds)}/")]], True
         one = {k: val for k, val in schema.items() if k != "type"} | {"type": kind}
         if self.variant.python_containers and kind in ("array", "object"):
             literals = _python_grammar(writer)
@@ -644,19 +649,31 @@ def _plain(schema: Any) -> bool:
         return type(schema) is bool
     if not _PLAIN.issuperset(schema):
         return False
-    for word in ("properties", "items", "additionalProperties", "anyOf"):
-        sub = schema.get(word)
-        if sub is None or type(sub) is bool and word != "properties":
-            continue
-        if word == "properties":
-            if type(sub) is not dict or not all(_plain(x) for x in sub.values()):
-                return False
-        elif word == "anyOf":
-            if type(sub) is not list or not all(_plain(x) for x in sub):
-                return False
-        elif not _plain(sub):
+    if _NESTING.isdisjoint(schema):
+        return True  # a leaf (most schemas are): nothing below to look at
+    sub = schema.get("properties")
+    if sub is not None:
+        if type(sub) is not dict:
             return False
+        for x in sub.values():
+            if not _plain(x):
+                return False
+    for word in ("items", "additionalProperties"):
+        sub = schema.get(word)
+        if sub is not None and type(sub) is not bool and not _plain(sub):
+            return False
+    sub = schema.get("anyOf")
+    if sub is not None and type(sub) is not bool:
+        if type(sub) is not list:
+            return False
+        for x in sub:
+            if not _plain(x):
+                return False
     return True
+
+
+_NESTING = frozenset({"properties", "items", "additionalProperties", "anyOf"})
+_INTEGER_WORDS = frozenset({"type", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"}) | ANNOTATIONS
 
 
 # Plain-type leaf elements written before, in any grammar of this process: (variant, key, type,
