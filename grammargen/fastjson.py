@@ -109,9 +109,10 @@ class ArgsTerminals:
             return None
         if len(seq) == 1:
             lead, middle, tail = seq[0], "", ""
+            text = literal(lead) if lead else ""
         else:
             lead, middle, tail = seq[0], _lark(("", *seq[1:-1], "")), seq[-1]
-        text = " ".join([x for x in (literal(lead) if lead else "", middle, literal(tail) if tail else "") if x])
+            text = (literal(lead) + " " if lead else "") + middle + (" " + literal(tail) if tail else "")
         if len(text) > MAX_EXPRESSION or (text.count("(") > MAX_NESTING and _nesting(text) > MAX_NESTING):
             return None
         self.shared.update(self._new)  # only a schema written in full adds its definitions
@@ -230,7 +231,7 @@ class ArgsTerminals:
         members = []
         for k, v in properties.items():
             value = self._value(v)
-            members.append(((_key(k) + value[0], *value[1:]), k in required))
+            members.append(((_key(k) + value[0],) + value[1:], k in required))
         return _wrap("{", _members(members), "}")
 
 
@@ -275,7 +276,7 @@ def _members(members: list[tuple[_Seq, bool]]) -> _Seq:
     first required one, and that one), each followed by the rest: later members as
     ``", " member``, optional ones in a group.  Flat, so wide objects do not nest.
     """
-    later = [(", " + seq[0], *seq[1:]) if needed else _optional((", " + seq[0], *seq[1:]))
+    later = [(", " + seq[0],) + seq[1:] if needed else _optional((", " + seq[0],) + seq[1:])
              for seq, needed in members]  # each member as it follows another
     firsts = []
     for i, (seq, needed) in enumerate(members):
@@ -306,7 +307,7 @@ def _literals(schema: dict[str, Any], keys: Any, types: list[str]) -> _Seq:
         raise _NotRegular
     kept = []
     for v in values:
-        kind = _kind(v)
+        kind = "string" if type(v) is str else _kind(v)  # (most enums are strings)
         if kind in types or (kind == "integer" and "number" in types):
             kept.append(json_text(v))
     if not kept:
@@ -377,6 +378,8 @@ def _lark(seq: _Seq) -> str:
     joined with the literal text on both sides of it."""
     if len(seq) == 1:
         return literal(seq[0]) if seq[0] else ""
+    if len(seq) == 3 and type(seq[1]) is str:  # one expression (most values): no loop
+        return (literal(seq[0]) + " " if seq[0] else "") + seq[1] + (" " + literal(seq[2]) if seq[2] else "")
     out: list[str] = []
     text = seq[0]  # literal text no enum has taken in
     for i in range(1, len(seq), 2):  # (this loop runs ~10 times a tool: kept lean)
@@ -394,13 +397,11 @@ def _lark(seq: _Seq) -> str:
     return " ".join(out)
 
 
-def _cat(*seqs: _Seq) -> _Seq:
+def _cat(first: _Seq, *rest: _Seq) -> _Seq:
     """Values side by side: the texts where they meet join."""
-    out = list(seqs[0])
-    for seq in seqs[1:]:
-        out[-1] += seq[0]
-        out += seq[1:]
-    return tuple(out)
+    for seq in rest:
+        first = first[:-1] + (first[-1] + seq[0],) + seq[1:]
+    return first
 
 
 def _wrap(before: str, seq: _Seq, after: str) -> _Seq:
