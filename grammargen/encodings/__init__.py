@@ -75,13 +75,15 @@ class Absorbing(Ref):
 Item = str | Ref
 
 
-def argument_terminal(writer: Any, items: list[Item]) -> str:
+def argument_terminal(writer: Any, items: list[Item], expr: str | None = None) -> str:
     """A tool's whole argument list (literal text and terminal expressions only) as an argument
     terminal of the compile, as the JSON formats' are (the writer's ``args_terminals``):
     identical ones shared, and one no other tool shares written in place in the calls' name
     tree, its leading text joined to the name's (a named terminal costs llguidance a
-    definition: 4% of the build at 100 tools).  Returns its name."""
-    expr = " ".join(literal(i) if isinstance(i, str) else i.expr for i in items)
+    definition: 4% of the build at 100 tools).  ``expr``: the items as Lark, where the caller
+    has written it already.  Returns its name."""
+    if expr is None:
+        expr = " ".join(literal(i) if isinstance(i, str) else i.expr for i in items)
     key = "encoded:" + expr
     name = writer.args_rules.get(key)
     if name is None:

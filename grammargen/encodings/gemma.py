@@ -62,6 +62,7 @@ class GemmaGrammar(LiteralGrammar):
         self.quote = quote
         self.delimiter = delimiter  # its text, which a raw string can't hold
         self.quote_is_text = quote.startswith('"')
+        self.no_quote = f"/(?s:.*)/ & ~/(?s:.*){regex_escape(delimiter)}(?s:.*)/"  # text without it
 
     def shaped_string(self, schema: dict[str, Any], path: str) -> str:
         """A raw string matching ``pattern`` (anchored as JSON Schema reads it: a search) or a
@@ -97,7 +98,7 @@ class GemmaGrammar(LiteralGrammar):
             # length (llguidance parses every regex it meets).  The intersection is a terminal
             # of its own (in place, the GBNF printer would build one automaton for every
             # tool's arguments); the delimiters around it join the text in place.
-            free = self.terminal("NO_QUOTE", f"/(?s:.*)/ & ~/(?s:.*){regex_escape(self.delimiter)}(?s:.*)/")
+            free = self.terminal("NO_QUOTE", self.no_quote)
             if (lo, hi) == (0, None):
                 return self.terminal("STR_0_N", f"{self.quote} {free} {self.quote}")
             char = self.terminal("CHAR", "/(?s:.)/")

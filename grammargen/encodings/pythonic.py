@@ -62,6 +62,8 @@ _IDENTIFIERS = frozenset({"$defs", "definitions", "$id", "$anchor"})  # dropped 
 INTEGER = r"/-?(?:0|[1-9][0-9]*)/"
 STRING_ESCAPE = r"\\(?:[\\'\"abfnrtv0]|x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8})"  # a Python escape
 NUMBER = r"/-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/"
+_SQ_CHAR = f"/[^'\\\\\\x00-\\x1f\\x7f]|{STRING_ESCAPE}/"  # a character of a '...' literal
+_DQ_CHAR = f'/[^"\\\\\\x00-\\x1f\\x7f]|{STRING_ESCAPE}/'  # of a "..." literal
 # A call's name is read up to its "(" (surrounding space dropped): a name holding "(", a
 # control character or space at either end could not be read back, so it is refused.
 # A name is read up to its "(", stripped; one starting like JSON reads as LFM2's older JSON calls.
@@ -102,8 +104,8 @@ class LiteralGrammar:
         repeat JSON_CHAR): llguidance builds a shared piece once, where a whole regex per
         length cost it a sixth more for 100 tools (benchmarks/encodings_speed.py)."""
         count = f"{{{lo},{hi}}}" if hi is not None else (f"{{{lo},}}" if lo else "*")
-        single = self.terminal("SQ_CHAR", f"/[^'\\\\\\x00-\\x1f\\x7f]|{STRING_ESCAPE}/")
-        double = self.terminal("DQ_CHAR", f'/[^"\\\\\\x00-\\x1f\\x7f]|{STRING_ESCAPE}/')
+        single = self.terminal("SQ_CHAR", _SQ_CHAR)
+        double = self.terminal("DQ_CHAR", _DQ_CHAR)
         body = f'"\'" {single}{count} "\'" | "\\"" {double}{count} "\\""'
         if (lo, hi) == (0, None):  # any string: one terminal every tool shares
             return self.terminal("STR_0_N", body)
@@ -194,6 +196,11 @@ class LiteralGrammar:
             return self.referenced(schema, path, depth)
         kind = plain_type(schema)
         if kind is None:
+            simple = schema.get("type") if type(schema) is dict else None
+            if simple == "string" and _STRING_WORDS.issuperset(schema) or (
+                    simple == "integer" and _INTEGER_WORDS.issuperset(schema)):
+                self.where = path  # lengths or bounds only: body()'s checks have nothing to find
+                return self.placed(_alternatives(self.fit([self.typed(simple, schema, path, depth)])))
             if isinstance(schema, dict) and not _IDENTIFIERS.isdisjoint(schema):
                 schema = self.resolve(schema, path)
             return self.placed(self.body(schema, path, depth))
@@ -635,6 +642,8 @@ def _int_bounds(schema: dict[str, Any]) -> tuple[int | None, int | None] | None:
     return lo, hi
 
 
+_STRING_WORDS = frozenset({"type", "minLength", "maxLength"}) | ANNOTATIONS  # (all in _PLAIN)
+_INTEGER_WORDS = frozenset({"type", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"}) | ANNOTATIONS
 _BOUND_WORDS = ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum")
 _REALS = (int, float)
 _LIMIT = 2**53

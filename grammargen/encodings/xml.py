@@ -157,22 +157,19 @@ class XmlParameters:
             return []
         if whole is None:
             return [Ref(alone())]
-        return [Absorbing(alone, lambda text: Ref(self._arguments(writer, [*whole, text])))]
+        return [Absorbing(alone, lambda text: Ref(self._arguments(writer, whole, text)))]
 
     def _check_name(self, writer: Any, tool: Any) -> None:
         """Refuse a tool name the parser could not read back: the layout writes it raw and reads
         it up to the text after it (``>`` in ``<function=N>``, ``"`` in ``name="N">``), stripped."""
-        name, call = tool.name, writer.profile.call
-        after = next((call[i + 1].value for i, p in enumerate(call[:-1])
-                      if p.kind == "name" and p.value == "raw" and call[i + 1].kind == "text"), "")
-        stop = after.strip()[:1]
+        name, stop = tool.name, self._layout(writer)[0]
         reason = ("starts or ends with a space" if name != name.strip() else
                   f"holds {stop!r}, which ends a name there" if stop and stop in name else "")
         if reason:
             raise ToolError(f"tool name {name!r} can't be written in format {writer.profile.name}: it "
                             f"{reason}; rename the tool", path=f"{tool.path or 'tool ' + repr(name)}.name")
 
-    def _whole(self, elements: list[tuple[tuple[list[Any], bool], bool]], extra: str) -> list[Any] | None:
+    def _whole(self, elements: list[tuple[tuple[list[Any], bool], bool]], extra: str) -> "_Whole | None":
         """All of a tool's elements as one terminal's sequence (None where one needs a rule, or
         the expression would cost llguidance's lexer more than it saves)."""
         seq: list[Any] = []
@@ -185,32 +182,38 @@ class XmlParameters:
                 seq.append(_optional(body))
         if extra:
             seq.append(_X(f"{extra}*"))
-        return seq if len(_lark(seq)) <= MAX_EXPRESSION else None
+        whole = _Whole(seq)
+        return whole if len(whole.lark("")) <= MAX_EXPRESSION else None
 
-    def _arguments(self, writer: Any, seq: list[Any]) -> str:
-        """A tool's whole argument list as an argument terminal of the compile, as fastjson's are:
-        identical ones shared, and one no other tool shares written in place in the call's
-        name tree (its opening tag joins the name's text: a named terminal costs llguidance a
-        definition)."""
-        items: list[Item] = []
-        for item in seq:
-            if type(item) is not str:
-                items.append(Ref(item.expr))
-            elif items and type(items[-1]) is str:
-                items[-1] += item
-            elif item:
-                items.append(item)
-        return argument_terminal(writer, items)
+    def _arguments(self, writer: Any, whole: "_Whole", text: str = "") -> str:
+        """A tool's whole argument list (and ``text`` after it) as an argument terminal of the
+        compile, as fastjson's are: identical ones shared, and one no other tool shares written
+        in place in the call's name tree (its opening tag joins the name's text: a named
+        terminal costs llguidance a definition)."""
+        return argument_terminal(writer, whole.items(text), whole.lark(text))
 
     def _token_follows(self, writer: Any) -> bool:
         """Is the layout's next piece after these arguments a token (GLM's ``</tool_call>``)?
         Text can't continue into a token, so a terminal may end right before one."""
-        call = writer.profile.call
-        for i, piece in enumerate(call[:-1]):
-            if piece.kind == "arguments" and piece.value == self.name:
-                after = call[i + 1]
-                return after.kind == "marker" and writer.forms[after.value].kind != "text"
-        return False
+        return self._layout(writer)[1]
+
+    def _layout(self, writer: Any) -> tuple[str, bool]:
+        """What the layout puts around the arguments, read once per compile: the character
+        that ends a raw tool name (``>`` in ``<function=N>``, else ``""``) and whether a
+        token follows the arguments."""
+        known = getattr(writer, "xml_layout", None)
+        if known is None:
+            call = writer.profile.call
+            after = next((call[i + 1].value for i, p in enumerate(call[:-1])
+                          if p.kind == "name" and p.value == "raw" and call[i + 1].kind == "text"), "")
+            token = False
+            for i, piece in enumerate(call[:-1]):
+                if piece.kind == "arguments" and piece.value == self.name:
+                    nxt = call[i + 1]
+                    token = nxt.kind == "marker" and writer.forms[nxt.value].kind != "text"
+                    break
+            known = writer.xml_layout = (after.strip()[:1], token)
+        return known  # type: ignore[no-any-return]
 
     def _fold(self, writer: Any, elements: list[tuple[tuple[list[Any], bool], bool]]) -> list[str]:
         """The tool's elements as few terminals as the lexer allows (a lexeme is far cheaper for
@@ -326,6 +329,9 @@ class XmlParameters:
                         _ELEMENTS.clear()  # bounded; a leaf seen again is written again
                     _ELEMENTS[ident] = (element[0], uses)
             return element
+        simple = self._simple(writer, key, schema)
+        if simple is not None:
+            return simple, True
         memo = _memo(writer)
         text = repr(schema)  # exact for JSON values (1, 1.0 and True differ); far cheaper than json.dumps
         ident = (key, text, writer.xml_plain) if "$ref" not in text else None  # a $ref's meaning depends on the tool
@@ -335,6 +341,33 @@ class XmlParameters:
         if ident is not None:
             memo[ident] = element
         return element
+
+    def _simple(self, writer: Any, key: str, schema: Any) -> list[Any] | None:
+        """The element of a string with lengths or an integer with bounds (most parameters are),
+        written directly: what :meth:`_element` writes for it, without its general walk and
+        the memo's key.  None for any other schema."""
+        if type(schema) is not dict:
+            return None
+        kind = schema.get("type")
+        v = self.variant
+        if kind == "string":
+            if not _STRING_WORDS.issuperset(schema):
+                return None
+            low, high = schema.get("minLength", 0), schema.get("maxLength")
+            raw = self._raw(writer, low if isinstance(low, int) else 0, high if isinstance(high, int) else None)
+            seq = [v.open_text(key, True), _X(raw), v.close]
+        elif kind == "integer":
+            if not _INTEGER_WORDS.issuperset(schema):
+                return None
+            bounds = _int_bounds(schema)
+            if bounds is None or bounds == (None, None):
+                return None
+            seq = [v.open_text(key, False), _X(f"/{int_range(*bounds)}/"), v.close]
+        else:
+            return None
+        if v.after:
+            seq.append(v.after)
+        return seq
 
     def _element(self, writer: Any, key: str, schema: Any, root: Any, where: str,
                  tool: Any) -> tuple[list[Any], bool]:
@@ -609,6 +642,47 @@ class _X:
         self.group = group
 
 
+class _Whole:
+    """A tool's elements as one terminal's sequence, turned into Lark once: its expression up
+    to the literal text it ends with (``head``), and that text (``tail``), so the text after
+    the arguments joins the tail without writing the rest again."""
+
+    __slots__ = ("seq", "head", "tail")
+
+    def __init__(self, seq: list[Any]) -> None:
+        end = len(seq)
+        while end and type(seq[end - 1]) is str:
+            end -= 1
+        self.seq = seq[:end]
+        self.head = _lark(self.seq)
+        self.tail = "".join(seq[end:])
+
+    def lark(self, text: str) -> str:
+        """The Lark expression of the elements and ``text`` after them."""
+        tail = self.tail + text
+        if not tail:
+            return self.head
+        return f"{self.head} {literal(tail)}" if self.head else literal(tail)
+
+    def items(self, text: str) -> list[Item]:
+        """The same as compiler items: adjacent texts joined, expressions as :class:`Ref`."""
+        items: list[Item] = []
+        for item in self.seq:
+            if type(item) is not str:
+                items.append(Ref(item.expr))
+            elif items and type(items[-1]) is str:
+                items[-1] += item
+            elif item:
+                items.append(item)
+        tail = self.tail + text
+        if tail:
+            if items and type(items[-1]) is str:
+                items[-1] += tail
+            else:
+                items.append(tail)
+        return items
+
+
 class _Texts(tuple):  # type: ignore[type-arg]
     """A value's alternatives that are all literal text, each with its closing text."""
 
@@ -673,6 +747,7 @@ def _plain(schema: Any) -> bool:
 
 
 _NESTING = frozenset({"properties", "items", "additionalProperties", "anyOf"})
+_STRING_WORDS = frozenset({"type", "minLength", "maxLength"}) | ANNOTATIONS
 _INTEGER_WORDS = frozenset({"type", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"}) | ANNOTATIONS
 
 
