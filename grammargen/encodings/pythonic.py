@@ -122,8 +122,9 @@ class LiteralGrammar:
         return python_literal(value)
 
     def key(self, name: str) -> str:
-        """The text before a member's value: its key and separator."""
-        return python_literal(name) + self.key_sep
+        """The text before a member's value: its key and separator (``repr`` is the key's
+        Python literal, as :func:`python_literal` writes a string)."""
+        return repr(name) + self.key_sep
 
     def constant(self, value: Any, path: str) -> str:
         """An enum or const value as one exact literal."""
@@ -534,10 +535,13 @@ def _framed(parts: list[str]) -> str:
         i += 1
     while j > i and type(parts[j - 1]) is not Raw:
         j -= 1
-    out = _Framed(sequence(parts))
     if i == j:
-        return out
-    out.lead, out.middle, out.tail = "".join(parts[:i]), sequence(parts[i:j]), "".join(parts[j:])
+        return _Framed(sequence(parts))
+    lead, middle, tail = "".join(parts[:i]), sequence(parts[i:j]), "".join(parts[j:])
+    # sequence(parts), from its three pieces (the middle starts and ends with an expression)
+    out = _Framed(" ".join([literal(lead), middle, literal(tail)] if lead and tail else
+                           [literal(lead), middle] if lead else [middle, literal(tail)] if tail else [middle]))
+    out.lead, out.middle, out.tail = lead, middle, tail
     return out
 
 
