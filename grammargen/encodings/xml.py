@@ -343,14 +343,26 @@ class XmlParameters:
         return element
 
     def _simple(self, writer: Any, key: str, schema: Any) -> list[Any] | None:
-        """The element of a string with lengths or an integer with bounds (most parameters are),
-        written directly: what :meth:`_element` writes for it, without its general walk and
-        the memo's key.  None for any other schema."""
+        """The element of a string with lengths, an integer with bounds or a string enum (most
+        parameters are one), written directly: what :meth:`_element` writes for it, without
+        its general walk and the memo's key.  None for any other schema."""
         if type(schema) is not dict:
             return None
         kind = schema.get("type")
         v = self.variant
-        if kind == "string":
+        if "enum" in schema:
+            values = schema["enum"]
+            if (not _ENUM_WORDS.issuperset(schema) or type(values) is not list or not values
+                    or not all(type(x) is str and v.tag not in x for x in values)):
+                return None  # (a value holding the tag: the general walk words the error)
+            opened = v.open_text(key, True)
+            texts = list(dict.fromkeys([opened + x + v.close + v.after for x in values]))
+            if len(texts) == 1:
+                return [texts[0]]
+            if len(texts) <= _SPREAD:  # each value one literal from the open tag on
+                return [_X("(" + " | ".join(map(literal, texts)) + ")", group=True)]
+            seq = [opened, _X("(" + " | ".join(literal(x + v.close) for x in dict.fromkeys(values)) + ")")]
+        elif kind == "string":
             if not _STRING_WORDS.issuperset(schema):
                 return None
             low, high = schema.get("minLength", 0), schema.get("maxLength")
@@ -748,6 +760,7 @@ def _plain(schema: Any) -> bool:
 
 _NESTING = frozenset({"properties", "items", "additionalProperties", "anyOf"})
 _STRING_WORDS = frozenset({"type", "minLength", "maxLength"}) | ANNOTATIONS
+_ENUM_WORDS = frozenset({"type", "enum"}) | ANNOTATIONS
 _INTEGER_WORDS = frozenset({"type", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"}) | ANNOTATIONS
 
 
