@@ -321,3 +321,43 @@ def test_leaf_parameters_kept_between_compiles_write_the_same_grammar(fmt: str) 
     assert compile(second, fmt).lark == fresh[1]
     again = [compile(t, fmt).lark for t in (first, second)]
     assert again == fresh and xml._ELEMENTS
+
+
+NEWLINE_VALUES = ["\nabc\n", "\n", "\n\n", "abc\n", "\nabc", "\n\nab\n\n"]
+
+
+@pytest.mark.parametrize("fmt", XML_FORMATS)
+def test_values_starting_and_ending_with_a_newline_read_back_whole(fmt: str) -> None:
+    """Seed-OSS's parser drops the newlines a value is wrapped in (models write values so): render
+    wraps a value that starts and ends with one once more, the grammar takes it, the parse and the
+    stream give back the value itself; elsewhere the tags hold the value as it is."""
+    tools = [{"type": "function", "function": {"name": "note", "parameters": {"type": "object", "properties": {
+        "text": {"type": "string"}, "short": {"type": "string", "minLength": 2, "maxLength": 6},
+        "pick": {"enum": ["\nX\n", "Y"]}}, "required": ["text"]}}}]
+    grammar = compile(tools, fmt, tool_choice="required")
+    for value in NEWLINE_VALUES:
+        args = {"text": value, "short": value if 2 <= len(value) <= 6 else "ab", "pick": "\nX\n"}
+        text = render([{"name": "note", "arguments": args}], fmt, tools=tools)
+        report = validate(grammar, [text])
+        assert report.ok, (value, report.results[0].message)
+        assert calls_of(parse(text, fmt, tools=tools)) == [("note", args)], value
+        stream = StreamParser(fmt, tools)
+        deltas = [d for i in range(0, len(text), 3) for d in stream.feed(text[i:i + 3])] + stream.close()
+        assert calls_of(Message.from_deltas(deltas)) == [("note", args)], value
+
+
+def test_seed_oss_length_bounds_hold_for_the_value_inside_the_newlines() -> None:
+    """A Seed-OSS value wrapped in newlines is read without them, so its length bounds count the
+    value: "\\n\\n" is an empty value (too short for minLength 2), "\\nabcdef\\n" six characters."""
+    tools = [{"type": "function", "function": {"name": "note", "parameters": {"type": "object", "properties": {
+        "short": {"type": "string", "minLength": 2, "maxLength": 6}}, "required": ["short"]}}}]
+
+    def call(raw: str) -> str:
+        return render([{"name": "note", "arguments": {"short": "AB"}}], "seed-oss").replace("AB", raw, 1)
+
+    cases = [Sample(call("\nabcdef\n")), Sample(call("ab")), Sample(call("\nab")), Sample(call("\n\n\n\n")),
+             Sample(call("\n\n"), "reject", "empty inside the newlines"),
+             Sample(call("\n\n\n"), "reject", "one newline inside them"),
+             Sample(call("\nabcdefg\n"), "reject", "seven characters inside them")]
+    report = validate(compile(tools, "seed-oss", tool_choice="required"), cases)
+    assert not [(r.sample.note, r.got) for r in report.failures]

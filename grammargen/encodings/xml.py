@@ -285,7 +285,13 @@ class XmlParameters:
         name = f"{unbounded}_{low}_{'' if high is None else high}"
         if name not in shared:
             shared.setdefault("XRAW_CHAR", "/(?s:.)/")
-            shared[name] = f"XRAW_CHAR{{{low},{'' if high is None else high}}} & {unbounded}"
+            bounded = f"XRAW_CHAR{{{low},{'' if high is None else high}}} & {unbounded}"
+            if v.strip == "both":
+                # The parser reads a value wrapped in newlines without them (models write values
+                # so) and render wraps a value that starts and ends with one: the bounds hold for
+                # the value, as written where it isn't wrapped, inside the newlines where it is.
+                bounded = f'{bounded} & /|[^\\n](?s:.*)|(?s:.*)[^\\n]/ | "\\n" ({bounded}) "\\n"'
+            shared[name] = bounded
         return name
 
     def _raw_close(self, writer: Any, *args: Any) -> list[Any]:
@@ -356,12 +362,12 @@ class XmlParameters:
                     or not all(type(x) is str and v.tag not in x for x in values)):
                 return None  # (a value holding the tag: the general walk words the error)
             opened = v.open_text(key, True)
-            texts = list(dict.fromkeys([opened + x + v.close + v.after for x in values]))
+            texts = list(dict.fromkeys([opened + self.raw_text(x) + v.close + v.after for x in values]))
             if len(texts) == 1:
                 return [texts[0]]
             if len(texts) <= _SPREAD:  # each value one literal from the open tag on
                 return [_X("(" + " | ".join(map(literal, texts)) + ")", group=True)]
-            seq = [opened, _X("(" + " | ".join(literal(x + v.close) for x in dict.fromkeys(values)) + ")")]
+            seq = [opened, _X("(" + " | ".join(literal(self.raw_text(x) + v.close) for x in dict.fromkeys(values)) + ")")]
         elif kind == "string":
             if not _STRING_WORDS.issuperset(schema):
                 return None
@@ -433,7 +439,7 @@ class XmlParameters:
                 if self.variant.tag in x:
                     raise UnsupportedSchemaError(f"enum value {x!r} holds {self.variant.tag!r}, which "
                                                  "ends a raw value in this format", path=where)
-            string_alt = _Texts(x + self.variant.close for x in dict.fromkeys(strings)) if strings else None
+            string_alt = _Texts(self.raw_text(x) + self.variant.close for x in dict.fromkeys(strings)) if strings else None
             return string_alt, [[self.spell(x)] for x in values if not isinstance(x, str)], True
         branches = schema.get("anyOf")
         if isinstance(branches, list):
@@ -514,6 +520,12 @@ class XmlParameters:
         return [[_X(self._rule(writer, "xjson", f"%json {text}"))]], False
 
     # -- render -------------------------------------------------------------------------
+    def raw_text(self, value: str) -> str:
+        """A string value as written raw.  Seed-OSS's parser drops the newlines a value both
+        starts and ends with (models wrap values so, llama.cpp reads them so): such a value is
+        written wrapped once more, and reads back whole."""
+        return "\n" + value + "\n" if self.variant.strip == "both" and _wrapped(value) else value
+
     def spell(self, value: Any) -> str:
         """A non-string value as the template prints it."""
         if self.variant.python and (value is None or isinstance(value, bool)):
@@ -529,7 +541,7 @@ class XmlParameters:
             if isinstance(value, str) and v.tag in value:
                 raise InputError(f"the value of {key!r} holds {v.tag!r}, which format {v.name} cannot "
                                  "write inside a raw value", path=f"arguments.{key}")
-            text = value if isinstance(value, str) else self.spell(value)
+            text = self.raw_text(value) if isinstance(value, str) else self.spell(value)
             out.append(v.open_text(key, isinstance(value, str)) + text + v.close + v.after)
         return "".join(out)
 
@@ -574,7 +586,7 @@ class XmlParameters:
                 yield from reader.more(f"the value of {key!r} (no {v.tag!r})")
                 end = reader.text.find(v.tag, start)
             raw = whole = reader.text[start:end]
-            if v.strip == "each" or v.strip == "both" and raw.startswith("\n") and raw.endswith("\n"):
+            if v.strip == "each" or v.strip == "both" and _wrapped(raw):
                 raw = raw[1:] if raw.startswith("\n") else raw
                 raw = raw[:-1] if raw.endswith("\n") else raw
                 pinned = _pinned(properties.get(key))
@@ -805,6 +817,11 @@ def _memo(writer: Any) -> dict[Any, str]:
     if not hasattr(writer, "xml_parameters"):
         writer.xml_parameters = {}
     return writer.xml_parameters  # type: ignore[no-any-return]
+
+
+def _wrapped(raw: str) -> bool:
+    """Whether a raw value starts and ends with a newline: Seed-OSS's parser drops them."""
+    return raw.startswith("\n") and raw.endswith("\n")
 
 
 def _pinned(schema: Any) -> list[Any]:
