@@ -290,7 +290,8 @@ class XmlParameters:
                 # The parser reads a value wrapped in newlines without them (models write values
                 # so) and render wraps a value that starts and ends with one: the bounds hold for
                 # the value, as written where it isn't wrapped, inside the newlines where it is.
-                bounded = f'{bounded} & /|[^\\n](?s:.*)|(?s:.*)[^\\n]/ | "\\n" ({bounded}) "\\n"'
+                shared.setdefault("XRAW_UNWRAPPED", "/|[^\\n](?s:.*)|(?s:.*)[^\\n]/")  # (one regex, shared)
+                bounded = f'{bounded} & XRAW_UNWRAPPED | "\\n" ({bounded}) "\\n"'
             shared[name] = bounded
         return name
 
