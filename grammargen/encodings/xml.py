@@ -368,7 +368,8 @@ class XmlParameters:
                 return [texts[0]]
             if len(texts) <= _SPREAD:  # each value one literal from the open tag on
                 return [_X("(" + " | ".join(map(literal, texts)) + ")", group=True)]
-            seq = [opened, _X("(" + " | ".join(literal(self.raw_text(x) + v.close) for x in dict.fromkeys(values)) + ")")]
+            spelled = [literal(self.raw_text(x) + v.close) for x in dict.fromkeys(values)]
+            seq = [opened, _X("(" + " | ".join(spelled) + ")")]
         elif kind == "string":
             if not _STRING_WORDS.issuperset(schema):
                 return None
@@ -440,7 +441,8 @@ class XmlParameters:
                 if self.variant.tag in x:
                     raise UnsupportedSchemaError(f"enum value {x!r} holds {self.variant.tag!r}, which "
                                                  "ends a raw value in this format", path=where)
-            string_alt = _Texts(self.raw_text(x) + self.variant.close for x in dict.fromkeys(strings)) if strings else None
+            string_alt = (_Texts(self.raw_text(x) + self.variant.close for x in dict.fromkeys(strings))
+                          if strings else None)
             return string_alt, [[self.spell(x)] for x in values if not isinstance(x, str)], True
         branches = schema.get("anyOf")
         if isinstance(branches, list):
