@@ -241,17 +241,6 @@ class ArgsTerminals:
 # cost more than it saved (-6% compile of 100 distinct synthetic tools without it; cachegrind,
 # caches cold).  Its ranges are cached (int_range).
 _LEAVES: dict[str, tuple[tuple[Any, ...], tuple[tuple[str, str], ...]]] = {}
-_SCALAR_TYPES = frozenset({str, int, float, bool, type(None)})
-
-
-def typed_entry(keyword: str, value: Any) -> tuple[Any, ...] | None:
-    """One keyword of a leaf's memo key, with the type of every value (1, 1.0 and True are
-    equal in Python, not in JSON); None when the value is not a scalar or a list of scalars."""
-    if type(value) in _SCALAR_TYPES:
-        return (keyword, type(value), value)
-    if type(value) is list and all(type(x) in _SCALAR_TYPES for x in value):
-        return (keyword, list, tuple((type(x), x) for x in value))
-    return None
 
 
 def forget() -> None:
