@@ -10,7 +10,7 @@ The emitted grammar has one shape for every format::
     CALL_REST_1: "weather..." ARGS_0  // the rest of one name, then that tool's arguments
                                       // (terminals: one lexeme; rules where a leaf holds
                                       // a special token or a rule: call_rest, call_rest_1)
-    ARGS_0: "{\"q\": \"" JSON_CHAR{0,16} ...  // one exact terminal where the schema allows (fastjson),
+    ARGS_0: "{\"q\": \""JSON_CHAR{,16}...   // one exact terminal where the schema allows (fastjson),
     args_1: %json {...}               // else %json; identical schemas share one rule
     JSON_CHAR: ...                    // generic value terminals, defined once, shared by every tool
 
@@ -30,7 +30,7 @@ from .encodings import Absorbing, Item, Ref, get_encoding
 from .errors import GrammarError, OptionsError, ProfileError
 from .fastjson import ArgsTerminals
 from .grammar import Grammar
-from .lark import MarkerForm, json_text, literal, regex_escape
+from .lark import MarkerForm, concat, json_text, literal, regex_escape
 from .profiles import Piece, Profile, get_profile
 from .schema import prepare
 from .tokenizer import Tokenizer, builtin_for, load_tokenizer, marker_forms
@@ -218,7 +218,7 @@ class _Writer:
         if not any(t in self.forms for t in texts):
             return _choice(texts)
         forms = [self.forms[t].lark(t) if t in self.forms else literal(t) for t in texts]
-        return Ref("(" + " | ".join(forms) + ")")
+        return Ref("(" + "|".join(forms) + ")")
 
     def args_rule(self, tool: Tool) -> str:
         written = self.terminals.pieces(tool.parameters) if self.shape == "auto" else None
@@ -472,12 +472,12 @@ def _name_tree(name: str, rests: list[list[Item]]) -> list[str]:
                 continue
             count += 1
             child = f"{name}_{count}"
-            alts.append(f"{literal(shared)} {child}")
+            alts.append(concat([literal(shared), child]))
             node(child, [(text[len(shared):], tail) for text, tail in group])
         if not terminal and len(alts) * 2 > ROW_ITEMS:  # a branch is an Earley item, and predicts one more
             raise GrammarError(f"{len(alts):,} tools branch at one point of the call syntax; "
                                f"llguidance's Earley rows hold {ROW_ITEMS:,} items")
-        rules.append(f"{rule}: " + " | ".join(alts))
+        rules.append(f"{rule}: " + "|".join(alts))
 
     node(name, [(r[0], r[1:]) if r and isinstance(r[0], str) else ("", r) for r in rests])
     return rules
@@ -527,7 +527,7 @@ _CHOICE_OF_LITERALS = re.compile(r"\((?: *\| *)* *\)")  # what is left of ("a" |
 
 
 def _choice(texts: Sequence[str]) -> Item:
-    return texts[0] if len(texts) == 1 else Ref("(" + " | ".join(literal(t) for t in texts) + ")")
+    return texts[0] if len(texts) == 1 else Ref("(" + "|".join([literal(t) for t in texts]) + ")")
 
 
 def _merge(items: list[Item]) -> list[Item]:
@@ -548,7 +548,7 @@ def _merge(items: list[Item]) -> list[Item]:
 
 
 def _expr(items: Sequence[Item]) -> str:
-    return " ".join(literal(i) if isinstance(i, str) else i.expr for i in items)
+    return concat([literal(i) if isinstance(i, str) else i.expr for i in items])
 
 
 def _sp(text: str) -> str:

@@ -30,7 +30,7 @@ without ``additionalProperties`` is closed, as :func:`.schema.prepare` closes it
 The terminal is written as a Lark *terminal expression*: literal strings for keys and
 punctuation, the generic value terminals (``JSON_CHAR``, ``JSON_STRING``, ``JSON_BOOLEAN``...)
 defined once per grammar and shared by every tool, and what one schema bounds written in
-place: a bounded string as ``"\"" JSON_CHAR{0,16} "\""`` (its quotes join the key's text),
+place: a bounded string as ``"\""JSON_CHAR{,16}"\""`` (its quotes join the key's text),
 an integer range as its regex.  llguidance pays per grammar element: a named terminal for
 each distinct bound cost 23% more to build than the same bounds in place (cachegrind, 100
 synthetic tools), and a composition of shared pieces builds several times faster than one
@@ -44,7 +44,7 @@ import math
 import re
 from typing import Any, Sequence
 
-from .lark import json_text, literal
+from .lark import NAME_CHARS, json_text, literal
 from .schema import ENFORCED, UNSUPPORTED
 
 # A JSON string character: anything but a quote, a backslash or a control, or an escape.
@@ -112,7 +112,7 @@ class ArgsTerminals:
             text = literal(lead) if lead else ""
         else:
             lead, middle, tail = seq[0], _lark(("", *seq[1:-1], "")), seq[-1]
-            text = (literal(lead) + " " if lead else "") + middle + (" " + literal(tail) if tail else "")
+            text = (literal(lead) if lead else "") + middle + (literal(tail) if tail else "")
         if len(text) > MAX_EXPRESSION or (text.count("(") > MAX_NESTING and _nesting(text) > MAX_NESTING):
             return None
         self.shared.update(self._new)  # only a schema written in full adds its definitions
@@ -181,7 +181,8 @@ class ArgsTerminals:
         self._define("JSON_CHAR", f"/{CHAR}/")
         if (low, high) == (0, None):
             return self._define("JSON_STRING", '"\\"" JSON_CHAR* "\\""')
-        repeat = f"{{{low},}}" if high is None else f"{{{low},{high}}}"
+        # {,16}: llguidance reads a missing low end as 0, one grammar element fewer than {0,16}
+        repeat = f"{{{low},}}" if high is None else f"{{{low},{high}}}" if low else f"{{,{high}}}"
         return ('"', f"JSON_CHAR{repeat}", '"')  # inline: the quotes join the key's text
 
     def _integer(self, schema: dict[str, Any]) -> _Seq:
@@ -368,22 +369,24 @@ def _lark(seq: _Seq) -> str:
     if len(seq) == 1:
         return literal(seq[0]) if seq[0] else ""
     if len(seq) == 3 and type(seq[1]) is str:  # one expression (most values): no loop
-        return (literal(seq[0]) + " " if seq[0] else "") + seq[1] + (" " + literal(seq[2]) if seq[2] else "")
+        return (literal(seq[0]) if seq[0] else "") + seq[1] + (literal(seq[2]) if seq[2] else "")
     out: list[str] = []
     text = seq[0]  # literal text no enum has taken in
     for i in range(1, len(seq), 2):  # (this loop runs ~10 times a tool: kept lean)
         item = seq[i]
         if type(item) is tuple:  # an enum takes the text before it and the text after
-            out.append("(" + " | ".join([literal(text + t + seq[i + 1]) for t in item]) + ")")
+            out.append("(" + "|".join([literal(text + t + seq[i + 1]) for t in item]) + ")")
             text = ""
         else:
             if text:
                 out.append(literal(text))
+            elif out and item[0] in NAME_CHARS and out[-1][-1] in NAME_CHARS:
+                out.append(" ")  # two names side by side (see lark.seq)
             out.append(item)
             text = seq[i + 1]
     if text:
         out.append(literal(text))
-    return " ".join(out)
+    return "".join(out)
 
 
 def _cat(first: _Seq, *rest: _Seq) -> _Seq:
@@ -404,7 +407,7 @@ def _group(options: Sequence[_Seq], suffix: str = "") -> _Seq:
     """``(a | b ...)`` plus a suffix (``?``, ``*``, ``{m,n}``), as one item of a value."""
     if len(options) == 1 and len(options[0]) == 3 and type(options[0][1]) is tuple:
         return ("", _lark(options[0]) + suffix, "")  # one enum and its texts: its group takes the suffix
-    return ("", "(" + " | ".join([_lark(o) for o in options]) + ")" + suffix, "")
+    return ("", "(" + "|".join([_lark(o) for o in options]) + ")" + suffix, "")
 
 
 _STRING_LITERAL = re.compile(r'"(?:[^"\\]|\\.)*"|/(?:[^/\\]|\\.)+/')  # and regexes

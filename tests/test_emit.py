@@ -80,6 +80,7 @@ BAD_LARK = [
     pytest.param("start: \"a\" @\n", "expected a string", id="unknown-character"),
     pytest.param("start: (\"a\"\n", "expected ')'", id="unclosed-group"),
     pytest.param("start: \"a\"{3,1}\n", "bounds reversed", id="reversed-bounds"),
+    pytest.param("start: \"a\"{,}\n", "expected a string", id="count-without-bounds"),
     pytest.param("start: %json {oops}\n", "not followed by a JSON value", id="bad-json"),
     pytest.param("body: \"a\"\n", "no 'start' rule", id="no-start"),
     pytest.param("start: T[max_tokens=3]\n", "expected a string", id="attribute-on-a-reference"),
@@ -96,11 +97,11 @@ def test_reader_refuses_syntax_the_compiler_does_not_write(lark, message) -> Non
 
 def test_reader_values() -> None:
     """Each piece of the subset becomes its ir node: tokens, %json, lazy, & and ~, repeats."""
-    value = read('start: <[7]> <|x|> R? "a"{2,} T\nR[lazy]: /(?s:.*)b/\n'
+    value = read('start: <[7]> <|x|> R? "a"{2,} T"b"{,3}\nR[lazy]: /(?s:.*)b/\n'
                  'T: /a+/ & ~/ab/ | %json {"type": "integer"}\n')
     start, lazy, term = value.rules
     assert start.expr == ir.Seq((ir.Token(id=7), ir.Token(name="<|x|>"), ir.Repeat(ir.Ref("R"), 0, 1),
-                                 ir.Repeat(ir.Lit("a"), 2, None), ir.Ref("T")))
+                                 ir.Repeat(ir.Lit("a"), 2, None), ir.Ref("T"), ir.Repeat(ir.Lit("b"), 0, 3)))
     assert lazy.lazy and lazy.expr == ir.Regex("(?s:.*)b")
     assert term.terminal and term.expr == ir.Alt((ir.And((ir.Regex("a+"), ir.Not(ir.Regex("ab")))),
                                                   ir.Json({"type": "integer"})))

@@ -343,7 +343,7 @@ def test_a_leaf_written_before_brings_its_definitions_into_a_new_grammar() -> No
     schema = {"type": "object", "properties": {"q": {"type": "string", "minLength": 3, "maxLength": 41}},
               "required": ["q"], "additionalProperties": False}
     first, second = ArgsTerminals(), ArgsTerminals()
-    assert first.expression(schema) == second.expression(schema) == '"{\\"q\\": \\"" JSON_CHAR{3,41} "\\"}"'
+    assert first.expression(schema) == second.expression(schema) == '"{\\"q\\": \\""JSON_CHAR{3,41}"\\"}"'
     assert second.definitions() == first.definitions()
     assert {d.split(":")[0] for d in second.definitions()} == {"JSON_CHAR"}
     assert verdicts(fast_grammar(schema) or "", ['{"q": "abc"}', '{"q": "ab"}']) == ["accepted", "rejected"]

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from grammargen import OutputParseError, ProfileError, compile, formats, get_profile, load_tools, render, validate
 from grammargen.cli import main
 from grammargen.parse import Message, parse
+from grammargen.tokenizer import BUILTIN_EOS
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
 LIGHTLLM_DOC = SHARED / "references" / "lightllm-function-calling.rst"
@@ -46,7 +47,9 @@ MARKERS = {m for f in formats() for m in get_profile(f).markers}
 # Raw encodings refuse a value holding their closing tag ("</parameter>", Gemma's <|"|>): that
 # refusal is tested in tests/test_xml.py and tests/test_gemma.py, not by this round trip.
 CLOSERS = ("</", '<|"|>')
-any_text = st.text(max_size=20).filter(lambda s: not any(m in s for m in (*MARKERS, *CLOSERS)))
+# The built-in tokenizer reads its end-of-text marker as that special token wherever it stands
+# (a model writes the same text in ordinary tokens), so a value holding it can't round-trip here.
+any_text = st.text(max_size=20).filter(lambda s: not any(m in s for m in (*MARKERS, *CLOSERS, BUILTIN_EOS)))
 # Content and reasoning: prose that cannot open a call section in any format.
 prose = st.text(st.sampled_from("abcxyz XYZ09.,!?:;'-\n"), min_size=1, max_size=30).map(str.strip).filter(bool)
 

@@ -280,7 +280,7 @@ def test_the_tags_between_values_are_one_literal() -> None:
     lark = compile(tools, "qwen3-coder").lark
     assert '"\\n</parameter>\\n<parameter=b>\\n{\\"x\\": "' in lark
     # values that are all literal text (True/False, an enum) each one literal, open tag to newline
-    assert ('"}\\n</parameter>\\n" ("<parameter=c>\\nTrue\\n</parameter>\\n" | '
+    assert ('"}\\n</parameter>\\n"("<parameter=c>\\nTrue\\n</parameter>\\n"|'
             '"<parameter=c>\\nFalse\\n</parameter>\\n")' in lark)
     message = parse(render([{"name": "f", "arguments": {"a": "x", "b": {"x": 1}, "c": True}}], "qwen3-coder"),
                     "qwen3-coder", tools=tools)

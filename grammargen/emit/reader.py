@@ -22,7 +22,7 @@ _STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 _REGEX = re.compile(r"/((?:[^/\\\n]|\\.)+)/")
 _TOKEN_ID = re.compile(r"<\[([0-9]+)\]>")
 _TOKEN_NAME = re.compile(r"<[^\s<>\[\]]+>")
-_COUNT = re.compile(r"\{([0-9]+)(?:(,)([0-9]*))?\}")
+_COUNT = re.compile(r"\{([0-9]*)(?:(,)([0-9]*))?\}")  # {m} {m,} {m,n} {,n}
 _SPACE = re.compile(r"[ \t]*")
 
 
@@ -126,10 +126,10 @@ class _Line:
                 expr = ir.Repeat(expr, 0 if op != "+" else 1, 1 if op == "?" else None)
                 continue
             count = _COUNT.match(self.text, self.pos)
-            if count is None:
-                return expr
+            if count is None or not (count.group(1) or count.group(3)):
+                return expr  # ("{}" and "{,}" are not counts)
             self.pos = count.end()
-            low = int(count.group(1))
+            low = int(count.group(1) or 0)
             high = low if count.group(2) is None else (int(count.group(3)) if count.group(3) else None)
             if high is not None and high < low:
                 raise self.error(f"repetition {{{low},{high}}} has its bounds reversed")

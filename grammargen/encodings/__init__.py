@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Generator, Protocol
 
 from ..errors import ProfileError
-from ..lark import literal
+from ..lark import concat, literal
 
 Wait = Generator[None, None, Any]  # a reading step: yields when it needs more text
 
@@ -83,7 +83,7 @@ def argument_terminal(writer: Any, items: list[Item], expr: str | None = None) -
     definition: 4% of the build at 100 tools).  ``expr``: the items as Lark, where the caller
     has written it already.  Returns its name."""
     if expr is None:
-        expr = " ".join(literal(i) if isinstance(i, str) else i.expr for i in items)
+        expr = concat([literal(i) if isinstance(i, str) else i.expr for i in items])
     key = "encoded:" + expr
     name = writer.args_rules.get(key)
     if name is None:

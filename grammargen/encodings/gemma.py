@@ -19,7 +19,7 @@ import re
 from typing import Any, Sequence
 
 from ..errors import InputError, OutputParseError, ToolError, UnsupportedSchemaError, join_path
-from ..lark import literal, regex_escape
+from ..lark import concat, literal, regex_escape
 from .pythonic import (_JSON_NUMBER, MAX_DEPTH, LiteralGrammar, NeedMore, Raw, RawNumber, _choice, _framed,
                        known_key, read_key, spaced_key)
 
@@ -86,7 +86,7 @@ class GemmaGrammar(LiteralGrammar):
             body = ("" if start else "(?s:.*)") + f"(?:{inner})" + ("" if end else "(?s:.*)")
         name = self.terminal(f"PAT_{len(self.rules)}",
                              f"/{body}/ & ~/(?s:.*){regex_escape(self.delimiter)}(?s:.*)/")
-        return f"{self.quote} {name} {self.quote}"
+        return concat([self.quote, name, self.quote])
 
     def string(self, lo: int, hi: int | None) -> str:
         count = f"{{{lo},{hi}}}" if hi is not None else (f"{{{lo},}}" if lo else "*")
@@ -105,7 +105,7 @@ class GemmaGrammar(LiteralGrammar):
             body = self.terminal(f"BODY_{lo}_{hi if hi is not None else 'N'}", f"{char}{count} & {free}")
             return _framed([self.delimiter, Raw(body), self.delimiter])  # its delimiters join the key
         body = self.terminal(f"STR_{lo}_{hi if hi is not None else 'N'}", f"/(?s:.{count})/")
-        return f"{self.quote} {body} {self.quote}"
+        return concat([self.quote, body, self.quote])
 
     def value_text(self, value: Any) -> str:
         try:
@@ -119,7 +119,7 @@ class GemmaGrammar(LiteralGrammar):
         is text, the whole value is one literal)."""
         expr = super().constant(value, path)
         if isinstance(value, str) and not self.quote_is_text:
-            return f"{self.quote} {literal(value)} {self.quote}"
+            return concat([self.quote, literal(value), self.quote])
         return expr
 
     def enum(self, values: Sequence[Any], path: str) -> str:
@@ -131,8 +131,8 @@ class GemmaGrammar(LiteralGrammar):
             return _choice([self.constant(v, f"{path}[{i}]") for i, v in enumerate(values)])
         for i, v in enumerate(values):
             self.constant_text(v, f"{path}[{i}]")  # the checks: no delimiter, no special token inside
-        texts = self.named(" | ".join(literal(v) for v in dict.fromkeys(values)))
-        return f"{self.quote} {texts} {self.quote}"
+        texts = self.named("|".join([literal(v) for v in dict.fromkeys(values)]))
+        return concat([self.quote, texts, self.quote])
 
     def key(self, name: str) -> str:
         return name + ":"

@@ -29,7 +29,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 from ..errors import GrammarGenError, InputError, OutputParseError, ToolError, UnsupportedSchemaError, join_path
 from ..fastjson import ArgsTerminals, int_range
-from ..lark import json_text, literal
+from ..lark import concat, json_text, literal
 from ..schema import resolve_ref
 
 MAX_DEPTH = 64  # nesting the reader follows before it calls the text hostile
@@ -422,7 +422,7 @@ class LiteralGrammar:
         alts = [sequence(_piece(items[i][0], items[i][1])
                          + [Raw(f"({sequence(_piece(sep + lead, value))})?") for lead, value in items[i + 1:]])
                 for i in range(n)]
-        return [Raw("(" + " | ".join(alts) + ")?")]
+        return [Raw("(" + "|".join(alts) + ")?")]
 
     def mark(self) -> tuple[int, ...]:
         """Where the rules written so far end (for :meth:`rollback`)."""
@@ -539,7 +539,7 @@ def _framed(parts: list[str]) -> str:
         return _Framed(sequence(parts))
     lead, middle, tail = "".join(parts[:i]), sequence(parts[i:j]), "".join(parts[j:])
     # sequence(parts), from its three pieces (the middle starts and ends with an expression)
-    out = _Framed(" ".join([literal(lead), middle, literal(tail)] if lead and tail else
+    out = _Framed(concat([literal(lead), middle, literal(tail)] if lead and tail else
                            [literal(lead), middle] if lead else [middle, literal(tail)] if tail else [middle]))
     out.lead, out.middle, out.tail = lead, middle, tail
     return out
@@ -582,12 +582,12 @@ def _spread(lead: str, value: str, tail: str, suffix: str) -> Raw | str | None:
         return None
     if len(value.texts) == 1 and not suffix:
         return lead + value.texts[0] + tail
-    return Raw("(" + " | ".join(literal(lead + t + tail) for t in value.texts) + ")" + suffix)
+    return Raw("(" + "|".join([literal(lead + t + tail) for t in value.texts]) + ")" + suffix)
 
 
 def _alternatives(options: list[str]) -> str:
     """Alternatives as one atom (grouped where there are several), so it can stand in place."""
-    return options[0] if len(options) == 1 else "(" + " | ".join(options) + ")"
+    return options[0] if len(options) == 1 else "(" + "|".join(options) + ")"
 
 
 def sequence(items: Sequence[str]) -> str:
@@ -605,7 +605,7 @@ def sequence(items: Sequence[str]) -> str:
             text += item
     if text or not out:
         out.append(literal(text))
-    return " ".join(out)
+    return concat(out)
 _QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"|/(?:[^/\\]|\\.)*/')
 
 

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import InputError, ToolError, UnsupportedSchemaError, join_path
-from ..lark import json_text, literal
+from ..lark import concat, json_text, literal
 from ..lark import regex_escape as _regex_escape
 from ..schema import prepare, resolve_ref
 from . import Absorbing, Item, Ref, Wait, argument_terminal
@@ -151,7 +151,7 @@ class XmlParameters:
                 parts.append(f"{extra}*")  # an open object: any more keys, raw values
             if len(parts) == 1 and parts[0][-1] not in "?*":
                 return parts[0]  # the whole argument list is one terminal
-            return self._rule(writer, "xargs", " ".join(parts))
+            return self._rule(writer, "xargs", concat(parts))
 
         if not elements and not extra:
             return []
@@ -367,9 +367,9 @@ class XmlParameters:
             if len(texts) == 1:
                 return [texts[0]]
             if len(texts) <= _SPREAD:  # each value one literal from the open tag on
-                return [_X("(" + " | ".join(map(literal, texts)) + ")", group=True)]
+                return [_X("(" + "|".join(map(literal, texts)) + ")", group=True)]
             spelled = [literal(self.raw_text(x) + v.close) for x in dict.fromkeys(values)]
-            seq = [opened, _X("(" + " | ".join(spelled) + ")")]
+            seq = [opened, _X("(" + "|".join(spelled) + ")")]
         elif kind == "string":
             if not _STRING_WORDS.issuperset(schema):
                 return None
@@ -403,12 +403,12 @@ class XmlParameters:
             if len(texts) == 1:
                 return [texts[0]], True
             if 1 < len(texts) <= _SPREAD:
-                return [_X("(" + " | ".join(map(literal, texts)) + ")", group=True)], True
+                return [_X("(" + "|".join(map(literal, texts)) + ")", group=True)], True
         if type(string_alt) is _Texts:
             string_alt = [string_alt[0]] if len(string_alt) == 1 else [
-                _X("(" + " | ".join(map(literal, string_alt)) + ")")]
+                _X("(" + "|".join(map(literal, string_alt)) + ")")]
         if typed:
-            value = typed[0] if len(typed) == 1 else [_X("(" + " | ".join(map(_lark, typed)) + ")")]
+            value = typed[0] if len(typed) == 1 else [_X("(" + "|".join(map(_lark, typed)) + ")")]
         if string_alt is not None and typed:
             if "{string}" not in v.open:  # one open tag: one alternative of values
                 seq = [v.open_text(key), _X(f"({_lark(string_alt)} | {_lark([*value, v.close])})")]
@@ -689,7 +689,7 @@ class _Whole:
         tail = self.tail + text
         if not tail:
             return self.head
-        return f"{self.head} {literal(tail)}" if self.head else literal(tail)
+        return self.head + literal(tail) if self.head else literal(tail)
 
     def items(self, text: str) -> list[Item]:
         """The same as compiler items: adjacent texts joined, expressions as :class:`Ref`."""
@@ -738,7 +738,7 @@ def _lark(seq: list[Any]) -> str:
             out.append(item.expr)
     if text:
         out.append(literal(text))
-    return " ".join(out)
+    return concat(out)
 
 
 def _plain(schema: Any) -> bool:
