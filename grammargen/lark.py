@@ -23,15 +23,15 @@ def concat(parts: Iterable[str]) -> str:
     llguidance's Lark reader pays for every token it lexes, whitespace included (about
     4,000 instructions a space): the spaces between the parts of 100 tools' argument
     terminals were 16% of their grammar's build (cachegrind).  A space stays between two
-    names, after ``?`` before a rule name (``?name`` is one token, an inlined rule), and after
-    a string or regex before a lower-case name (``"a"i`` and ``/a/i`` carry flags).
+    names, and where a name would be read into what precedes it: ``?name`` is one token (an
+    inlined rule), ``"a"i`` a string with the ``i`` flag, ``/a/s`` a regex with flags.
     """
     out: list[str] = []
     last = ""
     for part in parts:
         if not part:
             continue
-        if last and part[0] in NAME_CHARS and (last in NAME_CHARS or (last in _BEFORE_LOWER and part[0].islower())):
+        if last and part[0] in NAME_CHARS and (last in NAME_CHARS or part[0] in _RUNS_INTO.get(last, "")):
             out.append(" ")
         out.append(part)
         last = part[-1]
@@ -39,7 +39,8 @@ def concat(parts: Iterable[str]) -> str:
 
 
 NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
-_BEFORE_LOWER = frozenset('?"/')  # what runs into a lower-case name that follows it
+# the first characters of a name that llguidance's Lark lexer reads into the token before it
+_RUNS_INTO = {"?": "abcdefghijklmnopqrstuvwxyz_", '"': "i", "/": "imslux"}
 
 
 _ascii_string = json.encoder.encode_basestring_ascii

@@ -19,9 +19,9 @@ TOK = builtin_for(get_profile("qwen25")).ll
 PARTS = {
     '"a"': ["a"], '"i"': ["i"], "/b/": ["b"], "T": ["t"], "U": ["u"], "r": ["r"], "item": ["m"],
     "T?": ["t", ""], '("a"|"b")?': ["a", "b", ""], "T*": ["", "tt"], '"c"{,2}': ["", "cc"],
-    "x_1": ["x"], "_y": ["y"],
+    "x_1": ["x"], "_y": ["y"], "s_2": ["s"],
 }
-DEFINITIONS = 'T: "t"\nU: "u"\nr: "r"\nitem: "m"\nx_1: "x"\n_y: "y"\n'
+DEFINITIONS = 'T: "t"\nU: "u"\nr: "r"\nitem: "m"\nx_1: "x"\n_y: "y"\ns_2: "s"\n'
 
 
 def accepts(grammar: str, text: str) -> bool:
@@ -36,6 +36,8 @@ def accepts(grammar: str, text: str) -> bool:
     (["T?", "item"], "T? item"),    # "?item" is one token: an inlined rule
     (['"a"', "item"], '"a" item'),  # "a"i: a string with the i flag
     (["/b/", "item"], "/b/ item"),  # /b/i: a regex with the i flag
+    (['"a"', "r", "/b/", "r", "T?", "U"], '"a"r/b/r T?U'),  # no flag, no rule name
+    (["/b/", "x_1"], "/b/ x_1"),    # /b/x: the x flag
     (['"a"', "T", '"c"{,2}', "/b/", '("a"|"b")?'], '"a"T"c"{,2}/b/("a"|"b")?'),
     (["", '"a"', ""], '"a"'),
 ])

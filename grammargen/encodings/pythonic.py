@@ -103,10 +103,10 @@ class LiteralGrammar:
         Each length's terminal repeats two shared character terminals (as fastjson's strings
         repeat JSON_CHAR): llguidance builds a shared piece once, where a whole regex per
         length cost it a sixth more for 100 tools (benchmarks/encodings_speed.py)."""
-        count = f"{{{lo},{hi}}}" if hi is not None else (f"{{{lo},}}" if lo else "*")
+        count = f"{{{lo or ''},{hi}}}" if hi is not None else (f"{{{lo},}}" if lo else "*")  # {,16}: from 0
         single = self.terminal("SQ_CHAR", _SQ_CHAR)
         double = self.terminal("DQ_CHAR", _DQ_CHAR)
-        body = f'"\'" {single}{count} "\'" | "\\"" {double}{count} "\\""'
+        body = f'"\'"{single}{count}"\'"|"\\""{double}{count}"\\""'  # (no spaces: see lark.concat)
         if (lo, hi) == (0, None):  # any string: one terminal every tool shares
             return self.terminal("STR_0_N", body)
         return _Lexical(f"({body})")  # a bound: in place (see placed())

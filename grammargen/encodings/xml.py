@@ -285,13 +285,14 @@ class XmlParameters:
         name = f"{unbounded}_{low}_{'' if high is None else high}"
         if name not in shared:
             shared.setdefault("XRAW_CHAR", "/(?s:.)/")
-            bounded = f"XRAW_CHAR{{{low},{'' if high is None else high}}} & {unbounded}"
+            count = f"{low}," if high is None else f"{low or ''},{high}"  # {,16}: from 0
+            bounded = f"XRAW_CHAR{{{count}}}&{unbounded}"  # (no spaces: llguidance lexes each, see lark.concat)
             if v.strip == "both":
                 # The parser reads a value wrapped in newlines without them (models write values
                 # so) and render wraps a value that starts and ends with one: the bounds hold for
                 # the value, as written where it isn't wrapped, inside the newlines where it is.
                 shared.setdefault("XRAW_UNWRAPPED", "/|[^\\n](?s:.*)|(?s:.*)[^\\n]/")  # (one regex, shared)
-                bounded = f'{bounded} & XRAW_UNWRAPPED | "\\n" ({bounded}) "\\n"'
+                bounded = f'{bounded}&XRAW_UNWRAPPED|"\\n"({bounded})"\\n"'
             shared[name] = bounded
         return name
 
