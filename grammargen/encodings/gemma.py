@@ -102,7 +102,8 @@ class GemmaGrammar(LiteralGrammar):
             if (lo, hi) == (0, None):
                 return self.terminal("STR_0_N", f"{self.quote} {free} {self.quote}")
             char = self.terminal("CHAR", "/(?s:.)/")
-            body = self.terminal(f"BODY_{lo}_{hi if hi is not None else 'N'}", f"{char}{count} & {free}")
+            repeat = f"{{,{hi}}}" if hi is not None and not lo else count  # {,16}: from 0 (Lark only)
+            body = self.terminal(f"BODY_{lo}_{hi if hi is not None else 'N'}", f"{char}{repeat}&{free}")
             return _framed([self.delimiter, Raw(body), self.delimiter])  # its delimiters join the key
         body = self.terminal(f"STR_{lo}_{hi if hi is not None else 'N'}", f"/(?s:.{count})/")
         return concat([self.quote, body, self.quote])
