@@ -27,15 +27,19 @@ def concat(parts: Iterable[str]) -> str:
     inlined rule), ``"a"i`` a string with the ``i`` flag, ``/a/s`` a regex with flags.
     """
     out: list[str] = []
-    last = ""
     for part in parts:
-        if not part:
-            continue
-        if last and part[0] in NAME_CHARS and (last in NAME_CHARS or part[0] in _RUNS_INTO.get(last, "")):
-            out.append(" ")
-        out.append(part)
-        last = part[-1]
+        if part:
+            if out and part[0] in NAME_CHARS and runs_into(out[-1], part):
+                out.append(" ")
+            out.append(part)
     return "".join(out)
+
+
+def runs_into(before: str, name: str) -> bool:
+    """Whether ``name`` (an expression starting with a name character) written right after
+    ``before`` would be read into it (see :func:`concat`)."""
+    last = before[-1]
+    return last in NAME_CHARS or name[0] in _RUNS_INTO.get(last, "")
 
 
 NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")

@@ -29,7 +29,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 from ..errors import GrammarGenError, InputError, OutputParseError, ToolError, UnsupportedSchemaError, join_path
 from ..fastjson import ArgsTerminals, int_range
-from ..lark import concat, json_text, literal
+from ..lark import NAME_CHARS, concat, json_text, literal, runs_into
 from ..schema import resolve_ref
 
 MAX_DEPTH = 64  # nesting the reader follows before it calls the text hostile
@@ -600,12 +600,14 @@ def sequence(items: Sequence[str]) -> str:
             if text:
                 out.append(literal(text))
                 text = ""
+            if out and item[:1] in NAME_CHARS and runs_into(out[-1], item):
+                out.append(" ")  # (lark.concat's rule, inline: this runs for every value)
             out.append(item)
         else:
             text += item
     if text or not out:
         out.append(literal(text))
-    return concat(out)
+    return "".join(out)
 _QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"|/(?:[^/\\]|\\.)*/')
 
 

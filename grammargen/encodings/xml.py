@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import InputError, ToolError, UnsupportedSchemaError, join_path
-from ..lark import concat, json_text, literal
+from ..lark import NAME_CHARS, concat, json_text, literal, runs_into
 from ..lark import regex_escape as _regex_escape
 from ..schema import prepare, resolve_ref
 from . import Absorbing, Item, Ref, Wait, argument_terminal
@@ -736,10 +736,13 @@ def _lark(seq: list[Any]) -> str:
             if text:
                 out.append(literal(text))
                 text = ""
-            out.append(item.expr)
+            expr = item.expr
+            if out and expr[:1] in NAME_CHARS and runs_into(out[-1], expr):
+                out.append(" ")  # (lark.concat's rule, inline: this runs for every value)
+            out.append(expr)
     if text:
         out.append(literal(text))
-    return concat(out)
+    return "".join(out)
 
 
 def _plain(schema: Any) -> bool:
