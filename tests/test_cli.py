@@ -92,7 +92,7 @@ def test_compile_json_emit_and_output_file(run, examples, tmp_path) -> None:
 def test_compile_reads_stdin(run, examples) -> None:
     """TOOLS may be - for standard input."""
     result = run("compile", "-", "-f", "json", input=(examples / "math_tools.json").read_text())
-    assert result.exit_code == 0 and 'calls: "[" call' in result.output
+    assert result.exit_code == 0 and 'calls: "["call' in result.output
 
 
 def test_tool_choice_json_object(run, examples) -> None:

@@ -291,8 +291,11 @@ class XmlParameters:
                 # The parser reads a value wrapped in newlines without them (models write values
                 # so) and render wraps a value that starts and ends with one: the bounds hold for
                 # the value, as written where it isn't wrapped, inside the newlines where it is.
-                shared.setdefault("XRAW_UNWRAPPED", "/|[^\\n](?s:.*)|(?s:.*)[^\\n]/")  # (one regex, shared)
-                bounded = f'{bounded}&XRAW_UNWRAPPED|"\\n"({bounded})"\\n"'
+                unwrapped = f"{unbounded}_UNWRAPPED"  # the no-tag text not wrapped in newlines, shared
+                if unwrapped not in shared:
+                    shared["XRAW_UNWRAPPED"] = "/|[^\\n](?s:.*)|(?s:.*)[^\\n]/"  # (one regex)
+                    shared[unwrapped] = f"{unbounded}&XRAW_UNWRAPPED"
+                bounded = f'XRAW_CHAR{{{count}}}&{unwrapped}|"\\n"({bounded})"\\n"'
             shared[name] = bounded
         return name
 
