@@ -44,7 +44,7 @@ import math
 import re
 from typing import Any, Sequence
 
-from .lark import NAME_CHARS, json_text, literal
+from .lark import NAME_CHARS, json_text, literal, runs_into
 from .schema import ENFORCED, UNSUPPORTED
 
 # A JSON string character: anything but a quote, a backslash or a control, or an escape.
@@ -380,8 +380,8 @@ def _lark(seq: _Seq) -> str:
         else:
             if text:
                 out.append(literal(text))
-            elif out and item[0] in NAME_CHARS and out[-1][-1] in NAME_CHARS:
-                out.append(" ")  # two names side by side (see lark.seq)
+            if out and item[0] in NAME_CHARS and runs_into(out[-1], item):
+                out.append(" ")  # (lark.concat's rule, inline: this runs for every value)
             out.append(item)
             text = seq[i + 1]
     if text:

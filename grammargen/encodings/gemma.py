@@ -100,7 +100,7 @@ class GemmaGrammar(LiteralGrammar):
             # tool's arguments); the delimiters around it join the text in place.
             free = self.terminal("NO_QUOTE", self.no_quote)
             if (lo, hi) == (0, None):
-                return self.terminal("STR_0_N", f"{self.quote} {free} {self.quote}")
+                return self.terminal("STR_0_N", concat([self.quote, free, self.quote]))
             char = self.terminal("CHAR", "/(?s:.)/")
             repeat = f"{{,{hi}}}" if hi is not None and not lo else count  # {,16}: from 0 (Lark only)
             body = self.terminal(f"BODY_{lo}_{hi if hi is not None else 'N'}", f"{char}{repeat}&{free}")

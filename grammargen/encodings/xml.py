@@ -415,7 +415,7 @@ class XmlParameters:
             value = typed[0] if len(typed) == 1 else [_X("(" + "|".join(map(_lark, typed)) + ")")]
         if string_alt is not None and typed:
             if "{string}" not in v.open:  # one open tag: one alternative of values
-                seq = [v.open_text(key), _X(f"({_lark(string_alt)} | {_lark([*value, v.close])})")]
+                seq = [v.open_text(key), _X(f"({_lark(string_alt)}|{_lark([*value, v.close])})")]
             else:
                 seq = [_X(f"({_lark([v.open_text(key, True), *string_alt])} | "
                           f"{_lark([v.open_text(key, False), *value, v.close])})")]
