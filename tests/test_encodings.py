@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 import grammargen
+from grammargen.emit import emit
 from grammargen.encodings import get_encoding, names
 from grammargen.errors import ProfileError
 from grammargen.profiles import load_profile
@@ -41,3 +44,22 @@ def test_json_encoding_round_trips_through_the_registry():
     text = grammargen.render([{"name": "f", "arguments": {"a": 3}}], "qwen25", tools=tools)
     assert grammargen.parse(text, "qwen25", tools=tools).tool_calls[0]["function"]["arguments"] == '{"a": 3}'
     assert "ARGS_0" in grammargen.compile(tools, "qwen25").lark
+
+
+EMPTY_ONLY = [{"type": "function", "function": {"name": "f", "parameters": {
+    "type": "object", "properties": {"s": {"type": "string", "maxLength": 0},
+                                     "t": {"type": "string", "maxLength": 3}},
+    "required": ["s", "t"]}}}]
+
+
+@pytest.mark.parametrize("fmt", grammargen.formats())
+def test_a_string_with_max_length_zero_is_the_empty_string(fmt):
+    """maxLength 0 compiles in every encoding (llguidance refuses a count ending at 0, so the
+    writers spell the empty string): "" is accepted and parses back, "a" is refused."""
+    grammar = grammargen.compile(EMPTY_ONLY, fmt)
+    ok, bad = (grammargen.render([{"name": "f", "arguments": {"s": s, "t": "ab"}}], fmt, tools=EMPTY_ONLY)
+               for s in ("", "a"))
+    assert [r.got for r in grammargen.validate(grammar, [ok, bad]).results] == ["accepted", "rejected"]
+    call = grammargen.parse(ok, fmt, tools=EMPTY_ONLY).tool_calls[0]["function"]
+    assert call["name"] == "f" and json.loads(call["arguments"]) == {"s": "", "t": "ab"}
+    assert emit(grammar, "xgrammar").strip()  # the printers take it too (GBNF refuses gpt-oss by design)

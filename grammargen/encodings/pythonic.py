@@ -106,7 +106,10 @@ class LiteralGrammar:
         count = f"{{{lo or ''},{hi}}}" if hi is not None else (f"{{{lo},}}" if lo else "*")  # {,16}: from 0
         single = self.terminal("SQ_CHAR", _SQ_CHAR)
         double = self.terminal("DQ_CHAR", _DQ_CHAR)
-        body = f'"\'"{single}{count}"\'"|"\\""{double}{count}"\\""'  # (no spaces: see lark.concat)
+        if hi == 0:  # only the empty string (llguidance refuses a count that ends at 0)
+            body = '"\'\'"|"\\"\\""'
+        else:  # (no spaces: see lark.concat)
+            body = f'"\'"{single}{count}"\'"|"\\""{double}{count}"\\""'
         if (lo, hi) == (0, None):  # any string: one terminal every tool shares
             return self.terminal("STR_0_N", body)
         return _Lexical(f"({body})")  # a bound: in place (see placed())

@@ -286,7 +286,9 @@ class XmlParameters:
         if name not in shared:
             shared.setdefault("XRAW_CHAR", "/(?s:.)/")
             count = f"{low}," if high is None else f"{low or ''},{high}"  # {,16}: from 0
-            bounded = f"XRAW_CHAR{{{count}}}&{unbounded}"  # (no spaces: llguidance lexes each, see lark.concat)
+            # (only the empty string where high is 0: llguidance refuses a count that ends at 0)
+            chars = '""' if high == 0 else f"XRAW_CHAR{{{count}}}"
+            bounded = f"{chars}&{unbounded}"  # (no spaces: llguidance lexes each, see lark.concat)
             if v.strip == "both":
                 # The parser reads a value wrapped in newlines without them (models write values
                 # so) and render wraps a value that starts and ends with one: the bounds hold for
@@ -295,7 +297,7 @@ class XmlParameters:
                 if unwrapped not in shared:
                     shared["XRAW_UNWRAPPED"] = "/|[^\\n](?s:.*)|(?s:.*)[^\\n]/"  # (one regex)
                     shared[unwrapped] = f"{unbounded}&XRAW_UNWRAPPED"
-                bounded = f'XRAW_CHAR{{{count}}}&{unwrapped}|"\\n"({bounded})"\\n"'
+                bounded = f'{chars}&{unwrapped}|"\\n"({bounded})"\\n"'
             shared[name] = bounded
         return name
 
