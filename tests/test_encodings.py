@@ -10,7 +10,8 @@ import grammargen
 from grammargen.emit import emit
 from grammargen.encodings import get_encoding, names
 from grammargen.errors import ProfileError
-from grammargen.profiles import load_profile
+from grammargen.profiles import get_profile, load_profile
+from grammargen.tokenizer import builtin_for
 
 
 def test_json_is_registered_with_its_three_readings():
@@ -52,14 +53,18 @@ EMPTY_ONLY = [{"type": "function", "function": {"name": "f", "parameters": {
     "required": ["s", "t"]}}}]
 
 
-@pytest.mark.parametrize("fmt", grammargen.formats())
-def test_a_string_with_max_length_zero_is_the_empty_string(fmt):
+@pytest.mark.parametrize("fmt, quote_as_text", [(f, False) for f in grammargen.formats()]
+                         + [("gemma4", True), ("functiongemma", True)])
+def test_a_string_with_max_length_zero_is_the_empty_string(fmt, quote_as_text):
     """maxLength 0 compiles in every encoding (llguidance refuses a count ending at 0, so the
-    writers spell the empty string): "" is accepted and parses back, "a" is refused."""
-    grammar = grammargen.compile(EMPTY_ONLY, fmt)
+    writers spell the empty string): "" is accepted and parses back, "a" is refused.  Gemma's
+    quote is text (not a token) with a tokenizer that lacks it, as Qwen's does."""
+    tokenizer = builtin_for(get_profile("qwen25")) if quote_as_text else None
+    grammar = grammargen.compile(EMPTY_ONLY, fmt, tokenizer=tokenizer)
     ok, bad = (grammargen.render([{"name": "f", "arguments": {"s": s, "t": "ab"}}], fmt, tools=EMPTY_ONLY)
                for s in ("", "a"))
-    assert [r.got for r in grammargen.validate(grammar, [ok, bad]).results] == ["accepted", "rejected"]
+    verdicts = grammargen.validate(grammar, [ok, bad], tokenizer=tokenizer).results
+    assert [r.got for r in verdicts] == ["accepted", "rejected"]
     call = grammargen.parse(ok, fmt, tools=EMPTY_ONLY).tool_calls[0]["function"]
     assert call["name"] == "f" and json.loads(call["arguments"]) == {"s": "", "t": "ab"}
     assert emit(grammar, "xgrammar").strip()  # the printers take it too (GBNF refuses gpt-oss by design)

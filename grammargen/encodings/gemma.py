@@ -101,6 +101,8 @@ class GemmaGrammar(LiteralGrammar):
             free = self.terminal("NO_QUOTE", self.no_quote)
             if (lo, hi) == (0, None):
                 return self.terminal("STR_0_N", concat([self.quote, free, self.quote]))
+            if hi == 0:  # only the empty string (llguidance refuses a count that ends at 0)
+                return literal(self.delimiter * 2)
             char = self.terminal("CHAR", "/(?s:.)/")
             repeat = f"{{,{hi}}}" if hi is not None and not lo else count  # {,16}: from 0 (Lark only)
             body = self.terminal(f"BODY_{lo}_{hi if hi is not None else 'N'}", f"{char}{repeat}&{free}")
