@@ -361,3 +361,24 @@ def test_seed_oss_length_bounds_hold_for_the_value_inside_the_newlines() -> None
              Sample(call("\nabcdefg\n"), "reject", "seven characters inside them")]
     report = validate(compile(tools, "seed-oss", tool_choice="required"), cases)
     assert not [(r.sample.note, r.got) for r in report.failures]
+
+
+def test_seed_oss_max_length_alone_holds_for_the_value_inside_the_newlines() -> None:
+    """With no minLength the bounded value is written with one count (a wrapped text within the
+    bound is the wrapped reading already): the same values pass as with the unwrapped test."""
+    tools = [{"type": "function", "function": {"name": "note", "parameters": {"type": "object", "properties": {
+        "short": {"type": "string", "maxLength": 6}}, "required": ["short"]}}}]
+
+    def call(raw: str) -> str:
+        return render([{"name": "note", "arguments": {"short": "AB"}}], "seed-oss").replace("AB", raw, 1)
+
+    grammar = compile(tools, "seed-oss", tool_choice="required")
+    cases = [Sample(call("\nabcdef\n")), Sample(call("abcdef")), Sample(call("\nabcd")), Sample(call("\n\n")),
+             Sample(call("\n")), Sample(call("")),
+             Sample(call("\nabcdefg\n"), "reject", "seven characters inside the newlines"),
+             Sample(call("abcdefg"), "reject", "seven characters"),
+             Sample(call("\nabcdef"), "reject", "seven characters, not wrapped")]
+    report = validate(grammar, cases)
+    assert not [(r.sample.note, r.got) for r in report.failures]
+    for raw, value in [("\nabcdef\n", "abcdef"), ("\nabcd", "\nabcd"), ("\n", ""), ("\n\n", "")]:
+        assert calls_of(parse(call(raw), "seed-oss", tools=tools)) == [("note", {"short": value})], raw
