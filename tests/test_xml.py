@@ -382,3 +382,54 @@ def test_seed_oss_max_length_alone_holds_for_the_value_inside_the_newlines() -> 
     assert not [(r.sample.note, r.got) for r in report.failures]
     for raw, value in [("\nabcdef\n", "abcdef"), ("\nabcd", "\nabcd"), ("\n", ""), ("\n\n", "")]:
         assert calls_of(parse(call(raw), "seed-oss", tools=tools)) == [("note", {"short": value})], raw
+
+
+NESTED = [{"type": "function", "function": {"name": "plan", "parameters": {"type": "object", "properties": {
+    "stops": {"type": "array", "minItems": 1, "maxItems": 3, "items": {"type": "object", "properties": {
+        "city": {"type": "string", "minLength": 2, "maxLength": 6},
+        "kind": {"enum": ["it's", 'say "hi"', 7, None, True]},
+        "days": {"type": "integer", "minimum": -2, "maximum": 12},
+        "ok": {"type": "boolean"}, "gone": {"type": "null"}, "rate": {"type": "number"},
+        "tags": {"type": "array", "items": {"type": "string"}, "maxItems": 2}},
+        "required": ["city"]}},
+    "meta": {"type": "object", "properties": {"empty": {"type": "string", "maxLength": 0},
+                                              "any": {"anyOf": [{"type": "string"}, {"type": "integer"}]}}},
+}, "required": ["stops"]}}}]
+
+
+def test_seed_oss_nested_values_read_the_same_through_either_writer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Seed-OSS prints nested arrays and objects with str(): fastjson's Python spelling writes them
+    as exact terminals, the literal grammar's walk being the fallback.  Both judge every generated
+    sample (each type, near misses) and hand-written Python spellings the same, as labelled."""
+    from grammargen.encodings import xml
+
+    args = {"stops": [{"city": "Köln", "kind": "it's", "days": -2, "ok": True, "gone": None, "rate": 1.5e-3,
+                       "tags": ['a"b', "c'd"]}], "meta": {"empty": "", "any": 4}}
+    text = render([{"name": "plan", "arguments": args}], "seed-oss", tools=NESTED)
+    python = ("{'city': 'Köln', 'kind': \"it's\", 'days': -2, 'ok': True, 'gone': None, 'rate': 0.0015, "
+              "'tags': ['a\"b', \"c'd\"]}")
+    assert python in text, text
+    spellings = {  # the same value written otherwise: another quote, an escape, a bound's edge
+        "double quotes": text.replace("'Köln'", '"Köln"'), "an escape": text.replace("'Köln'", "'K\\xf6ln'"),
+        "six characters": text.replace("Köln", "Kölner"), "say hi": text.replace("\"it's\"", "'say \"hi\"'"),
+        "empty double quoted": text.replace("'empty': ''", "'empty': \"\""),
+    }
+    misses = {  # near misses: JSON spellings, bounds, order, keys
+        "JSON true": text.replace("True", "true"), "JSON null": text.replace("None", "null", 1),
+        "one character": text.replace("Köln", "K"), "seven characters": text.replace("Köln", "Kölnerx"),
+        "key double-quoted": text.replace("'city'", '"city"'), "out of range": text.replace("-2", "-3"),
+        "three tags": text.replace("\"c'd\"]", "\"c'd\", 'e']"), "unknown key": text.replace("'ok'", "'OK'"),
+        "mixed quotes": text.replace("'Köln'", "'Köln\""), "not empty": text.replace("'empty': ''", "'empty': 'x'"),
+    }
+    assert all(t != text for t in [*spellings.values(), *misses.values()]), "a mutation did not apply"
+    cases = ([Sample(text)] + [Sample(t, "accept", n) for n, t in spellings.items()]
+             + [Sample(t, "reject", n) for n, t in misses.items()] + samples(NESTED, "seed-oss", tool_choice="required"))
+    fast = compile(NESTED, "seed-oss", tool_choice="required")
+    assert "PYTHON_SQ_CHAR" in fast.lark and "PY_" not in fast.lark  # written by the fast path
+    monkeypatch.setattr(xml.PythonTerminals, "pieces", lambda self, schema: None)
+    walked = compile(NESTED, "seed-oss", tool_choice="required")
+    assert "PYTHON_SQ_CHAR" not in walked.lark and "PY_SQ_CHAR" in walked.lark
+    for grammar in (fast, walked):
+        report = validate(grammar, cases)
+        assert not [(r.sample.note, r.got) for r in report.failures]
+    assert calls_of(parse(text, "seed-oss", tools=NESTED)) == [("plan", args)]

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence
 
 from ..errors import GrammarGenError, InputError, OutputParseError, ToolError, UnsupportedSchemaError, join_path
-from ..fastjson import ArgsTerminals, int_range
+from ..fastjson import PYTHON_DQ_CHAR as _DQ_CHAR, PYTHON_SQ_CHAR as _SQ_CHAR, ArgsTerminals, int_range
 from ..lark import NAME_CHARS, concat, json_text, literal, runs_into
 from ..schema import resolve_ref
 
@@ -60,10 +60,7 @@ class NotPlain(Exception):
     """A loaded schema that schema.prepare must see first (see :func:`written`)."""
 _IDENTIFIERS = frozenset({"$defs", "definitions", "$id", "$anchor"})  # dropped once a $ref is resolved
 INTEGER = r"/-?(?:0|[1-9][0-9]*)/"
-STRING_ESCAPE = r"\\(?:[\\'\"abfnrtv0]|x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8})"  # a Python escape
 NUMBER = r"/-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/"
-_SQ_CHAR = f"/[^'\\\\\\x00-\\x1f\\x7f]|{STRING_ESCAPE}/"  # a character of a '...' literal
-_DQ_CHAR = f'/[^"\\\\\\x00-\\x1f\\x7f]|{STRING_ESCAPE}/'  # of a "..." literal
 # A call's name is read up to its "(" (surrounding space dropped): a name holding "(", a
 # control character or space at either end could not be read back, so it is refused.
 # A name is read up to its "(", stripped; one starting like JSON reads as LFM2's older JSON calls.
