@@ -386,7 +386,13 @@ class XmlParameters:
                 # each value one literal from the open tag on
                 texts = [opened + self.raw_text(x) + v.close + v.after for x in values]
                 return [texts[0]] if len(texts) == 1 else [_X("(" + "|".join(map(literal, texts)) + ")", group=True)]
-            seq = [opened, _X("(" + "|".join([literal(self.raw_text(x) + v.close) for x in values]) + ")")]
+            # the closing tag once after the values where text follows it anyway (one literal
+            # with that text: fewer bytes, no more elements; deepseekv32 and glm45 -1.5% build), else
+            # in each (after it, an element more: glm47 +2%)
+            inside = "" if v.after else v.close
+            seq = [opened, _X("(" + "|".join([literal(self.raw_text(x) + inside) for x in values]) + ")")]
+            if v.after:
+                seq.append(v.close)
         elif kind == "string":
             if not _STRING_WORDS.issuperset(schema):
                 return None
