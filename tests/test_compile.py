@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import llguidance
 import pytest
@@ -289,3 +290,34 @@ def test_text_reasoning_block_then_text_with_text_markers(reasoning, examples, t
     grammar = compile(examples / "travel_tools.json", str(profile), reasoning=reasoning)
     report = validate(grammar, [Sample("<think>No.</think>\n\nIt is 3.", True)])
     assert report.results[0].got == "accepted", report.results[0].message
+
+
+def test_compile_leaves_the_garbage_collector_as_it_found_it() -> None:
+    """compile() pauses Python's cyclic collector while it writes (the collector walked the
+    writer's containers again and again): on again after, after an error too, and left off
+    where the caller had it off."""
+    import gc
+
+    tools = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {
+        "a": {"type": "string"}}}}}]
+    seen = []
+    real = grammargen.compiler.check_writable
+
+    def spy(*args: Any, **kwargs: Any) -> None:
+        seen.append(gc.isenabled())
+        real(*args, **kwargs)
+
+    assert gc.isenabled()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(grammargen.compiler, "check_writable", spy)
+        grammargen.compile(tools, "qwen25")
+    assert seen == [False] and gc.isenabled()
+    with pytest.raises(grammargen.ToolError):
+        grammargen.compile([{"type": "function", "function": {"name": ""}}], "qwen25")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        grammargen.compile(tools, "qwen25")
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
