@@ -20,14 +20,13 @@ never loop on whitespace; free text (TEXT, the reasoning block) is the only open
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Sequence
 
 from .capacity import ROW_ITEMS
+from .collector import collector_paused
 from .encodings import Absorbing, Item, Ref, get_encoding
 from .errors import GrammarError, OptionsError, ProfileError
 from .fastjson import ArgsTerminals
@@ -98,25 +97,6 @@ def compile(tools: Any, format: str | Profile = "phi4-mini", *, tool_choice: Any
         if check:
             verify(grammar, checker, writer)
         return grammar
-
-
-@contextlib.contextmanager
-def collector_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector off while a grammar is written, back on after.
-
-    Writing a grammar allocates hundreds of thousands of small containers that refcounting
-    frees; the collector only walks them again and again as the heap grows (compile() of
-    1,000 synthetic tools with Qwen3's tokenizer loaded: qwen25 133 -> 112 ms, deepseekv32
-    224 -> 157 ms).  Left as it was where it was off already (by the caller or another
-    compile running in another thread)."""
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 def format_name(profile: Profile) -> str:

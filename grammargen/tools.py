@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, TypeVar
 
+from .collector import collector_paused
 from .errors import GrammarError, GrammarGenError, InputError, ToolError
 from .input_limits import MAX_INPUT_BYTES, check_input_size, check_name_length, check_tool_count
 from .schema import normalize
@@ -66,7 +67,8 @@ def load_tools(source: Any, *, source_name: str = "") -> list[Tool]:
     if not name and isinstance(source, (str, os.PathLike)) and _looks_like_path(source):
         name = "<stdin>" if str(source) == "-" else str(source)
     try:
-        tools = _load(_read(source))
+        with collector_paused():
+            tools = _load(_read(source))
     except GrammarGenError as exc:
         raise exc.at(source=name or None)
     return [replace(t, source=name) for t in tools] if name else tools
