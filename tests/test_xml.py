@@ -397,15 +397,18 @@ NESTED = [{"type": "function", "function": {"name": "plan", "parameters": {"type
 }, "required": ["stops"]}}}]
 
 
-def test_seed_oss_nested_values_read_the_same_through_either_writer(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Seed-OSS prints nested arrays and objects with str(): fastjson's Python spelling writes them
-    as exact terminals, the literal grammar's walk being the fallback.  Both judge every generated
-    sample (each type, near misses) and hand-written Python spellings the same, as labelled."""
-    from grammargen.encodings import xml
+@pytest.mark.parametrize("fmt", ["seed-oss", "pythonic"])
+def test_python_spelled_nested_values_read_the_same_through_either_writer(
+        fmt: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Seed-OSS prints nested arrays and objects with str(), the pythonic encoding writes Python
+    literals: fastjson's Python spelling writes them as exact terminals, the literal grammar's
+    walk being the fallback.  Both judge every generated sample (each type, near misses) and
+    hand-written Python spellings the same, as labelled."""
+    from grammargen import fastjson
 
     args = {"stops": [{"city": "Köln", "kind": "it's", "days": -2, "ok": True, "gone": None, "rate": 1.5e-3,
                        "tags": ['a"b', "c'd"]}], "meta": {"empty": "", "any": 4}}
-    text = render([{"name": "plan", "arguments": args}], "seed-oss", tools=NESTED)
+    text = render([{"name": "plan", "arguments": args}], fmt, tools=NESTED)
     python = ("{'city': 'Köln', 'kind': \"it's\", 'days': -2, 'ok': True, 'gone': None, 'rate': 0.0015, "
               "'tags': ['a\"b', \"c'd\"]}")
     assert python in text, text
@@ -423,13 +426,13 @@ def test_seed_oss_nested_values_read_the_same_through_either_writer(monkeypatch:
     }
     assert all(t != text for t in [*spellings.values(), *misses.values()]), "a mutation did not apply"
     cases = ([Sample(text)] + [Sample(t, "accept", n) for n, t in spellings.items()]
-             + [Sample(t, "reject", n) for n, t in misses.items()] + samples(NESTED, "seed-oss", tool_choice="required"))
-    fast = compile(NESTED, "seed-oss", tool_choice="required")
+             + [Sample(t, "reject", n) for n, t in misses.items()] + samples(NESTED, fmt, tool_choice="required"))
+    fast = compile(NESTED, fmt, tool_choice="required")
     assert "PYTHON_SQ_CHAR" in fast.lark and "PY_" not in fast.lark  # written by the fast path
-    monkeypatch.setattr(xml.PythonTerminals, "pieces", lambda self, schema: None)
-    walked = compile(NESTED, "seed-oss", tool_choice="required")
+    monkeypatch.setattr(fastjson.PythonTerminals, "pieces", lambda self, schema: None)
+    walked = compile(NESTED, fmt, tool_choice="required")
     assert "PYTHON_SQ_CHAR" not in walked.lark and "PY_SQ_CHAR" in walked.lark
     for grammar in (fast, walked):
         report = validate(grammar, cases)
         assert not [(r.sample.note, r.got) for r in report.failures]
-    assert calls_of(parse(text, "seed-oss", tools=NESTED)) == [("plan", args)]
+    assert calls_of(parse(text, fmt, tools=NESTED)) == [("plan", args)]
