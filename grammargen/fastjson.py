@@ -100,6 +100,7 @@ class ArgsTerminals:
         self.shared: dict[str, str] = {} if shared is None else shared  # terminal name -> its definition
         self.close_objects = close_objects
         self._leaves = _LEAVES.setdefault(self.spelling, {})
+        self._bounds: set[tuple[int, int | None]] = set()  # string bounds written in this grammar
         self._new: dict[str, str] = {}  # definitions the schema being written needs
         self._asked: dict[str, str] = {}  # definitions the leaf being written asks for
         self._writers = {t: getattr(self, "_" + t) for t in TYPES}
@@ -195,7 +196,17 @@ class ArgsTerminals:
             return self._define("JSON_STRING", '"\\"" JSON_CHAR* "\\""')
         # {,16}: llguidance reads a missing low end as 0, one grammar element fewer than {0,16}
         repeat = f"{{{low},}}" if high is None else f"{{{low},{high}}}" if low else f"{{,{high}}}"
-        return ('"', f"JSON_CHAR{repeat}", '"')  # inline: the quotes join the key's text
+        return ('"', self._bounded("JSON_CHARS", low, high, f"JSON_CHAR{repeat}"), '"')  # the quotes join the key's text
+
+    def _bounded(self, prefix: str, low: int, high: int | None, body: str) -> str:
+        """A bounded string's body: in place where this grammar meets its bounds first, a terminal
+        of its own (shared) from the second time on.  In place, llguidance builds it once per
+        use; named, once (1,000 tools, 97 lengths: qwen25 -4% build, pythonic -18%); a named
+        terminal used once costs more than in place (100 tools: +7%), so the first stays so."""
+        if (low, high) not in self._bounds:
+            self._bounds.add((low, high))
+            return body
+        return self._define(f"{prefix}_{low}_{'N' if high is None else high}", body)[1]
 
     def _integer(self, schema: dict[str, Any]) -> _Seq:
         low, high = _integer_bounds(schema)
@@ -287,7 +298,9 @@ class PythonTerminals(ArgsTerminals):
         if (low, high) == (0, None):
             return self._define("PYTHON_STRING", _PY_STRING.format(repeat="*"))
         repeat = f"{{{low},}}" if high is None else f"{{{low},{high}}}" if low else f"{{,{high}}}"
-        return ("", "(" + _PY_STRING.format(repeat=repeat) + ")", "")
+        body = _PY_STRING.format(repeat=repeat)
+        written = self._bounded("PYTHON_STRING", low, high, body)
+        return ("", written if written != body else "(" + body + ")", "")
 
     def _boolean(self, schema: dict[str, Any]) -> _Seq:
         return self._define("PYTHON_BOOLEAN", '"True"|"False"')

@@ -355,3 +355,31 @@ def test_leaves_that_differ_only_in_a_values_type_are_not_confused() -> None:
     assert texts[0] == '"1"' and texts[1] == '"true"' and texts[2] is None  # a float enum falls back
     bounds = [ArgsTerminals().expression({"type": "integer", "minimum": v}) for v in (1, True)]
     assert bounds[0] == "/(?:[1-9]|[1-9][0-9]{1,})/" and bounds[1] is None  # a boolean bound is no bound: %json words it
+
+
+@pytest.mark.parametrize("fmt, named", [("qwen25", "JSON_CHARS_2_16"), ("pythonic", "PY_STR_2_16"),
+                                        ("seed-oss", "PYTHON_STRING_2_16")])
+def test_a_string_bound_met_again_is_one_shared_terminal(fmt: str, named: str) -> None:
+    """The first string with given bounds is written in place, every later one refers to one
+    terminal of those bounds (llguidance builds it once): each tool still holds its strings to
+    them, from the first tool to the last."""
+    from grammargen import render
+
+    def schema(i: int) -> dict[str, Any]:  # each tool its own (identical arguments share one terminal)
+        inner = {"type": "object", "properties": {"s": {"type": "string", "minLength": 2, "maxLength": 16},
+                                                  f"k{i}": {"type": "boolean"}}, "required": ["s"]}
+        # (Seed-OSS writes a top-level string raw: the bound sits in a nested object there)
+        return {"type": "object", "properties": {"o": inner}, "required": ["o"]} if fmt == "seed-oss" else inner
+
+    tools = [{"type": "function", "function": {"name": f"t{i}", "parameters": schema(i)}} for i in range(3)]
+    grammar = compile(tools, fmt, tool_choice="required")
+    assert grammar.lark.count(f"{named}:") == 1 and grammar.lark.count(named) == 3, grammar.lark
+
+    def call(i: int, text: str) -> str:
+        args = {"o": {"s": text}} if fmt == "seed-oss" else {"s": text}
+        return render([{"name": f"t{i}", "arguments": args}], fmt, tools=tools)
+
+    cases = [Sample(call(i, "x" * n), "accept" if 2 <= n <= 16 else "reject", f"t{i} {n}")
+             for i in range(3) for n in (1, 2, 16, 17)]
+    report = validate(grammar, cases)
+    assert not [(r.sample.note, r.got) for r in report.failures]

@@ -92,6 +92,8 @@ class LiteralGrammar:
         # None: schemas come from schema.prepare; else a loaded schema is being written as it
         # is (see written()), and this says whether objects listing properties are closed
         self.closing: bool | None = None
+        self._bounds: set[tuple[int, int | None]] = set()  # string bounds written in this grammar
+        self._python: PythonTerminals | None = None  # exact terminals in Python spelling (PythonicGrammar)
 
     # -- spellings (overridden by Gemma) -------------------------------------------------
     def string(self, lo: int, hi: int | None) -> str:
@@ -109,7 +111,10 @@ class LiteralGrammar:
             body = f'"\'"{single}{count}"\'"|"\\""{double}{count}"\\""'
         if (lo, hi) == (0, None):  # any string: one terminal every tool shares
             return self.terminal("STR_0_N", body)
-        return _Lexical(f"({body})")  # a bound: in place (see placed())
+        if (lo, hi) in self._bounds:  # met before in this grammar: one terminal (as fastjson's _bounded)
+            return self.terminal(f"STR_{lo}_{'N' if hi is None else hi}", body)
+        self._bounds.add((lo, hi))
+        return _Lexical(f"({body})")  # a bound met first: in place (see placed())
 
     def shaped_string(self, schema: dict[str, Any], path: str) -> str:
         """A string with ``pattern`` or ``format``: llguidance's JSON string enforces them, and a
@@ -424,15 +429,23 @@ class LiteralGrammar:
                 for i in range(n)]
         return [Raw("(" + "|".join(alts) + ")?")]
 
-    def mark(self) -> tuple[int, ...]:
-        """Where the rules written so far end (for :meth:`rollback`)."""
-        return len(self.rules), len(self.names)
+    def mark(self) -> tuple[Any, ...]:
+        """Where the rules written so far end, and the string bounds met (for :meth:`rollback`)."""
+        return len(self.rules), len(self.names), set(self._bounds), self._terminal_bounds()
 
-    def rollback(self, mark: tuple[int, ...]) -> None:
-        """Forget every rule written since ``mark``."""
+    def rollback(self, mark: tuple[Any, ...]) -> None:
+        """Forget every rule written and every string bound met since ``mark`` (so a schema
+        written again after a rollback reads as it would have the first time)."""
         del self.rules[mark[0]:]
         for key in list(self.names)[mark[1]:]:
             del self.names[key]
+        self._bounds = mark[2]
+        if self._python is not None and mark[3] is not None:
+            self._python._bounds = mark[3]
+
+    def _terminal_bounds(self) -> set[tuple[int, int | None]] | None:
+        """The string bounds the Python-spelled exact terminals met (None where there are none)."""
+        return None if self._python is None else set(self._python._bounds)
 
     def terminal(self, name: str, body: str) -> str:
         full = f"{self.prefix.upper()}_{name}"
@@ -676,7 +689,6 @@ class PythonicGrammar(LiteralGrammar):
         super().__init__(rules)
         self.json_objects = json_objects
         self.terminals = terminals
-        self._python: PythonTerminals | None = None
 
     def kwargs(self, schema: dict[str, Any], path: str) -> str:
         """``k=v, ...`` for one tool's arguments (no parentheses), or ``""`` for none.  Keys
