@@ -382,6 +382,14 @@ def test_seed_oss_max_length_alone_holds_for_the_value_inside_the_newlines() -> 
     assert not [(r.sample.note, r.got) for r in report.failures]
     for raw, value in [("\nabcdef\n", "abcdef"), ("\nabcd", "\nabcd"), ("\n", ""), ("\n\n", "")]:
         assert calls_of(parse(call(raw), "seed-oss", tools=tools)) == [("note", {"short": value})], raw
+    # the bound met again (another tool): one terminal of it, the same values for both tools
+    two = tools + [{"type": "function", "function": {"name": "memo", "parameters": {"type": "object", "properties": {
+        "short": {"type": "string", "maxLength": 6}, "n": {"type": "integer"}}, "required": ["short"]}}}]
+    grammar = compile(two, "seed-oss", tool_choice="required")
+    assert grammar.lark.count("XRAW_SEED_OSS_0_6:") == 1, grammar.lark
+    report = validate(grammar, [Sample(c.text.replace("=note>", f"={name}>"), c.expect, c.note)
+                                for c in cases for name in ("note", "memo")])
+    assert not [(r.sample.note, r.got) for r in report.failures]
 
 
 NESTED = [{"type": "function", "function": {"name": "plan", "parameters": {"type": "object", "properties": {
