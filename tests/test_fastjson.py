@@ -206,6 +206,8 @@ def value_text(draw: st.DrawFn, schema: dict[str, Any]) -> str:
 def test_fast_shape_matches_json_on_random_schemas(data: st.DataObject) -> None:
     """For random closed schemas and texts near them, the fast terminal and %json give the same verdicts."""
     schema = data.draw(schemas())
+    # a DEL key is refused at compile time (unwritable.py: %json reads it raw in keys only)
+    assume("\x7f" not in json.dumps(schema, ensure_ascii=False))
     texts = data.draw(st.lists(value_text(schema), min_size=1, max_size=8))
     if fast_grammar(schema) is None:  # e.g. an enum whose values none fit its type
         return
@@ -357,12 +359,11 @@ def test_leaves_that_differ_only_in_a_values_type_are_not_confused() -> None:
     assert bounds[0] == "/(?:[1-9]|[1-9][0-9]{1,})/" and bounds[1] is None  # a boolean bound is no bound: %json words it
 
 
-@pytest.mark.parametrize("fmt, named", [("qwen25", "JSON_CHARS_2_16"), ("pythonic", "PY_STR_2_16"),
-                                        ("seed-oss", "PYTHON_STRING_2_16")])
+@pytest.mark.parametrize("fmt, named", [("pythonic", "PY_STR_2_16"), ("seed-oss", "PYTHON_STRING_2_16")])
 def test_a_string_bound_met_again_is_one_shared_terminal(fmt: str, named: str) -> None:
-    """The first string with given bounds is written in place, every later one refers to one
-    terminal of those bounds (llguidance builds it once): each tool still holds its strings to
-    them, from the first tool to the last."""
+    """In a Python spelling, the first string with given bounds is written in place, every later
+    one refers to one terminal of those bounds (llguidance builds it once): each tool still holds
+    its strings to them, from the first tool to the last."""
     from grammargen import render
 
     def schema(i: int) -> dict[str, Any]:  # each tool its own (identical arguments share one terminal)
