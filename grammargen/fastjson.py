@@ -19,7 +19,8 @@ exactly what ``%json`` (with the compiler's compact separators) matches, and ret
 * arrays of regular items with ``minItems``/``maxItems``; ``anyOf`` and type lists.
 
 Anything else (``pattern``, ``format``, ``$ref``, open objects, untyped values, bounded
-floats, ``multipleOf``) is not attempted.
+floats, ``multipleOf``) is not attempted.  :class:`PythonTerminals` writes the same terminals
+with values spelled as Python literals (Seed-OSS's and the pythonic encoding's nested dicts).
 
 It reads a loaded schema directly, with the keyword table of :mod:`.schema`: annotations
 and unknown keywords constrain nothing, any keyword outside :data:`KNOWN` that constrains
@@ -91,8 +92,8 @@ class ArgsTerminals:
     """The argument terminals of one grammar, and the value terminals they share.
 
     Values are spelled as JSON; a subclass may spell them otherwise (Python literals:
-    :class:`~grammargen.encodings.pythonic.PythonTerminals`) by overriding the scalar
-    writers and :attr:`spelling`, :meth:`key_text` and :meth:`value_text`."""
+    :class:`PythonTerminals` below) by overriding the scalar writers and :attr:`spelling`,
+    :meth:`key_text` and :meth:`value_text`."""
 
     spelling = "json"  # what the plain-type leaves written before are kept under
 
