@@ -46,6 +46,7 @@ JSON_STYLE = {"whitespace_flexible": False, "item_separator": ", ", "key_separat
 
 
 @names_the_tools_file
+@collector_paused()
 def compile(tools: Any, format: str | Profile = "phi4-mini", *, tool_choice: Any = "auto",
             parallel_tool_calls: bool = True, reasoning: bool | str = False,
             tokenizer: Any = None, lenient: bool = False, close_objects: bool = True,
@@ -65,38 +66,37 @@ def compile(tools: Any, format: str | Profile = "phi4-mini", *, tool_choice: Any
     ``shape``: ``"auto"`` writes each tool's arguments as one exact terminal where the
     schema allows it (faster matchers) and as ``%json`` elsewhere; ``"json"``: ``%json`` only.
     """
-    with collector_paused():
-        tool_list = load_tools(tools)
-        profile = get_profile(format)
-        tok = load_tokenizer(tokenizer, profile) if tokenizer is not None else None
-        mode, chosen = _tool_choice(tool_choice, tool_list)
-        _check_options(profile, reasoning, max_calls)
-        if shape not in ("auto", "json"):
-            raise OptionsError('shape must be "auto" or "json"', path="shape")
-        checker = tok or builtin_for(profile)
-        writer = _Writer(profile, marker_forms(profile, tok), lenient=lenient, close=close_objects,
-                         shape=shape)
-        lark = writer.grammar(chosen, mode, parallel=parallel_tool_calls, reasoning=reasoning,
-                              max_calls=max_calls)
-        # Every text the arguments became (an encoding may write literals in rules of its own):
-        # a special token's text anywhere in it sends the schemas to the walk that names it.
-        # Not the layout's rules after them: their markers are special tokens by design, and
-        # made every format whose markers the tokenizer has walk every schema (~18 M
-        # instructions at 100 tools, pythonic's compile 74 M -> 54 M).
-        written = [*writer.args_rules, *writer.rules[:writer.args_end], *writer.terminals.definitions()]
-        check_writable(chosen, profile, writer.forms, checker, written=written)
-        options = {"tool_choice": tool_choice, "parallel_tool_calls": parallel_tool_calls,
-                   "reasoning": reasoning, "lenient": lenient, "close_objects": close_objects}
-        if max_calls is not None:
-            options["max_calls"] = max_calls
-        if shape != "auto":
-            options["shape"] = shape
-        grammar = Grammar(lark=lark, format=format_name(profile), tool_names=tuple(t.name for t in chosen),
-                          options=options, markers={m: f.kind for m, f in writer.forms.items()},
-                          warnings=tuple(writer.warnings))
-        if check:
-            verify(grammar, checker, writer)
-        return grammar
+    tool_list = load_tools(tools)
+    profile = get_profile(format)
+    tok = load_tokenizer(tokenizer, profile) if tokenizer is not None else None
+    mode, chosen = _tool_choice(tool_choice, tool_list)
+    _check_options(profile, reasoning, max_calls)
+    if shape not in ("auto", "json"):
+        raise OptionsError('shape must be "auto" or "json"', path="shape")
+    checker = tok or builtin_for(profile)
+    writer = _Writer(profile, marker_forms(profile, tok), lenient=lenient, close=close_objects,
+                     shape=shape)
+    lark = writer.grammar(chosen, mode, parallel=parallel_tool_calls, reasoning=reasoning,
+                          max_calls=max_calls)
+    # Every text the arguments became (an encoding may write literals in rules of its own):
+    # a special token's text anywhere in it sends the schemas to the walk that names it.
+    # Not the layout's rules after them: their markers are special tokens by design, and
+    # made every format whose markers the tokenizer has walk every schema (~18 M
+    # instructions at 100 tools, pythonic's compile 74 M -> 54 M).
+    written = [*writer.args_rules, *writer.rules[:writer.args_end], *writer.terminals.definitions()]
+    check_writable(chosen, profile, writer.forms, checker, written=written)
+    options = {"tool_choice": tool_choice, "parallel_tool_calls": parallel_tool_calls,
+               "reasoning": reasoning, "lenient": lenient, "close_objects": close_objects}
+    if max_calls is not None:
+        options["max_calls"] = max_calls
+    if shape != "auto":
+        options["shape"] = shape
+    grammar = Grammar(lark=lark, format=format_name(profile), tool_names=tuple(t.name for t in chosen),
+                      options=options, markers={m: f.kind for m, f in writer.forms.items()},
+                      warnings=tuple(writer.warnings))
+    if check:
+        verify(grammar, checker, writer)
+    return grammar
 
 
 def format_name(profile: Profile) -> str:
