@@ -43,7 +43,7 @@ from ..lark import NAME_CHARS, concat, json_text, literal, runs_into
 from ..lark import regex_escape as _regex_escape
 from ..schema import prepare, resolve_ref
 from . import Absorbing, Item, Ref, Wait, argument_terminal
-from ..fastjson import MAX_EXPRESSION, int_range
+from ..fastjson import MAX_EXPRESSION, PythonTerminals, int_range
 from .pythonic import (_PLAIN, ANNOTATIONS, PythonicGrammar, _Framed, _int_bounds, _unquoted, plain_type,
                        python_literal)
 
@@ -526,7 +526,13 @@ class XmlParameters:
                 return [[_X(f"/{int_range(*bounds)}/")]], True
         one = {k: val for k, val in schema.items() if k != "type"} | {"type": kind}
         if self.variant.python_containers and kind in ("array", "object"):
-            literals = _python_grammar(writer)  # (fastjson's Python spelling where it can)
+            # exact and lexical where it can be; asked directly, not through the literal grammar's
+            # value() (which asks it too): its walk and framed text cost Seed-OSS's compile 5%
+            got = _python_terminals(writer).pieces(one)
+            if got is not None:
+                lead, middle, tail, _ = got
+                return [[lead, _X(middle), tail] if middle else [lead + tail]], True
+            literals = _python_grammar(writer)
             literals.root = root
             literals.closing = writer.close if writer.xml_plain else None
             try:
@@ -849,9 +855,15 @@ def _python_grammar(writer: Any) -> Any:
     """The Python-literal value grammar of the pythonic encoding, one per compile (Seed-OSS's
     template prints arrays and objects with str())."""
     if not hasattr(writer, "xml_python_literals"):
-        writer.xml_python_literals = PythonicGrammar(
-            writer.rules, terminals=writer.terminals if writer.shape == "auto" else None)
+        writer.xml_python_literals = PythonicGrammar(writer.rules)
     return writer.xml_python_literals
+
+
+def _python_terminals(writer: Any) -> PythonTerminals:
+    """Exact terminals of Python literals, one per compile, sharing the compile's value terminals."""
+    if not hasattr(writer, "xml_python_terminals"):
+        writer.xml_python_terminals = PythonTerminals(writer.close, shared=writer.terminals.shared)
+    return writer.xml_python_terminals  # type: ignore[no-any-return]
 
 
 def _memo(writer: Any) -> dict[Any, str]:
