@@ -101,7 +101,6 @@ class ArgsTerminals:
         self.shared: dict[str, str] = {} if shared is None else shared  # terminal name -> its definition
         self.close_objects = close_objects
         self._leaves = _LEAVES.setdefault(self.spelling, {})
-        self._bounds: set[tuple[int, int | None]] = set()  # string bounds written in this grammar
         self._new: dict[str, str] = {}  # definitions the schema being written needs
         self._asked: dict[str, str] = {}  # definitions the leaf being written asks for
         self._writers = {t: getattr(self, "_" + t) for t in TYPES}
@@ -197,20 +196,8 @@ class ArgsTerminals:
             return self._define("JSON_STRING", '"\\"" JSON_CHAR* "\\""')
         # {,16}: llguidance reads a missing low end as 0, one grammar element fewer than {0,16}
         repeat = f"{{{low},}}" if high is None else f"{{{low},{high}}}" if low else f"{{,{high}}}"
-        return ('"', f"JSON_CHAR{repeat}", '"')  # inline: the quotes join the key's text (see _bounded)
-
-    def _bounded(self, prefix: str, low: int, high: int | None, body: str) -> str:
-        """A bounded string's body: in place where this grammar meets its bounds first, a terminal
-        of its own (shared) from the second time on.  In place, llguidance builds it once per
-        use; named, once (1,000 tools, 97 lengths: pythonic -16% build, its two quotes' repeats
-        and their alternation); a named terminal used once costs more than in place (+7%), so
-        the first stays so.  Not for JSON's strings (one repeat, the quotes joined to the key's
-        text: -3% at 1,000 tools), whose identical argument languages would then read apart
-        (the first in place, the next named) and no longer share one terminal."""
-        if (low, high) not in self._bounds:
-            self._bounds.add((low, high))
-            return body
-        return self._define(f"{prefix}_{low}_{'N' if high is None else high}", body)[1]
+        # inline: the quotes join the key's text (always in place: see PythonTerminals._bounded)
+        return ('"', f"JSON_CHAR{repeat}", '"')
 
     def _integer(self, schema: dict[str, Any]) -> _Seq:
         low, high = _integer_bounds(schema)
@@ -283,6 +270,10 @@ class PythonTerminals(ArgsTerminals):
 
     spelling = "python"
 
+    def __init__(self, close_objects: bool = True, shared: dict[str, str] | None = None) -> None:
+        super().__init__(close_objects, shared)
+        self._bounds: set[tuple[int, int | None]] = set()  # string bounds written in this grammar
+
     @staticmethod
     def key_text(name: str) -> str:
         return repr(name) + ": "
@@ -305,6 +296,19 @@ class PythonTerminals(ArgsTerminals):
         body = _PY_STRING.format(repeat=repeat)
         written = self._bounded("PYTHON_STRING", low, high, body)
         return ("", written if written != body else "(" + body + ")", "")
+
+    def _bounded(self, prefix: str, low: int, high: int | None, body: str) -> str:
+        """A bounded string's body: in place where this grammar meets its bounds first, a terminal
+        of its own (shared) from the second time on.  In place, llguidance builds it once per
+        use; named, once (1,000 tools, 97 lengths: pythonic -16% build, its two quotes' repeats
+        and their alternation); a named terminal used once costs more than in place (+7%), so
+        the first stays so.  Not for JSON's strings (one repeat, the quotes joined to the key's
+        text: -3% at 1,000 tools), whose identical argument languages would then read apart
+        (the first in place, the next named) and no longer share one terminal."""
+        if (low, high) not in self._bounds:
+            self._bounds.add((low, high))
+            return body
+        return self._define(f"{prefix}_{low}_{'N' if high is None else high}", body)[1]
 
     def _boolean(self, schema: dict[str, Any]) -> _Seq:
         return self._define("PYTHON_BOOLEAN", '"True"|"False"')

@@ -111,7 +111,7 @@ class LiteralGrammar:
             body = f'"\'"{single}{count}"\'"|"\\""{double}{count}"\\""'
         if (lo, hi) == (0, None):  # any string: one terminal every tool shares
             return self.terminal("STR_0_N", body)
-        if (lo, hi) in self._bounds:  # met before in this grammar: one terminal (as fastjson's _bounded)
+        if (lo, hi) in self._bounds:  # met before in this grammar: one terminal (as PythonTerminals._bounded)
             return self.terminal(f"STR_{lo}_{'N' if hi is None else hi}", body)
         self._bounds.add((lo, hi))
         return _Lexical(f"({body})")  # a bound met first: in place (see placed())
