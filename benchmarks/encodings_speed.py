@@ -125,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     global CLOCK
     CLOCK = time.perf_counter if args.wall else time.process_time
     tok = qwen3_tokenizer()
-    print(f"tokenizer: {tok.name}; compile(check={not args.no_check}); best of {args.rounds}; "
+    print(f"tokenizer: {tok.name}; grammargen {'compiled with mypyc' if grammargen.COMPILED else 'pure Python'}; "
+          f"compile(check={not args.no_check}); best of {args.rounds}; "
           f"{'wall' if args.wall else 'CPU'} time; {'warm' if args.warm else 'cold'}")
     best_of(args.formats, synthetic_tools(2), tok, 1)  # one-time, per-tokenizer costs paid here
     for n in args.tools:

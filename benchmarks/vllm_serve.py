@@ -1,6 +1,6 @@
 """The vLLM server proof and load table: runs tests/engines/test_vllm_server.py, prints the numbers.
 
-Run it with the Python of the vLLM venv (it installs nothing; docs/vllm.md has the setup):
+Run it with the Python of the vLLM venv (it installs nothing; README, "Serving with vLLM", has the setup):
 
     /work/venvs/vllm/bin/python benchmarks/vllm_serve.py
 

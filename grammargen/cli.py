@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 import click
 
-from . import compiler, profiles, tools as tools_mod
+from . import COMPILED, compiler, profiles, tools as tools_mod
 from .render import call_parts, render as render_calls
 from .emit import ENGINES
 from .errors import GrammarGenError, InputError, OptionsError
@@ -118,7 +118,8 @@ def build_grammar(tools: str, format_name: str, tool_choice: str, no_parallel: b
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="grammargen")
+@click.version_option(package_name="grammargen", message="%(prog)s %(version)s ("
+                      + ("compiled with mypyc" if COMPILED else "pure Python") + ")")
 def main() -> None:
     """Compile tool lists into llguidance grammars in each model's native tool-call format."""
 

@@ -142,7 +142,8 @@ class _Writer:
     """Builds the Lark text for one compile: rules, shared argument rules, warnings.
 
     The argument encodings use ``rules``, ``args_rules``, ``args_terminals``, ``args_uses``,
-    ``terminals`` and ``args_rule`` (see :mod:`.encodings`): keep them when changing this class.
+    ``terminals``, ``memo`` and ``args_rule`` (see :mod:`.encodings`): keep them when changing
+    this class.
     """
 
     def __init__(self, profile: Profile, forms: dict[str, MarkerForm], *, lenient: bool,
@@ -164,6 +165,10 @@ class _Writer:
         self.mode = "auto"  # the tool_choice mode being written (set by grammar())
         self._markers: dict[Any, Item] = {}  # a marker's item, a call object's keys: made once
         self.args_end = 0  # how many of ``rules`` the arguments wrote (set by grammar())
+        # what an encoding keeps for the length of one compile (its rule set, its reading of
+        # the layout), by a key of its own: the writer takes no attributes of theirs (compiled
+        # with mypyc, it has a fixed set: hatch_build.py)
+        self.memo: dict[str, Any] = {}
 
     # -- sequences ---------------------------------------------------------------------
     def items(self, pieces: Iterable[Piece], tool: Tool | None = None) -> list[Item]:
@@ -346,7 +351,7 @@ class _Writer:
         if reasoning and p.reasoning:
             # After the block: at most two newlines, then text that doesn't start with one
             # (so the newlines have exactly one reading and can't run on).
-            after = " | ".join(b.replace("TEXT", "TEXT_AFTER").replace("head ", "head_after ") for b in body)
+            body_after = " | ".join(b.replace("TEXT", "TEXT_AFTER").replace("head ", "head_after ") for b in body)
             if head:  # text before plain-text calls: no leading newline either (else GAP never ends)
                 head += [f"HEAD_AFTER: {head[0].split(': ', 1)[1]} & ~/\\n(?s:.*)/",
                          "head_after[lazy]: HEAD_AFTER"]
@@ -354,7 +359,7 @@ class _Writer:
             if reasoning != "opened" and p.reasoning.before:
                 block = f"{literal(p.reasoning.before)}? {block}"
             start = f"{block} GAP? body_after" + (" | body" if reasoning is True else "")
-            rules = [f"start: {start}", *rules, f"body_after: {after}"]
+            rules = [f"start: {start}", *rules, f"body_after: {body_after}"]
         else:
             rules = ["start: body", *rules]
         rules += wrap + text_rules
@@ -418,9 +423,9 @@ class _Writer:
                 never.append(f"(?s:.*){regex_escape(text)}(?s:.*)")  # calls may follow text
             else:
                 never.append(f"{blank}{regex_escape(text)}(?s:.*)")  # text or calls, not both
-        end = self.profile.content_end
-        if end and self.forms[end].kind == "text":  # text ends at its closing marker's text
-            never.append(f"(?s:.*){regex_escape(end)}(?s:.*)")
+        content_end = self.profile.content_end
+        if content_end and self.forms[content_end].kind == "text":  # text ends at its closing marker's text
+            never.append(f"(?s:.*){regex_escape(content_end)}(?s:.*)")
         if self.profile.calls_after_text:  # and at the text that starts calls after it
             never.append(f"(?s:.*){regex_escape(self.profile.calls_after_text)}(?s:.*)")
         rules = []

@@ -144,7 +144,7 @@ class ArgsTerminals:
     def _value(self, schema: Any) -> _Seq:
         if not isinstance(schema, dict):
             raise _NotRegular
-        keys = schema.keys()
+        keys: Any = schema.keys()
         if not keys <= KNOWN:
             if not _NOT_HERE.isdisjoint(keys):
                 raise _NotRegular
@@ -154,7 +154,7 @@ class ArgsTerminals:
             return self._written(schema, keys)
         hit = self._leaves.get(key)  # a plain-type leaf: {"type": "string"}, annotations aside
         if hit is None:  # write it, noting every definition it asks for
-            outer, asked = self._asked, {}
+            outer, asked = self._asked, dict[str, str]()
             self._asked = asked
             try:
                 seq = self._written(schema, keys)
@@ -186,7 +186,7 @@ class ArgsTerminals:
         return _alt([self._writers[t](schema) for t in types])
 
     def _string(self, schema: dict[str, Any]) -> _Seq:
-        low, high = _count(schema.get("minLength"), 0), _count(schema.get("maxLength"), None)
+        low, high = _count(schema.get("minLength")) or 0, _count(schema.get("maxLength"))
         if high is not None and high < low:
             raise _NotRegular
         if high == 0:
@@ -222,7 +222,7 @@ class ArgsTerminals:
         if "items" not in schema:
             raise _NotRegular
         item = self._value(schema["items"])
-        low, high = _count(schema.get("minItems"), 0), _count(schema.get("maxItems"), None)
+        low, high = _count(schema.get("minItems")) or 0, _count(schema.get("maxItems"))
         if high is not None and high < low:
             raise _NotRegular
         if high == 0:
@@ -283,7 +283,7 @@ class PythonTerminals(ArgsTerminals):
         return repr(value)  # strings, integers, True, False, None (as python_literal writes them)
 
     def _string(self, schema: dict[str, Any]) -> _Seq:
-        low, high = _count(schema.get("minLength"), 0), _count(schema.get("maxLength"), None)
+        low, high = _count(schema.get("minLength")) or 0, _count(schema.get("maxLength"))
         if high is not None and high < low:
             raise _NotRegular
         if high == 0:
@@ -440,9 +440,10 @@ def _integer_bounds(schema: dict[str, Any]) -> tuple[int | None, int | None]:
     return low, high
 
 
-def _count(value: Any, default: int | None) -> int | None:
+def _count(value: Any) -> int | None:
+    """A length or item count keyword's value; None where the schema leaves it out."""
     if value is None:
-        return default
+        return None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) or value < 0:
         raise _NotRegular
     return int(value)
@@ -551,7 +552,7 @@ def int_range(low: int | None, high: int | None) -> str:
 
 def _naturals(low: int, high: int | None) -> list[str]:
     """Naturals in [low, high] written without leading zeros, as alternatives; ``high=None``: no upper end."""
-    out = []
+    out: list[str] = []
     low_text, high_text = str(low), "" if high is None else str(high)
     digits = len(low_text)
     top = digits if high is None else len(high_text)

@@ -115,7 +115,7 @@ def _metaschema_error(schema: dict[str, Any]) -> tuple[str | None, list[Any]]:
 
 
 @functools.cache
-def _fast_metaschema(cls: type) -> Any:
+def _fast_metaschema(cls: Any) -> Any:
     """jsonschema-rs's validator for the metaschema of ``cls``'s draft, formats checked.
 
     For 2020-12, the merged metaschema of :func:`metaschema_2020`: the official one's
@@ -267,7 +267,7 @@ def prepare(schema: dict[str, Any], path: str, *, lenient: bool = False,
     ``additionalProperties`` gets ``additionalProperties: false`` (models invent keys).
     """
     warnings: list[str] = []
-    close = close_objects
+    close: set[str] | bool = close_objects
     if close_objects:
         close = _all_of_refs(schema)  # definitions that allOf composes stay open
     out = _prepare(schema, path, lenient, close, warnings, in_all_of=False, root=True)

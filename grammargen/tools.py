@@ -186,8 +186,7 @@ def _tool(entry: Any, path: str) -> Tool:
     elif entry.get("type") not in (None, "function"):
         raise ToolError(f"unsupported tool type {entry.get('type')!r} (only function tools)",
                         path=f"{path}.type")
-    name = body.get("name")
-    check_name(name, f"{path}.name")
+    name = check_name(body.get("name"), f"{path}.name")
     description = body.get("description") or ""
     if not isinstance(description, str):
         raise ToolError("description must be a string", path=f"{path}.description")
@@ -209,7 +208,7 @@ def _tool(entry: Any, path: str) -> Tool:
     return Tool(name=name, description=description, parameters=schema, strict=strict, path=path)
 
 
-def check_name(name: Any, path: str) -> None:
+def check_name(name: Any, path: str) -> str:
     """A tool name is any non-empty string without control characters (BFCL uses dots)."""
     if not isinstance(name, str):
         raise ToolError("missing tool name" if name is None else "tool name must be a string",
@@ -220,10 +219,11 @@ def check_name(name: Any, path: str) -> None:
     bad = _CONTROL_OR_SURROGATE.search(name)
     if bad is not None:
         raise ToolError(f"tool name contains the control character {bad.group()!r}", path=path)
+    return name
 
 
 # Unicode categories Cc (C0, DEL, C1) and Cs, as one search instead of a lookup a character.
-_CONTROL_OR_SURROGATE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+_CONTROL_OR_SURROGATE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")  # (escapes read by re: mypyc keeps no lone surrogates)
 
 
 _SCHEMA_WORDS = {"type", "properties", "$ref", "anyOf", "oneOf", "allOf", "$schema", "items",

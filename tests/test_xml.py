@@ -412,8 +412,12 @@ def test_python_spelled_nested_values_read_the_same_through_either_writer(
     literals: fastjson's Python spelling writes them as exact terminals, the literal grammar's
     walk being the fallback.  Both judge every generated sample (each type, near misses) and
     hand-written Python spellings the same, as labelled."""
+    import grammargen
     from grammargen import fastjson
 
+    if grammargen.COMPILED:  # (tests/test_wheel.py holds the compiled modules to the source's output)
+        pytest.skip("compiled with mypyc, the writers call each other directly: the fallback "
+                    "can't be forced by patching a method; the editable (plain Python) run checks it")
     args = {"stops": [{"city": "Köln", "kind": "it's", "days": -2, "ok": True, "gone": None, "rate": 1.5e-3,
                        "tags": ['a"b', "c'd"]}], "meta": {"empty": "", "any": 4}}
     text = render([{"name": "plan", "arguments": args}], fmt, tools=NESTED)

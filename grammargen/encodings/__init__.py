@@ -57,6 +57,10 @@ class Absorbing(Ref):
     (``</function>``) ends the terminal instead.
     """
 
+    _alone: Callable[[], str]
+    _expr: str | None
+    absorb: Callable[[str], Ref]
+
     def __init__(self, alone: Callable[[], str], absorb: Callable[[str], Ref]) -> None:
         object.__setattr__(self, "_alone", alone)
         object.__setattr__(self, "_expr", None)
@@ -64,9 +68,11 @@ class Absorbing(Ref):
 
     @property  # type: ignore[override]
     def expr(self) -> str:
-        if self._expr is None:
-            object.__setattr__(self, "_expr", self._alone())
-        return self._expr  # type: ignore[return-value]
+        expr = self._expr
+        if expr is None:
+            expr = self._alone()
+            object.__setattr__(self, "_expr", expr)
+        return expr
 
     def __repr__(self) -> str:
         return f"Absorbing({self.expr!r})"

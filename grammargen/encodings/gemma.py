@@ -55,7 +55,9 @@ class GemmaGrammar(LiteralGrammar):
     prefix = "gm"
     item_sep = ","
     key_sep = ":"
-    true, false, null = "true", "false", "None"
+    true = "true"
+    false = "false"
+    null = "None"
 
     def __init__(self, rules: list[str] | None = None, *, quote: str = QUOTE, delimiter: str = QUOTE) -> None:
         super().__init__(rules)
@@ -261,7 +263,9 @@ def read_value(text: str, pos: int, final: bool, schema: Any = None, depth: int 
 def _read_object(text: str, pos: int, final: bool, schema: dict[str, Any], depth: int, quote: str = QUOTE
                  ) -> tuple[dict[str, Any], int]:
     out: dict[str, Any] = {}
-    props = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
+    props = schema.get("properties")
+    if not isinstance(props, dict):
+        props = {}
     extra = schema.get("additionalProperties")
     pos = _skip(text, pos)
     if _at(text, pos, final, "an object") == "}":
@@ -366,15 +370,15 @@ class Gemma:
         from . import Ref, argument_terminal
         from .pythonic import specials, written
 
-        cache = f"_grammargen_{self.name}"
-        if getattr(writer, cache, None) is None:
-            grammar = GemmaGrammar(writer.rules, quote=_quote(writer, self.quote), delimiter=self.quote)
-            grammar.specials = tuple(s for s in specials(writer) if s != self.quote)
-            grammar.args_terminal = lambda items: argument_terminal(writer, items)
-            setattr(writer, cache, grammar)
+        key = f"encoding_{self.name}"
+        g = writer.memo.get(key)
+        if g is None:  # one rule set per compile, shared by its tools
+            g = GemmaGrammar(writer.rules, quote=_quote(writer, self.quote), delimiter=self.quote)
+            g.specials = tuple(s for s in specials(writer) if s != self.quote)
+            g.args_terminal = lambda items: argument_terminal(writer, items)
+            writer.memo[key] = g
         where = f"{tool.path or 'tool ' + repr(tool.name)}"
         check_name(tool.name, f"{where}.name")
-        g = getattr(writer, cache)
         expr = written(g, writer, tool, lambda schema: g.arguments(schema, ":", ",", path=f"{where}.parameters"))
         return [] if expr == '""' else [Ref(expr)]
 
@@ -388,7 +392,7 @@ class Gemma:
             tool = (reader.tools or {}).get(c.name) if c.name else None
             return read_pair(text, pos, final, tool.parameters if tool else None, self.quote)
 
-        yield from stream_pairs(reader, call, pair, "the arguments")
+        return stream_pairs(reader, call, pair, "the arguments")  # not a generator: see Pythonic.read
 
 
 def _quote(writer: Any, quote: str = QUOTE) -> str:

@@ -27,6 +27,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence
 
+from mypy_extensions import mypyc_attr  # str subclasses stay Python classes when compiled (hatch_build.py)
+
 from ..errors import GrammarGenError, InputError, OutputParseError, ToolError, UnsupportedSchemaError, join_path
 from ..fastjson import PYTHON_DQ_CHAR as _DQ_CHAR, PYTHON_SQ_CHAR as _SQ_CHAR, ArgsTerminals, PythonTerminals, int_range
 from ..lark import NAME_CHARS, concat, json_text, literal, runs_into
@@ -77,7 +79,9 @@ class LiteralGrammar:
     prefix = "py"
     item_sep = ", "
     key_sep = ": "
-    true, false, null = "True", "False", "None"
+    true = "True"
+    false = "False"
+    null = "None"
 
     def __init__(self, rules: list[str] | None = None) -> None:
         self.rules: list[str] = [] if rules is None else rules  # appended to (the compiler's own list)
@@ -504,6 +508,7 @@ _RULE_NAMES = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]*\b")  # rule references (one 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
+@mypyc_attr(native_class=False)
 class _Lexical(str):
     """A body known to be lexical as it is written (no regex scan needed to tell)."""
 
@@ -513,6 +518,7 @@ def _in_place(body: str) -> bool:
     return _NAME.fullmatch(body) is not None or lexical(body)
 
 
+@mypyc_attr(native_class=False)
 class Raw(str):
     """A Lark expression inside a :func:`sequence` (a plain ``str`` there is literal text)."""
 
@@ -532,6 +538,7 @@ def _items(seq: Sequence[str]) -> list[Any]:
     return out
 
 
+@mypyc_attr(native_class=False)
 class _Framed(_Lexical):
     """A lexical sequence with its literal ends apart (``lead``, the ``middle`` expression,
     ``tail``), so a member writing it joins them to its own text."""
@@ -566,6 +573,7 @@ def _piece(lead: str, value: str, tail: str = "") -> list[str]:
     return [lead, Raw(value), tail]
 
 
+@mypyc_attr(native_class=False)
 class _Literals(_Lexical):
     """Alternatives that are all literal text (an enum's values); ``texts`` holds them."""
 
@@ -845,6 +853,7 @@ def read_value(text: str, pos: int, final: bool, depth: int = 0) -> tuple[Any, i
     raise _fail(f"expected a value, found {text[pos:pos + 20]!r}", pos)
 
 
+@mypyc_attr(native_class=False)
 class RawNumber(str):
     """A number too large for a float, kept as written (JSON allows it; :func:`to_json` writes it)."""
 
@@ -1179,16 +1188,16 @@ class Pythonic:
     def grammar(self, writer: Any, tool: Any) -> list[Any]:
         from . import Ref, argument_terminal
 
-        key = f"_grammargen_{self.name}"
-        if getattr(writer, key, None) is None:  # one rule set per compile, shared by its tools
+        key = f"encoding_{self.name}"
+        grammar = writer.memo.get(key)
+        if grammar is None:  # one rule set per compile, shared by its tools
             grammar = PythonicGrammar(writer.rules, json_objects=self.json_objects,
                                       terminals=writer.terminals if writer.shape == "auto" else None)
             grammar.specials = specials(writer)
             grammar.args_terminal = lambda items: argument_terminal(writer, items)
-            setattr(writer, key, grammar)
+            writer.memo[key] = grammar
         where = f"{tool.path or 'tool ' + repr(tool.name)}"
         check_name(tool.name, f"{where}.name")
-        grammar = getattr(writer, key)
         expr = written(grammar, writer, tool, lambda schema: grammar.kwargs(schema, f"{where}.parameters"))
         return [] if expr == '""' else [Ref(expr)]
 
@@ -1200,7 +1209,9 @@ class Pythonic:
             tool = (reader.tools or {}).get(c.name) if c.name else None
             return read_kwarg(text, pos, final, tool.parameters if tool else None)
 
-        yield from stream_pairs(reader, call, pair, "the call's arguments")
+        # the step itself, not a generator around it: mypyc 2.4's generators that share a
+        # closure's environment corrupt the heap when dropped while suspended (a stream cut off)
+        return stream_pairs(reader, call, pair, "the call's arguments")
 
 
 ENCODINGS = {"pythonic": Pythonic("pythonic", json_objects=False),

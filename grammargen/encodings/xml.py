@@ -36,7 +36,9 @@ import functools
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
+
+from mypy_extensions import mypyc_attr
 
 from ..errors import InputError, ToolError, UnsupportedSchemaError, join_path
 from ..lark import NAME_CHARS, concat, json_text, literal, runs_into
@@ -140,7 +142,7 @@ class XmlParameters:
             writer.warnings += prepared.warnings
             root = prepared.schema
             extra_ok = root.get("additionalProperties", True)
-        writer.xml_plain = plain
+        writer.memo["xml_plain"] = plain
         properties = root.get("properties") or {}
         required = set(root.get("required") or [])
         elements = [(self._parameter(writer, key, sub, root, where, tool),
@@ -206,7 +208,7 @@ class XmlParameters:
         """What the layout puts around the arguments, read once per compile: the character
         that ends a raw tool name (``>`` in ``<function=N>``, else ``""``) and whether a
         token follows the arguments."""
-        known = getattr(writer, "xml_layout", None)
+        known = writer.memo.get("xml_layout")
         if known is None:
             call = writer.profile.call
             after = next((call[i + 1].value for i, p in enumerate(call[:-1])
@@ -217,7 +219,7 @@ class XmlParameters:
                     nxt = call[i + 1]
                     token = nxt.kind == "marker" and writer.forms[nxt.value].kind != "text"
                     break
-            known = writer.xml_layout = (after.strip()[:1], token)
+            known = writer.memo["xml_layout"] = (after.strip()[:1], token)
         return known  # type: ignore[no-any-return]
 
     def _fold(self, writer: Any, elements: list[tuple[tuple[list[Any], bool], bool]]) -> list[str]:
@@ -365,7 +367,7 @@ class XmlParameters:
             return simple, True
         memo = _memo(writer)
         text = repr(schema)  # exact for JSON values (1, 1.0 and True differ); far cheaper than json.dumps
-        ident = (key, text, writer.xml_plain) if "$ref" not in text else None  # a $ref's meaning depends on the tool
+        ident = (key, text, writer.memo["xml_plain"]) if "$ref" not in text else None  # a $ref's meaning depends on the tool
         if ident is not None and ident in memo:  # the same parameter in another tool: the same text
             return memo[ident]
         element = self._element(writer, key, schema, root, join_path(where, f"properties.{key}"), tool)
@@ -456,9 +458,10 @@ class XmlParameters:
         return [_X(self._rule(writer, "xparam", _lark(seq)))], False
 
     def _value(self, writer: Any, schema: Any, root: Any, where: str,
-               tool: Any) -> tuple[list[Any] | None, list[list[Any]], bool]:
+               tool: Any) -> tuple[Sequence[Any] | None, list[list[Any]], bool]:
         """(the raw-string alternative with its closing text or None, the typed alternatives,
         whether those are all lexical)."""
+        string_alt: Sequence[Any] | None = None
         schema = _resolved(schema, root)
         if schema is False:
             raise UnsupportedSchemaError("a parameter whose schema is false can never be written", path=where)
@@ -476,18 +479,19 @@ class XmlParameters:
             return string_alt, [[self.spell(x)] for x in values if not isinstance(x, str)], True
         branches = schema.get("anyOf")
         if isinstance(branches, list):
-            string_alt, typed, regular = None, [], True
+            alternatives: list[list[Any]] = []
+            all_lexical = True
             for i, branch in enumerate(branches):
-                s, t, r = self._value(writer, branch, root, f"{where}.anyOf[{i}]", tool)
-                string_alt = string_alt or s
-                typed += t
-                regular = regular and r
-            return string_alt, typed, regular
+                branch_string, branch_typed, branch_lexical = self._value(
+                    writer, branch, root, f"{where}.anyOf[{i}]", tool)
+                string_alt = string_alt or branch_string
+                alternatives += branch_typed
+                all_lexical = all_lexical and branch_lexical
+            return string_alt, alternatives, all_lexical
         types = schema.get("type")
         types = [types] if isinstance(types, str) else list(types or [])
         if not types:
             return self._raw_close(writer), [], True
-        string_alt = None
         if "string" in types:
             low, high = schema.get("minLength", 0), schema.get("maxLength")
             fmt = schema.get("format") if schema.get("format") in FORMATS else ""
@@ -534,7 +538,7 @@ class XmlParameters:
                 return [[lead, _X(middle), tail] if middle else [lead + tail]], True
             literals = _python_grammar(writer)
             literals.root = root
-            literals.closing = writer.close if writer.xml_plain else None
+            literals.closing = writer.close if writer.memo["xml_plain"] else None
             try:
                 name = literals.value(one, where)
             finally:
@@ -546,7 +550,7 @@ class XmlParameters:
         if got is not None:  # its literal ends join the tags around it
             lead, middle, tail, _ = got
             return [[lead, _X(middle), tail] if middle else [lead + tail]], True
-        if writer.xml_plain:  # %json reads the schema as prepare leaves it (closed, annotations out)
+        if writer.memo["xml_plain"]:  # %json reads the schema as prepare leaves it (closed, annotations out)
             full = prepare(one, where, lenient=writer.lenient, close_objects=writer.close).schema
         else:
             full = dict(one)
@@ -746,6 +750,7 @@ class _Whole:
         return items
 
 
+@mypyc_attr(native_class=False)  # a tuple subclass stays a Python class when compiled
 class _Texts(tuple):  # type: ignore[type-arg]
     """A value's alternatives that are all literal text, each with its closing text."""
 
@@ -765,7 +770,7 @@ def _optional(seq: list[Any]) -> "_X":
     return _X(f"({_lark(seq)})?")
 
 
-def _lark(seq: list[Any]) -> str:
+def _lark(seq: Sequence[Any]) -> str:
     """A sequence as Lark: adjacent literal texts joined into one string literal."""
     out: list[str] = []
     text = ""
@@ -854,23 +859,21 @@ def _uses(expr: str, shared: dict[str, str]) -> tuple[tuple[str, str], ...] | No
 def _python_grammar(writer: Any) -> Any:
     """The Python-literal value grammar of the pythonic encoding, one per compile (Seed-OSS's
     template prints arrays and objects with str())."""
-    if not hasattr(writer, "xml_python_literals"):
-        writer.xml_python_literals = PythonicGrammar(writer.rules)
-    return writer.xml_python_literals
+    if "xml_python_literals" not in writer.memo:
+        writer.memo["xml_python_literals"] = PythonicGrammar(writer.rules)
+    return writer.memo["xml_python_literals"]
 
 
 def _python_terminals(writer: Any) -> PythonTerminals:
     """Exact terminals of Python literals, one per compile, sharing the compile's value terminals."""
-    if not hasattr(writer, "xml_python_terminals"):
-        writer.xml_python_terminals = PythonTerminals(writer.close, shared=writer.terminals.shared)
-    return writer.xml_python_terminals  # type: ignore[no-any-return]
+    if "xml_python_terminals" not in writer.memo:
+        writer.memo["xml_python_terminals"] = PythonTerminals(writer.close, shared=writer.terminals.shared)
+    return writer.memo["xml_python_terminals"]  # type: ignore[no-any-return]
 
 
-def _memo(writer: Any) -> dict[Any, str]:
+def _memo(writer: Any) -> dict[Any, Any]:
     """Parameter rules already written in this compile, by (key, schema)."""
-    if not hasattr(writer, "xml_parameters"):
-        writer.xml_parameters = {}
-    return writer.xml_parameters  # type: ignore[no-any-return]
+    return writer.memo.setdefault("xml_parameters", {})  # type: ignore[no-any-return]
 
 
 def _wrapped(raw: str) -> bool:
