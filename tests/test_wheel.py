@@ -10,6 +10,7 @@ import subprocess
 import sys
 import sysconfig
 import zipfile
+from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
 
 import pytest
@@ -82,7 +83,7 @@ def test_wheel_runs_the_hot_modules_compiled(wheel, tmp_path) -> None:
     assert not built.name.endswith("-none-any.whl"), "the build hook made a pure wheel:\n" + log[-3000:]
     names = zipfile.ZipFile(built).namelist()
     for module in COMPILED_MODULES:
-        assert any(n.startswith(f"grammargen/{module}.") and n.endswith(tuple(_extension_suffixes()))
+        assert any(n.startswith(f"grammargen/{module}.") and n.endswith(tuple(EXTENSION_SUFFIXES))
                    for n in names), module
         assert f"grammargen/{module}.py" in names  # the source ships beside it
     script = ("import grammargen, grammargen.fastjson as f; from click.testing import CliRunner; "
@@ -91,12 +92,6 @@ def test_wheel_runs_the_hot_modules_compiled(wheel, tmp_path) -> None:
     out = _run(script, target, tmp_path)
     assert out.split()[:2] == ["True", "False"]
     assert out.strip().endswith(" 0.1.0 (compiled with mypyc)")
-
-
-def _extension_suffixes() -> list[str]:
-    from importlib.machinery import EXTENSION_SUFFIXES
-
-    return EXTENSION_SUFFIXES
 
 
 # Grammars and errors of every format on tools that take every path of the compiled writers:
