@@ -49,10 +49,17 @@ class Tokenizer:
         """Text of token ids with special tokens kept (what the parser needs)."""
         return self.hf.decode(ids, skip_special_tokens=False)
 
+    @functools.cached_property
+    def added(self) -> dict[int, Any]:
+        """The added tokens by id, read once: ``tokenizers`` builds the whole table on every
+        call (151k-token Qwen3: 30 µs, five times a compile).  ``ll`` was made from the
+        tokenizer as it was then, so this is the same snapshot."""
+        return self.hf.get_added_tokens_decoder()
+
     def marker_form(self, marker: str) -> MarkerForm:
         """How this tokenizer spells ``marker``: special token, token id, or text."""
         token_id = self.hf.token_to_id(marker)
-        added = self.hf.get_added_tokens_decoder()
+        added = self.added
         if token_id is None or token_id not in added:
             return MarkerForm("text")
         if is_angle_marker(marker) and added[token_id].special:

@@ -27,8 +27,7 @@ from .tools import Tool
 
 def special_texts(tok: Tokenizer) -> tuple[str, ...]:
     """The texts of the tokens llguidance treats as special in this tokenizer."""
-    added = tok.hf.get_added_tokens_decoder()
-    return tuple(sorted(t.content for i, t in added.items() if t.content and tok.ll.is_special_token(i)))
+    return tuple(sorted(t.content for i, t in tok.added.items() if t.content and tok.ll.is_special_token(i)))
 
 
 def check_writable(tools: Iterable[Tool], profile: Profile, forms: dict[str, MarkerForm],

