@@ -336,7 +336,7 @@ class _Writer:
         # auto behaviour, and a weak model given the chance writes text until max_length.
         body = {"none": ["TEXT"], "auto": ["TEXT", *self._calls_alternatives(lead)],
                 "required": ["calls"]}[mode]
-        text_rules = self._text_rules(lead, marks, reasoning)
+        text_rules = self._text_rules(lead, marks, reasoning, sliced=not head)
         if text_rules[-1].startswith("TEXT_SHORT:"):  # the same text, a faster first mask
             body = [re.sub(r"\bTEXT\b", "text", b) for b in body]
             text_rules.insert(0, "text: TEXT | TEXT_SHORT")
@@ -428,8 +428,11 @@ class _Writer:
             return ["TEXT? calls"]
         return ["calls", "head calls_after_lead"]
 
-    def _text_rules(self, lead: str | None, marks: list[str], reasoning: Any) -> list[str]:
-        """TEXT is free text that can't be mistaken for calls (or for a reasoning block)."""
+    def _text_rules(self, lead: str | None, marks: list[str], reasoning: Any, *, sliced: bool) -> list[str]:
+        """TEXT is free text that can't be mistaken for calls (or for a reasoning block).
+
+        ``sliced``: no lazy lexeme (HEAD) can start the output alongside it; one turns
+        llguidance's token slices off, and TEXT_SHORT would only cost (0.3 ms a first mask)."""
         blank = "[ \\t\\r\\n]*"
         before = self.profile.content_before_calls
         never = []
@@ -466,7 +469,7 @@ class _Writer:
         text = " & ".join(["/(?s:.+)/"] + [f"~/{n}/" for n in never])
         if reasoning and r:
             rules.append(f"TEXT_AFTER: {text} & ~/\\n(?s:.*)/")
-        elif (self.mode != "required" and not self.profile.content_begin
+        elif (sliced and self.mode != "required" and not self.profile.content_begin
               and all(map(_beyond_short_text, excluded))):
             rules.append(f"TEXT_SHORT: /{SHORT_TEXT}/")  # text: TEXT | TEXT_SHORT (grammar())
         return [f"TEXT: {text}"] + rules

@@ -57,13 +57,18 @@ def same_masks(a: llguidance.LLMatcher, b: llguidance.LLMatcher, tok: Tokenizer,
 def test_formats_with_a_short_lead_or_markers_inside_text_keep_text_alone() -> None:
     """TEXT_SHORT is written only where free text already accepts all of it: not where text
     may not start with a one-character lead (Llama's bare JSON ``{``, pythonic ``[``), not
-    around content markers, not with a reasoning block, and never when calls are required."""
+    around content markers, not beside a lazy lexeme, not with a reasoning block, and never
+    when calls are required."""
     assert {"qwen25", "phi4-mini", "mistral", "deepseekv3", "qwen3-coder"} <= set(WITH_SHORT)
     for fmt in ("llama3", "pythonic", "command-r7b"):
         assert "TEXT_SHORT" not in grammargen.compile(TOOLS, fmt).lark, fmt
     for fmt in WITH_SHORT:
         assert "TEXT_SHORT" not in grammargen.compile(TOOLS, fmt, tool_choice="required").lark, fmt
         assert "TEXT_SHORT" in grammargen.compile(TOOLS, fmt, tool_choice="none").lark, fmt
+    # Text before calls that start with plain text: a lazy HEAD lexeme, which turns the
+    # token slices off at the start, so TEXT_SHORT would only cost.
+    heads = [f for f in grammargen.formats() if "head[lazy]" in grammargen.compile(TOOLS, f).lark]
+    assert "deepseekv32" in heads and not set(heads) & set(WITH_SHORT)
     thinking = [f for f in WITH_SHORT if get_profile(f).reasoning]
     assert thinking, "a format with a reasoning block writes TEXT_SHORT without one"
     for fmt in thinking:
