@@ -326,7 +326,10 @@ class _Writer:
                 # HEAD may not start with the lead itself: llguidance lexes greedily, and a
                 # HEAD still alive would keep the calls' own lead from ever ending.
                 esc = regex_escape(lead)
-                head = [f"HEAD: /(?s:.+){esc}/ & ~/{esc}(?s:.*)/", "head[lazy]: HEAD"]
+                # It ends at the first lead: the lead occurs nowhere before its end, so HEAD
+                # can't run on past it (where a lazy lexeme would turn llguidance's token
+                # slices off at the start: see SHORT_TEXT).
+                head = [f"HEAD: /(?s:.+){esc}/ & ~/{esc}(?s:.*)/ & ~/(?s:.*){esc}(?s:.+)/", "head: HEAD"]
                 if reasoning and p.reasoning:
                     # Nor may it start a reasoning block: a HEAD alive from the first byte
                     # keeps a text <think> from ever being lexed (TEXT excludes it likewise).
@@ -336,7 +339,7 @@ class _Writer:
         # auto behaviour, and a weak model given the chance writes text until max_length.
         body = {"none": ["TEXT"], "auto": ["TEXT", *self._calls_alternatives(lead)],
                 "required": ["calls"]}[mode]
-        text_rules = self._text_rules(lead, marks, reasoning, sliced=not head)
+        text_rules = self._text_rules(lead, marks, reasoning)
         if text_rules[-1].startswith("TEXT_SHORT:"):  # the same text, a faster first mask
             body = [re.sub(r"\bTEXT\b", "text", b) for b in body]
             text_rules.insert(0, "text: TEXT | TEXT_SHORT")
@@ -369,7 +372,7 @@ class _Writer:
             body_after = " | ".join(b.replace("TEXT", "TEXT_AFTER").replace("head ", "head_after ") for b in body)
             if head:  # text before plain-text calls: no leading newline either (else GAP never ends)
                 head += [f"HEAD_AFTER: {head[0].split(': ', 1)[1]} & ~/\\n(?s:.*)/",
-                         "head_after[lazy]: HEAD_AFTER"]
+                         "head_after: HEAD_AFTER"]
             block = "reasoning_rest" if reasoning == "opened" else "reasoning"
             if reasoning != "opened" and p.reasoning.before:
                 block = f"{literal(p.reasoning.before)}? {block}"
@@ -428,11 +431,8 @@ class _Writer:
             return ["TEXT? calls"]
         return ["calls", "head calls_after_lead"]
 
-    def _text_rules(self, lead: str | None, marks: list[str], reasoning: Any, *, sliced: bool) -> list[str]:
-        """TEXT is free text that can't be mistaken for calls (or for a reasoning block).
-
-        ``sliced``: no lazy lexeme (HEAD) can start the output alongside it; one turns
-        llguidance's token slices off, and TEXT_SHORT would only cost (0.3 ms a first mask)."""
+    def _text_rules(self, lead: str | None, marks: list[str], reasoning: Any) -> list[str]:
+        """TEXT is free text that can't be mistaken for calls (or for a reasoning block)."""
         blank = "[ \\t\\r\\n]*"
         before = self.profile.content_before_calls
         never = []
@@ -469,7 +469,7 @@ class _Writer:
         text = " & ".join(["/(?s:.+)/"] + [f"~/{n}/" for n in never])
         if reasoning and r:
             rules.append(f"TEXT_AFTER: {text} & ~/\\n(?s:.*)/")
-        elif (sliced and self.mode != "required" and not self.profile.content_begin
+        elif (self.mode != "required" and not self.profile.content_begin
               and all(map(_beyond_short_text, excluded))):
             rules.append(f"TEXT_SHORT: /{SHORT_TEXT}/")  # text: TEXT | TEXT_SHORT (grammar())
         return [f"TEXT: {text}"] + rules

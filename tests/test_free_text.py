@@ -3,7 +3,8 @@
 TEXT_SHORT lets llguidance's token slices fill most of the output's first mask at once
 (see ``grammargen.compiler.SHORT_TEXT``).  It is only sound where every string it matches
 is free text, so these tests drive the grammar with and without it through llguidance,
-token by token, and demand the same mask at every step.
+token by token, and demand the same mask at every step.  The same for text before calls
+that open with plain text (HEAD): greedy, so the slices stay on, where it was lazy.
 """
 
 from __future__ import annotations
@@ -57,18 +58,19 @@ def same_masks(a: llguidance.LLMatcher, b: llguidance.LLMatcher, tok: Tokenizer,
 def test_formats_with_a_short_lead_or_markers_inside_text_keep_text_alone() -> None:
     """TEXT_SHORT is written only where free text already accepts all of it: not where text
     may not start with a one-character lead (Llama's bare JSON ``{``, pythonic ``[``), not
-    around content markers, not beside a lazy lexeme, not with a reasoning block, and never
-    when calls are required."""
+    around content markers, not with a reasoning block, and never when calls are required."""
     assert {"qwen25", "phi4-mini", "mistral", "deepseekv3", "qwen3-coder"} <= set(WITH_SHORT)
     for fmt in ("llama3", "pythonic", "command-r7b"):
         assert "TEXT_SHORT" not in grammargen.compile(TOOLS, fmt).lark, fmt
     for fmt in WITH_SHORT:
         assert "TEXT_SHORT" not in grammargen.compile(TOOLS, fmt, tool_choice="required").lark, fmt
         assert "TEXT_SHORT" in grammargen.compile(TOOLS, fmt, tool_choice="none").lark, fmt
-    # Text before calls that start with plain text: a lazy HEAD lexeme, which turns the
-    # token slices off at the start, so TEXT_SHORT would only cost.
-    heads = [f for f in grammargen.formats() if "head[lazy]" in grammargen.compile(TOOLS, f).lark]
-    assert "deepseekv32" in heads and not set(heads) & set(WITH_SHORT)
+    # No lazy lexeme may start the output beside it: one turns the token slices off there
+    # (text before calls that open with plain text is a greedy HEAD for this reason).
+    for fmt in grammargen.formats():
+        lark = grammargen.compile(TOOLS, fmt).lark
+        assert "TEXT_SHORT" not in lark or "[lazy]:" not in lark, fmt
+    assert "deepseekv32" in WITH_SHORT and "head: HEAD" in grammargen.compile(TOOLS, "deepseekv32").lark
     thinking = [f for f in WITH_SHORT if get_profile(f).reasoning]
     assert thinking, "a format with a reasoning block writes TEXT_SHORT without one"
     for fmt in thinking:
@@ -107,3 +109,43 @@ def test_short_text_changes_no_mask_with_qwen3(qwen3: Tokenizer, parts: list[str
     fast = llguidance.LLMatcher(qwen3.ll, lark, log_level=0)
     plain = llguidance.LLMatcher(qwen3.ll, without_short(lark), log_level=0)
     same_masks(fast, plain, qwen3, "".join(parts))
+
+
+HEADS = [f for f in grammargen.formats() if "head: HEAD" in grammargen.compile(TOOLS, f).lark]
+
+
+def lazy_head(lark: str) -> str:
+    """The grammar with text-before-calls as it was written before: a lazy lexeme that
+    ends at the first lead (``/.+LEAD/ & ~/LEAD.*/``), not a greedy one that can't run past it."""
+    lines = lark.splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith(("HEAD: ", "HEAD_AFTER: ")):
+            name, body = line.split(": ", 1)
+            parts = body.split(" & ")
+            lines[i] = f"{name}: " + " & ".join(p for p in parts if not p.endswith("(?s:.+)/"))
+        elif line in ("head: HEAD", "head_after: HEAD_AFTER"):
+            lines[i] = line.replace(":", "[lazy]:", 1)
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("fmt", HEADS)
+def test_greedy_head_reads_as_the_lazy_one(fmt: str) -> None:
+    """Text before calls that open with plain text (HEAD, then the rest of the calls): the
+    greedy lexeme that can't run past the first lead gives the same masks as the lazy one
+    that stops there, along text holding the lead once, twice, cut, and calls after it."""
+    profile = get_profile(fmt)
+    tok = builtin_for(profile)
+    call = grammargen.render([{"name": "get_weather", "arguments": {"city": "Paris"}}], fmt, tools=TOOLS)
+    parts = pieces(fmt)
+    texts = [*parts, "Sure. " + call, "a" + call + call, "x" + call[:len(call) // 2], call + "tail"]
+    texts += ["Note " + a + b for a in parts[15:27] for b in (*parts[15:27], call)]
+    for reasoning in (False, True) if profile.reasoning else (False,):
+        lark = grammargen.compile(TOOLS, fmt, reasoning=reasoning).lark
+        old = lazy_head(lark)
+        assert "head[lazy]: HEAD" in old and ("head_after[lazy]" in old) == reasoning
+        greedy = llguidance.LLMatcher(tok.ll, lark, log_level=0)
+        lazy = llguidance.LLMatcher(tok.ll, old, log_level=0)
+        if reasoning:
+            block = f"{profile.reasoning.begin}hmm{profile.reasoning.end}\n"
+            texts += [block + t for t in texts[:40]]
+        assert sum(same_masks(greedy.deep_copy(), lazy.deep_copy(), tok, t) for t in texts) > len(texts)
