@@ -149,3 +149,15 @@ def test_greedy_head_reads_as_the_lazy_one(fmt: str) -> None:
             block = f"{profile.reasoning.begin}hmm{profile.reasoning.end}\n"
             texts += [block + t for t in texts[:40]]
         assert sum(same_masks(greedy.deep_copy(), lazy.deep_copy(), tok, t) for t in texts) > len(texts)
+
+
+def test_engines_without_llguidance_masks_read_text_alone() -> None:
+    """GBNF and xgrammar compute their own masks: they get TEXT alone (the hint only costs them),
+    the llguidance request bodies keep it."""
+    from grammargen.emit import emit
+
+    grammar = grammargen.compile(TOOLS, "qwen25")
+    assert SHORT_RULE in grammar.lark
+    for engine in ("gbnf", "xgrammar"):
+        assert "TEXT_SHORT" not in emit(grammar, engine) and "text-short" not in emit(grammar, engine), engine
+    assert "TEXT_SHORT" in emit(grammar, "vllm") and "TEXT_SHORT" in emit(grammar, "sglang")

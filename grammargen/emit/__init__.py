@@ -29,6 +29,11 @@ LLAMA_CPP_EOG = frozenset([
 ])
 
 
+# compile's hint for llguidance's token slices (compiler.SHORT_TEXT): the same text as TEXT
+# alone, faster only where llguidance computes the mask, so the other engines read TEXT.
+SLICE_HINT = ("text: TEXT | TEXT_SHORT\n", "text: TEXT\n")
+
+
 def emit(grammar: Grammar, engine: str) -> str:
     """``grammar`` as the text ``engine`` reads (one of :data:`ENGINES`), ending in a newline.
 
@@ -46,7 +51,7 @@ def emit(grammar: Grammar, engine: str) -> str:
         from .gbnf import print_gbnf
         from .reader import read
 
-        value = read(grammar.lark)
+        value = read(grammar.lark.replace(*SLICE_HINT))
         named = {t.name for r in value.rules for t in _tokens(r.expr)}
         eog = sorted(m for m, kind in grammar.markers.items() if m in LLAMA_CPP_EOG
                      and (kind == "id" or (kind == "special" and m in named)))
@@ -60,7 +65,8 @@ def emit(grammar: Grammar, engine: str) -> str:
         from .reader import read
         from .xgrammar import print_xgrammar
 
-        return _header("//", grammar, "xgrammar") + print_xgrammar(read(grammar.lark), _specials(grammar))
+        value = read(grammar.lark.replace(*SLICE_HINT))
+        return _header("//", grammar, "xgrammar") + print_xgrammar(value, _specials(grammar))
     raise GrammarError(f"unknown engine {engine!r}; known: {', '.join(ENGINES)}", path="emit")
 
 
