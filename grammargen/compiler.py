@@ -50,7 +50,7 @@ JSON_STYLE = {"whitespace_flexible": False, "item_separator": ", ", "key_separat
 # llguidance can't prove that of TEXT (a negation), so the output's first mask walked every
 # token (2.0 ms on Qwen3).  Where no text TEXT excludes fits in ten such characters, every
 # string of the slice is free text: ``text: TEXT | TEXT_SHORT`` is the same language, and
-# its first mask takes 0.7 ms (the same masks at every step; tests/test_compiler.py).
+# its first mask takes 0.7 ms (the same masks at every step: tests/test_free_text.py).
 SHORT_TEXT_MAX = 10
 SHORT_TEXT = f'[^"\\\\\\x00-\\x1F\\x7F]{{1,{SHORT_TEXT_MAX}}}'
 
