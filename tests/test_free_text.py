@@ -30,13 +30,16 @@ def without_short(lark: str) -> str:
     return lark.replace(SHORT_RULE, "text: TEXT")
 
 
-def pieces(fmt: str) -> list[str]:
-    """Texts that probe free text's edges in ``fmt``: its markers and leading texts whole and cut, characters
-    outside the slice (quote, backslash, controls, DEL), long words, spaces, non-ASCII."""
+# Characters and words that probe free text's edges: outside the slice (quote, backslash,
+# controls, DEL), longer than it, spaces, non-ASCII, the one-character leads.
+PROBES = ["Hello", " world", "a" * 12, " ", "\n", "\t", '"', "\\", "\x7f", "\x01", "é", "東京", "{", "[", "<"]
+
+
+def markers(fmt: str) -> list[str]:
+    """``fmt``'s leading texts and markers, each whole and cut in two."""
     profile = get_profile(fmt)
-    out = ["Hello", " world", "a" * 12, " ", "\n", "\t", '"', "\\", "\x7f", "\x01", "é", "東京", "{", "[", "<"]
-    assert len(out) == 15  # test_short_text_changes_no_mask takes the markers from here on
     leads = [p.value for p in profile.begin + profile.call if p.kind in ("text", "marker")]
+    out = []
     for marker in dict.fromkeys([*leads, *profile.markers, *profile.special]):
         out += [marker, marker[: len(marker) // 2], marker[len(marker) // 2:]]
     return out
@@ -85,11 +88,10 @@ def test_short_text_changes_no_mask(fmt: str) -> None:
     lark = grammargen.compile(TOOLS, fmt).lark
     fast = llguidance.LLMatcher(tok.ll, lark, log_level=0)
     plain = llguidance.LLMatcher(tok.ll, without_short(lark), log_level=0)
-    parts = pieces(fmt)
-    markers = parts[15:27]  # its first four markers or leading texts, whole and cut in two
+    parts, cut = [*PROBES, *markers(fmt)], markers(fmt)[:12]  # its first four, whole and cut
     call = grammargen.render([{"name": "get_weather", "arguments": {"city": "Paris"}}], fmt, tools=TOOLS)
-    texts = [*parts, "".join(parts), "Sure. " + call, call, " " * 11, "x" * 9 + markers[0]]
-    texts += [a + b for a in markers for b in markers] + ["x" * 10 + m for m in markers]
+    texts = [*parts, "".join(parts), "Sure. " + call, call, " " * 11, "x" * 9 + cut[0]]
+    texts += [a + b for a in cut for b in cut] + ["x" * 10 + m for m in cut]
     assert sum(same_masks(fast.deep_copy(), plain.deep_copy(), tok, t) for t in texts) > len(texts)
 
 
@@ -100,7 +102,7 @@ def qwen3() -> Tokenizer:
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(st.sampled_from(pieces("qwen25")) | st.text(max_size=4), min_size=1, max_size=8))
+@given(st.lists(st.sampled_from([*PROBES, *markers("qwen25")]) | st.text(max_size=4), min_size=1, max_size=8))
 def test_short_text_changes_no_mask_with_qwen3(qwen3: Tokenizer, parts: list[str]) -> None:
     """With the real Qwen3 vocabulary (151k tokens, where the slice fills the first mask),
     random texts of markers, cut markers and any characters read the same either way."""
@@ -136,9 +138,9 @@ def test_greedy_head_reads_as_the_lazy_one(fmt: str) -> None:
     profile = get_profile(fmt)
     tok = builtin_for(profile)
     call = grammargen.render([{"name": "get_weather", "arguments": {"city": "Paris"}}], fmt, tools=TOOLS)
-    parts = pieces(fmt)
-    texts = [*parts, "Sure. " + call, "a" + call + call, "x" + call[:len(call) // 2], call + "tail"]
-    texts += ["Note " + a + b for a in parts[15:27] for b in (*parts[15:27], call)]
+    cut = markers(fmt)[:12]
+    texts = [*PROBES, *markers(fmt), "Sure. " + call, "a" + call + call, "x" + call[:len(call) // 2], call + "tail"]
+    texts += ["Note " + a + b for a in cut for b in (*cut, call)]
     for reasoning in (False, True) if profile.reasoning else (False,):
         lark = grammargen.compile(TOOLS, fmt, reasoning=reasoning).lark
         old = lazy_head(lark)
