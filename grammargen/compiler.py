@@ -44,8 +44,8 @@ from .verify import verify
 # How llguidance must write the JSON inside calls: the separators models emit, nothing else.
 JSON_STYLE = {"whitespace_flexible": False, "item_separator": ", ", "key_separator": ": "}
 
-# llguidance's default token slices (``LLTokenizer.general_slices()``, what vLLM and
-# onnxruntime-genai load) hold this one: at a lexer state that provably accepts every
+# llguidance's default token slices (``LLTokenizer.general_slices()``, what vLLM's
+# ``llguidance.hf.from_tokenizer`` loads) hold this one: at a lexer state that provably accepts every
 # string of a slice, the mask takes the slice's tokens in one step instead of walking them.
 # llguidance can't prove that of TEXT (a negation), so the output's first mask walked every
 # token (2.0 ms on Qwen3).  Where no text TEXT excludes fits in ten such characters, every
