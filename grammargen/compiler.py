@@ -51,8 +51,9 @@ JSON_STYLE = {"whitespace_flexible": False, "item_separator": ", ", "key_separat
 # token (2.0 ms on Qwen3).  Where no text TEXT excludes fits in ten such characters, every
 # string of the slice is free text: ``text: TEXT | TEXT_SHORT`` is the same language, and
 # its first mask takes 0.7 ms (the same masks at every step: tests/test_free_text.py).
-SHORT_TEXT_MAX = 10
-SHORT_TEXT = f'[^"\\\\\\x00-\\x1F\\x7F]{{1,{SHORT_TEXT_MAX}}}'
+SHORT_TEXT = r'[^"\\\x00-\x1F\x7F]{1,10}'
+SHORT_TEXT_RULE = "text: TEXT | TEXT_SHORT"  # free text where TEXT_SHORT is written (emit drops it)
+_SHORT_TEXT = re.compile(SHORT_TEXT)  # Python reads the class as llguidance does
 
 
 
@@ -340,9 +341,9 @@ class _Writer:
         body = {"none": ["TEXT"], "auto": ["TEXT", *self._calls_alternatives(lead)],
                 "required": ["calls"]}[mode]
         text_rules = self._text_rules(lead, marks, reasoning)
-        if text_rules[-1].startswith("TEXT_SHORT:"):  # the same text, a faster first mask
+        if any(rule.startswith("TEXT_SHORT:") for rule in text_rules):  # the same text, a faster first mask
             body = [re.sub(r"\bTEXT\b", "text", b) for b in body]
-            text_rules.insert(0, "text: TEXT | TEXT_SHORT")
+            text_rules.insert(0, SHORT_TEXT_RULE)
         wrap = []
         if p.content_begin and mode != "required":
             # Text between the model's own markers (Command R7B's <|START_RESPONSE|>...), as
@@ -471,13 +472,14 @@ class _Writer:
             rules.append(f"TEXT_AFTER: {text} & ~/\\n(?s:.*)/")
         elif (self.mode != "required" and not self.profile.content_begin
               and all(map(_beyond_short_text, excluded))):
-            rules.append(f"TEXT_SHORT: /{SHORT_TEXT}/")  # text: TEXT | TEXT_SHORT (grammar())
+            rules.append(f"TEXT_SHORT: /{SHORT_TEXT}/")  # SHORT_TEXT_RULE (grammar())
         return [f"TEXT: {text}"] + rules
 
 
 def _beyond_short_text(text: str) -> bool:
-    """Can no string of :data:`SHORT_TEXT` hold ``text``?  (Too long, or a character it lacks.)"""
-    return len(text) > SHORT_TEXT_MAX or any(c in '"\\\x7f' or c < " " for c in text)
+    """Can no string of :data:`SHORT_TEXT` hold ``text``?  Only where ``text`` is one itself:
+    it is too long, or holds a character the slice lacks."""
+    return _SHORT_TEXT.fullmatch(text) is None
 
 
 def _name_tree(name: str, rests: list[list[Item]]) -> list[str]:

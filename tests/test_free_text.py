@@ -17,9 +17,10 @@ from hypothesis import strategies as st
 
 import grammargen
 from grammargen import get_profile
+from grammargen.compiler import SHORT_TEXT_RULE
 from grammargen.tokenizer import Tokenizer, builtin_for, load_tokenizer
 
-SHORT_RULE = "text: TEXT | TEXT_SHORT"
+SHORT_RULE = SHORT_TEXT_RULE
 TOOLS = [{"type": "function", "function": {"name": "get_weather", "parameters": {
     "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}]
 WITH_SHORT = [f for f in grammargen.formats() if SHORT_RULE in grammargen.compile(TOOLS, f).lark]

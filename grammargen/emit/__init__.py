@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
+from ..compiler import SHORT_TEXT_RULE
 from ..errors import GrammarError
 
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ LLAMA_CPP_EOG = frozenset([
 
 # compile's hint for llguidance's token slices (compiler.SHORT_TEXT): the same text as TEXT
 # alone, faster only where llguidance computes the mask, so the other engines read TEXT.
-SLICE_HINT = ("text: TEXT | TEXT_SHORT\n", "text: TEXT\n")
+SLICE_HINT = (SHORT_TEXT_RULE + "\n", "text: TEXT\n")
 
 
 def emit(grammar: Grammar, engine: str) -> str:
