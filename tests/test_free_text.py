@@ -20,15 +20,14 @@ from grammargen import get_profile
 from grammargen.compiler import SHORT_TEXT_RULE
 from grammargen.tokenizer import Tokenizer, builtin_for, load_tokenizer
 
-SHORT_RULE = SHORT_TEXT_RULE
 TOOLS = [{"type": "function", "function": {"name": "get_weather", "parameters": {
     "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}]
-WITH_SHORT = [f for f in grammargen.formats() if SHORT_RULE in grammargen.compile(TOOLS, f).lark]
+WITH_SHORT = [f for f in grammargen.formats() if SHORT_TEXT_RULE in grammargen.compile(TOOLS, f).lark]
 
 
 def without_short(lark: str) -> str:
     """The grammar as it was written before TEXT_SHORT: free text is TEXT alone."""
-    return lark.replace(SHORT_RULE, "text: TEXT")
+    return lark.replace(SHORT_TEXT_RULE, "text: TEXT")
 
 
 # Characters and words that probe free text's edges: outside the slice (quote, backslash,
@@ -108,7 +107,7 @@ def test_short_text_changes_no_mask_with_qwen3(qwen3: Tokenizer, parts: list[str
     """With the real Qwen3 vocabulary (151k tokens, where the slice fills the first mask),
     random texts of markers, cut markers and any characters read the same either way."""
     lark = grammargen.compile(TOOLS, "qwen25", tokenizer=qwen3, check=False).lark
-    assert SHORT_RULE in lark
+    assert SHORT_TEXT_RULE in lark
     fast = llguidance.LLMatcher(qwen3.ll, lark, log_level=0)
     plain = llguidance.LLMatcher(qwen3.ll, without_short(lark), log_level=0)
     same_masks(fast, plain, qwen3, "".join(parts))
@@ -160,7 +159,7 @@ def test_engines_without_llguidance_masks_read_text_alone() -> None:
     from grammargen.emit import emit
 
     grammar = grammargen.compile(TOOLS, "qwen25")
-    assert SHORT_RULE in grammar.lark
+    assert SHORT_TEXT_RULE in grammar.lark
     for engine in ("gbnf", "xgrammar"):
         assert "TEXT_SHORT" not in emit(grammar, engine) and "text-short" not in emit(grammar, engine), engine
     assert "TEXT_SHORT" in emit(grammar, "vllm") and "TEXT_SHORT" in emit(grammar, "sglang")
